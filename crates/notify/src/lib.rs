@@ -1,0 +1,1 @@
+//! Tell Slack, Teams, Discord or a webhook what was built and deployed, and whether it failed, without ever breaking the deploy

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shipkit_core::cli::run_main("notify", || Err(shipkit_core::Error::failure("not built yet")))
+}

@@ -1,0 +1,77 @@
+//! What every tool's command line shares: the output flags, `--config`, `--verbose`, and the `main`
+//! wrapper that prints one masked error line and exits with the documented code.
+
+use crate::error::{ExitCode, Result};
+use crate::output::{Format, OutputOptions};
+use std::path::PathBuf;
+
+/// Flags shared by every shipkit tool. Each also reads an environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Output format: text, json, env (KEY=value for sh), github ($GITHUB_OUTPUT),
+    /// circleci ($BASH_ENV), dotenv (GitLab artifacts:reports:dotenv file).
+    #[arg(long, value_enum, default_value = "text", env = "SHIPKIT_FORMAT", global = true)]
+    pub format: Format,
+
+    /// Prefix for env-style keys (env, circleci, dotenv; lower-cased for github).
+    #[arg(
+        long,
+        default_value = "",
+        env = "SHIPKIT_ENV_PREFIX",
+        global = true,
+        value_name = "PREFIX"
+    )]
+    pub env_prefix: String,
+
+    /// Write json/env output to this file instead of stdout; the dotenv file (default shipkit.env).
+    #[arg(long, env = "SHIPKIT_OUTPUT_FILE", global = true, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Config file (default: shipkit.yml found in this directory or a parent up to the repository root).
+    #[arg(long, env = "SHIPKIT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Echo the commands and requests made (secrets masked).
+    #[arg(short, long, env = "SHIPKIT_VERBOSE", global = true)]
+    pub verbose: bool,
+}
+
+impl CommonArgs {
+    pub fn output_options(&self) -> OutputOptions {
+        OutputOptions {
+            format: self.format,
+            env_prefix: self.env_prefix.clone(),
+            output_file: self.output_file.clone(),
+        }
+    }
+
+    /// Apply `--verbose` and load the config file (explicit `--config` must exist).
+    pub fn init(&self) -> Result<crate::config::Loaded> {
+        crate::exec::set_verbose(self.verbose);
+        crate::config::Loaded::find(self.config.as_deref())
+    }
+}
+
+/// Run a tool's body: register secrets from the environment, run, and on error print
+/// `<tool>: error: ... (hint: ...)` as one masked line (plus a GitHub `::error::` annotation when run there)
+/// and exit with the error's code.
+pub fn run_main(tool: &str, body: impl FnOnce() -> Result<()>) -> std::process::ExitCode {
+    crate::mask::register_from_env();
+    match body() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let line = e.one_line();
+            crate::term::annotate_error(&line);
+            crate::term::info(&format!("{tool}: {line}"));
+            std::process::ExitCode::from(e.code.code())
+        }
+    }
+}
+
+/// Text for `after_long_help`: the exit codes and where the docs are.
+pub fn exit_codes_help() -> String {
+    format!(
+        "{}\nDocs: README.md (\"Exit codes\", \"The contract between the tools\")",
+        ExitCode::help_table()
+    )
+}

@@ -1,0 +1,34 @@
+//! `deploy:` and `environments:` — read by `deploy-ecs`.
+use serde::Deserialize;
+
+/// Defaults for every environment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Container to update (default: every container whose image is from the same repository).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// How long to wait for a deployment, e.g. `10m`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+/// One environment (`staging`, `production`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub container: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+}

@@ -1,0 +1,13 @@
+//! `notify:` — read by `notify`.
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Target URLs (`https://hooks.slack.com/...`, `discord://...`, `webhook+https://...`); use `${VAR}`.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Mentions added to failure messages only (`<!subteam^ID>`, `@oncall`).
+    #[serde(default)]
+    pub mentions_on_failure: Vec<String>,
+}

@@ -1,0 +1,27 @@
+//! The ground every shipkit tool stands on, written once:
+//!
+//! - [`ci`]: which CI system runs us and what it says about the build (repo, branch, tag, sha, PR, URL).
+//! - [`output`]: results in the form the next step wants (`text`, `json`, `env`, `github`, `circleci`, `dotenv`).
+//! - [`error`]: one-line errors with a hint and a documented exit code ([`ExitCode`]).
+//! - [`exec`]: running external programs (git, docker) with clear "not installed" errors and masked echo.
+//! - [`mask`]: secret masking for everything printed.
+//! - [`retry`]: retry with exponential backoff and jitter, honouring a server's `Retry-After`.
+//! - [`config`]: the per-repository `shipkit.yml`.
+//! - [`term`]: colour (`NO_COLOR`, TTY), progress lines, GitHub annotations and step summaries.
+//! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
+//! - `http` (feature `http`): a small blocking HTTP client with retries for the tools that talk to services.
+
+pub mod ci;
+pub mod cli;
+pub mod config;
+pub mod contract;
+pub mod error;
+pub mod exec;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod mask;
+pub mod output;
+pub mod retry;
+pub mod term;
+
+pub use error::{Error, ExitCode, Result, ResultExt};

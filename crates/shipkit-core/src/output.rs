@@ -1,0 +1,322 @@
+//! Results in the form the next step wants.
+//!
+//! A tool builds one [`Outputs`] (ordered `key → JSON value`) and one human text, then calls
+//! [`Outputs::emit`]. The formats:
+//!
+//! | format | where | shape |
+//! | --- | --- | --- |
+//! | `text` | stdout | the tool's human text |
+//! | `json` | stdout (or `--output-file`) | one JSON object |
+//! | `env` | stdout (or `--output-file`) | `KEY=value` lines, single-quoted where needed, safe to `eval`/`source` |
+//! | `github` | appended to `$GITHUB_OUTPUT` | `key=value`, multi-line values as `key<<DELIM` heredocs; text on stdout |
+//! | `circleci` | appended to `$BASH_ENV` | `export KEY='value'`; text on stdout |
+//! | `dotenv` | appended to `--output-file` (default `shipkit.env`) | `KEY=value` for GitLab `artifacts:reports:dotenv`; text on stdout |
+//!
+//! Env keys are the upper-cased JSON keys with `--env-prefix` in front. Arrays of scalars become
+//! comma-separated, objects compact JSON. GitHub output names are the JSON keys (lower case) with the
+//! prefix lower-cased.
+
+use crate::error::{Error, ExitCode, Result, ResultExt};
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The output formats every tool supports (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+    Env,
+    Github,
+    Circleci,
+    Dotenv,
+}
+
+/// Where and how to write.
+#[derive(Debug, Clone, Default)]
+pub struct OutputOptions {
+    pub format: Format,
+    pub env_prefix: String,
+    /// For `json`/`env`: write here instead of stdout. For `dotenv`: the file (default `shipkit.env`).
+    pub output_file: Option<PathBuf>,
+}
+
+/// Ordered key → value results of a tool.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outputs {
+    entries: Vec<(String, Value)>,
+}
+
+impl Outputs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set (or replace) a key.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<Value>) -> &mut Self {
+        let key = key.into();
+        let value = value.into();
+        if let Some(e) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            e.1 = value;
+        } else {
+            self.entries.push((key, value));
+        }
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn entries(&self) -> &[(String, Value)] {
+        &self.entries
+    }
+
+    /// One JSON object, keys in order.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.entries.iter().cloned().collect())
+    }
+
+    /// Write in the chosen format. `text` is the human form (printed for `text`, and to stdout as the
+    /// log line for the file-appending formats).
+    pub fn emit(&self, opts: &OutputOptions, text: &str) -> Result<()> {
+        let masked = |s: String| crate::mask::mask(&s).into_owned();
+        match opts.format {
+            Format::Text => print_stdout(&masked(ensure_newline(text))),
+            Format::Json => {
+                let body = masked(
+                    serde_json::to_string_pretty(&self.to_json())
+                        .with_code(ExitCode::Failure, || "cannot encode JSON")?
+                        + "\n",
+                );
+                write_or_print(opts.output_file.as_deref(), &body, false)
+            }
+            Format::Env => write_or_print(
+                opts.output_file.as_deref(),
+                &masked(self.render_env(&opts.env_prefix)),
+                false,
+            ),
+            Format::Github => {
+                let path = env_path(
+                    "GITHUB_OUTPUT",
+                    "--format github",
+                    "run inside GitHub Actions or use --format env",
+                )?;
+                append(&path, &self.render_github(&opts.env_prefix))?;
+                print_stdout(&masked(ensure_newline(text)))
+            }
+            Format::Circleci => {
+                let path = env_path(
+                    "BASH_ENV",
+                    "--format circleci",
+                    "run inside CircleCI or use --format env",
+                )?;
+                append(&path, &self.render_circleci(&opts.env_prefix))?;
+                print_stdout(&masked(ensure_newline(text)))
+            }
+            Format::Dotenv => {
+                let path = opts.output_file.clone().unwrap_or_else(|| PathBuf::from("shipkit.env"));
+                append(&path, &self.render_dotenv(&opts.env_prefix))?;
+                print_stdout(&masked(ensure_newline(text)))
+            }
+        }
+    }
+
+    /// `KEY=value` lines for `sh`: values single-quoted unless plainly safe.
+    pub fn render_env(&self, prefix: &str) -> String {
+        self.entries
+            .iter()
+            .map(|(k, v)| format!("{}={}\n", env_key(prefix, k), shell_quote(&scalar_text(v))))
+            .collect()
+    }
+
+    /// `export KEY='value'` lines for CircleCI's `$BASH_ENV`.
+    pub fn render_circleci(&self, prefix: &str) -> String {
+        self.entries
+            .iter()
+            .map(|(k, v)| format!("export {}={}\n", env_key(prefix, k), shell_quote(&scalar_text(v))))
+            .collect()
+    }
+
+    /// `$GITHUB_OUTPUT` lines: `name=value`, or the heredoc form for multi-line values.
+    pub fn render_github(&self, prefix: &str) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.entries {
+            let name = format!("{}{}", prefix.to_ascii_lowercase(), k);
+            let value = scalar_text(v);
+            if value.contains('\n') || value.contains('\r') {
+                let delim = heredoc_delimiter(&value);
+                out.push_str(&format!("{name}<<{delim}\n{value}\n{delim}\n"));
+            } else {
+                out.push_str(&format!("{name}={value}\n"));
+            }
+        }
+        out
+    }
+
+    /// GitLab dotenv: `KEY=value`, one line each. GitLab's dotenv cannot hold multi-line values,
+    /// so newlines become spaces.
+    pub fn render_dotenv(&self, prefix: &str) -> String {
+        self.entries
+            .iter()
+            .map(|(k, v)| {
+                let value = scalar_text(v).replace(['\r', '\n'], " ");
+                format!("{}={}\n", env_key(prefix, k), value)
+            })
+            .collect()
+    }
+}
+
+/// The env-var name for a JSON key: prefix + upper case, anything but `[A-Z0-9_]` becomes `_`.
+pub fn env_key(prefix: &str, key: &str) -> String {
+    format!("{prefix}{key}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A JSON value as one env value: strings as is, arrays of scalars comma-joined, objects as JSON.
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) => {
+            items.iter().map(scalar_text).collect::<Vec<_>>().join(",")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Quote for POSIX sh: plain when only safe characters, else single quotes with `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@%+,=^".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn heredoc_delimiter(value: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut n = nanos ^ (std::process::id() as u128) << 32;
+    loop {
+        let d = format!("ghadelimiter_{:x}", n & 0xffff_ffff_ffff);
+        if !value.contains(&d) {
+            return d;
+        }
+        n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+    }
+}
+
+fn ensure_newline(s: &str) -> String {
+    if s.is_empty() || s.ends_with('\n') {
+        s.to_string()
+    } else {
+        format!("{s}\n")
+    }
+}
+
+fn env_path(var: &str, what: &str, hint: &str) -> Result<PathBuf> {
+    match std::env::var_os(var) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => Err(Error::usage(format!("{what} needs ${var}, which is not set")).hint(hint)),
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_code(ExitCode::Failure, || {
+            format!("cannot open {} for appending", path.display())
+        })?;
+    f.write_all(text.as_bytes())
+        .with_code(ExitCode::Failure, || format!("cannot write {}", path.display()))
+}
+
+fn write_or_print(file: Option<&Path>, text: &str, append_mode: bool) -> Result<()> {
+    match file {
+        Some(p) if append_mode => append(p, text),
+        Some(p) => std::fs::write(p, text).with_code(ExitCode::Failure, || format!("cannot write {}", p.display())),
+        None => print_stdout(text),
+    }
+}
+
+/// Print to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::failure(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Outputs {
+        let mut o = Outputs::new();
+        o.set("version", "1.2.3")
+            .set("docker_tags", json!(["1.2.3", "1.2", "latest"]))
+            .set("dirty", false)
+            .set("message", "it's \"quoted\"\nsecond line $HOME `x`")
+            .set("labels", json!({"a": "b"}));
+        o
+    }
+
+    #[test]
+    fn env_form_quotes_only_when_needed() {
+        let text = sample().render_env("SK_");
+        assert!(text.contains("SK_VERSION=1.2.3\n"));
+        assert!(text.contains("SK_DOCKER_TAGS=1.2.3,1.2,latest\n"));
+        assert!(text.contains("SK_DIRTY=false\n"));
+        assert!(text.contains("SK_MESSAGE='it'\\''s \"quoted\"\nsecond line $HOME `x`'\n"));
+        assert!(text.contains("SK_LABELS='{\"a\":\"b\"}'\n"));
+    }
+
+    #[test]
+    fn github_form_uses_heredoc_for_multiline() {
+        let text = sample().render_github("");
+        assert!(text.contains("version=1.2.3\n"));
+        assert!(text.contains("message<<ghadelimiter_"));
+        let start = text.find("message<<").unwrap();
+        let delim = text[start + 9..].lines().next().unwrap().to_string();
+        assert!(text.contains(&format!("second line $HOME `x`\n{delim}\n")));
+    }
+
+    #[test]
+    fn dotenv_is_one_line_per_key() {
+        let text = sample().render_dotenv("");
+        assert_eq!(text.lines().count(), 5);
+        assert!(text.contains("MESSAGE=it's \"quoted\" second line $HOME `x`\n"));
+    }
+
+    #[test]
+    fn env_keys() {
+        assert_eq!(env_key("", "short_sha"), "SHORT_SHA");
+        assert_eq!(
+            env_key("APP_", "org.opencontainers.image.version"),
+            "APP_ORG_OPENCONTAINERS_IMAGE_VERSION"
+        );
+        assert_eq!(shell_quote(""), "''");
+    }
+}
