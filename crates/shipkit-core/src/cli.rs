@@ -5,6 +5,15 @@ use crate::error::{ExitCode, Result};
 use crate::output::{Format, OutputOptions};
 use std::path::PathBuf;
 
+/// The version every tool's `--version` prints: `SHIPKIT_BUILD_VERSION` at build time when set (`scripts/dist`
+/// sets it to the version `version-detect` computed for the checkout, so release archives, `--version` and
+/// `install.sh`'s "already installed" check agree), else the crate version. Use it as
+/// `#[command(version = shipkit_core::cli::VERSION)]`.
+pub const VERSION: &str = match option_env!("SHIPKIT_BUILD_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 /// Flags shared by every shipkit tool. Each also reads an environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {

@@ -1,0 +1,270 @@
+#!/bin/sh
+# shipkit installer: downloads pinned release archives, verifies them against SHA256SUMS, installs the tools.
+#
+#   curl -fsSL https://github.com/shipkit/shipkit/releases/download/v0.1.0/install.sh | sh -s -- --version 0.1.0
+#   sh install.sh --version 0.1.0 --tools version-detect,notify --to ./bin --base-url https://mirror.example/shipkit
+#
+# Layout of a release location (--base-url): <base-url>/v<version>/<tool>-<version>-<target>.tar.gz and
+# <base-url>/v<version>/SHA256SUMS; for `--version latest`, <base-url>/latest holds the version (one line).
+# GitHub Releases fit this as they are: --base-url https://github.com/OWNER/REPO/releases/download.
+#
+# POSIX sh; needs curl or wget, tar, gzip, and sha256sum or `shasum -a 256` (or openssl).
+# Exit codes as every shipkit tool's: 2 bad flags or unsupported platform, 5 a needed program is missing,
+# 7 download failed, 10 refused (checksum mismatch or missing), 1 anything else (e.g. cannot write --to).
+
+set -u
+
+ALL_TOOLS="version-detect,docker-tag-push,deploy-ecs,notify"
+DEFAULT_BASE_URL="https://github.com/shipkit/shipkit/releases/download"
+
+usage() {
+    cat <<'EOF'
+shipkit installer: install pinned, checksum-verified shipkit tools.
+
+usage: install.sh --version X [--tools a,b] [--to DIR] [--base-url URL] [--target TRIPLE] [--force]
+
+  --version X       the release to install, e.g. 0.1.0 (required: never an implicit "latest";
+                    `latest` only when asked, read from <base-url>/latest)  [env SHIPKIT_INSTALL_VERSION]
+  --tools a,b       which tools (default: version-detect,docker-tag-push,deploy-ecs,notify)
+                                                                            [env SHIPKIT_INSTALL_TOOLS]
+  --to DIR          where to put them (default: $HOME/.local/bin)          [env SHIPKIT_INSTALL_DIR]
+  --base-url URL    release location: GitHub Releases (the default), a mirror, an artifact store
+                    (https; http only on 127.0.0.1/localhost)               [env SHIPKIT_BASE_URL]
+  --target TRIPLE   override the detected target, e.g. aarch64-unknown-linux-musl
+                                                                            [env SHIPKIT_INSTALL_TARGET]
+  --force           download and install even when the same version is already in --to
+  -h, --help        this text
+
+Every archive is checked against the release's SHA256SUMS before anything is installed; a mismatch or
+a missing checksum installs nothing. A tool whose `<tool> --version` in --to already prints the
+requested version is not downloaded again, so a cached --to directory makes the step a no-op.
+
+examples:
+  curl -fsSL https://github.com/shipkit/shipkit/releases/download/v0.1.0/install.sh | sh -s -- --version 0.1.0
+  sh install.sh --version 0.1.0 --tools version-detect,docker-tag-push --to /usr/local/bin
+  SHIPKIT_BASE_URL=https://artifacts.internal/shipkit sh install.sh --version latest
+
+exit codes: 0 ok, 1 failed, 2 bad flags or unsupported platform, 5 curl/wget/tar/sha256sum missing,
+7 download failed, 10 refused (checksum mismatch or missing)
+EOF
+}
+
+say() { printf 'install.sh: %s\n' "$*" >&2; }
+
+# die <exit code> <message> [hint]
+die() {
+    if [ -n "${3:-}" ]; then
+        printf 'install.sh: error: %s (hint: %s)\n' "$2" "$3" >&2
+    else
+        printf 'install.sh: error: %s\n' "$2" >&2
+    fi
+    exit "$1"
+}
+
+has() { command -v "$1" >/dev/null 2>&1; }
+
+# Target detection in the manner of rustup-init.sh: kernel from uname -s, CPU from uname -m, a 32-bit
+# userland on a 64-bit kernel from the ELF class of /bin/sh, the C library from ldd. shipkit's Linux
+# builds are static musl binaries, so they run on glibc and musl systems alike.
+detect_target() {
+    _os=$(uname -s)
+    _cpu=$(uname -m)
+    case "$_os" in
+        Linux) ;;
+        *) die 2 "no prebuilt shipkit for $_os" \
+            "build from source: cargo install --git https://github.com/shipkit/shipkit version-detect" ;;
+    esac
+    case "$_cpu" in
+        x86_64 | x86-64 | x64 | amd64) _cpu=x86_64 ;;
+        aarch64 | arm64) _cpu=aarch64 ;;
+        *) die 2 "no prebuilt shipkit for the CPU '$_cpu'" "build from source with cargo install" ;;
+    esac
+    if has od && [ -r /bin/sh ]; then
+        _class=$(od -An -t x1 -j 4 -N 1 /bin/sh 2>/dev/null | tr -d ' \n')
+        if [ "$_class" = 01 ]; then
+            die 2 "32-bit userland on a 64-bit kernel: no prebuilt shipkit for it" "build from source with cargo install"
+        fi
+    fi
+    _libc=glibc
+    if ldd --version 2>&1 | grep -q musl; then
+        _libc=musl
+    fi
+    DETECTED_LIBC=$_libc
+    RETVAL="$_cpu-unknown-linux-musl"
+}
+
+# download <url> <file>: curl or wget, https (http only to loopback), a few retries.
+download() {
+    case "$1" in
+        https://*) ;;
+        http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) ;;
+        *) die 2 "refusing to download over an insecure or unknown scheme: $1" "use an https:// --base-url" ;;
+    esac
+    if has curl; then
+        curl -fsSL --retry 3 --connect-timeout 15 -o "$2" "$1"
+    elif has wget; then
+        wget -q -O "$2" "$1"
+    else
+        die 5 "neither curl nor wget is installed" "install curl (apt-get install curl, apk add curl)"
+    fi
+}
+
+sha256_of() {
+    if has sha256sum; then
+        sha256sum "$1" | cut -d ' ' -f 1
+    elif has shasum; then
+        shasum -a 256 "$1" | cut -d ' ' -f 1
+    elif has openssl; then
+        openssl dgst -sha256 -r "$1" | cut -d ' ' -f 1
+    fi
+}
+
+# expected_sum <SHA256SUMS> <file name>: the checksum listed for that file, or nothing.
+expected_sum() {
+    awk -v f="$2" '($2 == f || $2 == "*" f) && length($1) == 64 { print tolower($1); exit }' "$1"
+}
+
+# installed_version_matches <binary> <version>: does `<binary> --version` print that version?
+installed_version_matches() {
+    [ -x "$1" ] || return 1
+    _out=$("$1" --version </dev/null 2>/dev/null) || return 1
+    case " $_out " in
+        *" $2 "* | *" v$2 "*) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+main() {
+    version=${SHIPKIT_INSTALL_VERSION:-}
+    tools=${SHIPKIT_INSTALL_TOOLS:-$ALL_TOOLS}
+    to=${SHIPKIT_INSTALL_DIR:-}
+    base_url=${SHIPKIT_BASE_URL:-$DEFAULT_BASE_URL}
+    target=${SHIPKIT_INSTALL_TARGET:-}
+    force=no
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --version | --tools | --to | --base-url | --target)
+                [ $# -ge 2 ] || die 2 "$1 needs a value" "see install.sh --help"
+                case "$1" in
+                    --version) version=$2 ;;
+                    --tools) tools=$2 ;;
+                    --to) to=$2 ;;
+                    --base-url) base_url=$2 ;;
+                    --target) target=$2 ;;
+                esac
+                shift 2
+                ;;
+            --version=*) version=${1#*=}; shift ;;
+            --tools=*) tools=${1#*=}; shift ;;
+            --to=*) to=${1#*=}; shift ;;
+            --base-url=*) base_url=${1#*=}; shift ;;
+            --target=*) target=${1#*=}; shift ;;
+            --force) force=yes; shift ;;
+            -h | --help) usage; exit 0 ;;
+            *) die 2 "unknown option '$1'" "see install.sh --help" ;;
+        esac
+    done
+
+    [ -n "$version" ] || die 2 "--version is required: shipkit installs a pinned release, never an implicit latest" \
+        "--version 0.1.0 (or --version latest to ask for the newest)"
+    if [ -z "$to" ]; then
+        [ -n "${HOME:-}" ] || die 2 "HOME is not set and no --to given" "--to /usr/local/bin"
+        to=$HOME/.local/bin
+    fi
+    base_url=${base_url%/}
+    [ -n "$tools" ] || die 2 "--tools is empty" "--tools version-detect,notify"
+    _t_list=$(printf '%s' "$tools" | tr ',' ' ')
+    for _t in $_t_list; do
+        case ",$ALL_TOOLS," in
+            *",$_t,"*) ;;
+            *) die 2 "unknown tool '$_t'" "one of $ALL_TOOLS" ;;
+        esac
+    done
+
+    DETECTED_LIBC=
+    if [ -z "$target" ]; then
+        detect_target
+        target=$RETVAL
+    fi
+    case "$target" in
+        *[!A-Za-z0-9_.-]*) die 2 "bad --target '$target'" "e.g. x86_64-unknown-linux-musl" ;;
+    esac
+
+    _tmp=$(mktemp -d 2>/dev/null || mktemp -d -t shipkit-install) || die 1 "cannot make a temporary directory"
+    trap 'rm -rf "$_tmp"' EXIT
+    trap 'rm -rf "$_tmp"; exit 130' INT TERM
+
+    if [ "$version" = latest ]; then
+        case "$base_url" in
+            */releases/download) latest_url="${base_url%/download}/latest/download/VERSION" ;;
+            *) latest_url="$base_url/latest" ;;
+        esac
+        download "$latest_url" "$_tmp/latest" || die 7 "cannot read the latest version from $latest_url" \
+            "pin a version with --version X, or publish that file"
+        version=$(head -n 1 "$_tmp/latest" | tr -d ' \r\n')
+        say "latest is $version"
+    fi
+    version=${version#v}
+    case "$version" in
+        "" | *[!A-Za-z0-9.+-]*) die 2 "bad version '$version'" "a release such as 0.1.0" ;;
+    esac
+
+    # Idempotent: the same version already in --to is neither downloaded nor touched.
+    needed=
+    for _t in $_t_list; do
+        if [ "$force" = no ] && installed_version_matches "$to/$_t" "$version"; then
+            say "$_t $version is already installed in $to"
+        else
+            needed="$needed $_t"
+        fi
+    done
+    if [ -z "$needed" ]; then
+        say "nothing to do"
+        exit 0
+    fi
+
+    has tar || die 5 "tar is not installed" "install tar"
+    has gzip || die 5 "gzip is not installed" "install gzip"
+    has sha256sum || has shasum || has openssl ||
+        die 5 "no sha256sum, shasum or openssl to verify the downloads" "install coreutils"
+    release_url="$base_url/v$version"
+    say "installing${needed} $version ($target${DETECTED_LIBC:+, $DETECTED_LIBC system}) from $release_url"
+
+    download "$release_url/SHA256SUMS" "$_tmp/SHA256SUMS" ||
+        die 7 "cannot download $release_url/SHA256SUMS" "check --version and --base-url; nothing was installed"
+
+    # Verify every archive before installing any of them.
+    for _t in $needed; do
+        _name="$_t-$version-$target"
+        _file="$_name.tar.gz"
+        download "$release_url/$_file" "$_tmp/$_file" ||
+            die 7 "cannot download $release_url/$_file" "check --version, --target and --base-url; nothing was installed"
+        _want=$(expected_sum "$_tmp/SHA256SUMS" "$_file")
+        [ -n "$_want" ] || die 10 "SHA256SUMS of $version has no checksum for $_file: refusing to install unverified code" \
+            "the release is incomplete; nothing was installed"
+        _got=$(sha256_of "$_tmp/$_file")
+        [ "$_got" = "$_want" ] || die 10 "checksum mismatch for $_file (expected $_want, got $_got): refusing to install" \
+            "the download or the mirror is corrupt or tampered with; nothing was installed"
+        mkdir -p "$_tmp/x"
+        tar -xzf "$_tmp/$_file" -C "$_tmp/x" || die 1 "cannot unpack $_file"
+        [ -f "$_tmp/x/$_name/$_t" ] || die 1 "$_file holds no $_name/$_t" "the release is malformed; nothing was installed"
+    done
+
+    mkdir -p "$to" || die 1 "cannot create $to" "choose a writable --to"
+    for _t in $needed; do
+        # copy beside, then rename: a running binary is never half-written
+        if ! { cp "$_tmp/x/$_t-$version-$target/$_t" "$to/.$_t.install.$$" &&
+            chmod 755 "$to/.$_t.install.$$" && mv -f "$to/.$_t.install.$$" "$to/$_t"; }; then
+            rm -f "$to/.$_t.install.$$"
+            die 1 "cannot write $to/$_t" "choose a writable --to"
+        fi
+        say "installed $to/$_t ($version, verified sha256)"
+    done
+    case ":${PATH:-}:" in
+        *":$to:"*) ;;
+        *) say "note: $to is not on PATH (add it: export PATH=\"$to:\$PATH\")" ;;
+    esac
+}
+
+# Everything is in functions called here, so a download cut short by the network runs nothing.
+main "$@"
