@@ -5,6 +5,8 @@
 //! says how to start it. It never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+pub mod http_sink;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
