@@ -1,3 +1,4 @@
+//! `version-detect`: see the library crate and README.md.
 fn main() -> std::process::ExitCode {
-    shipkit_core::cli::run_main("version-detect", || Err(shipkit_core::Error::failure("not built yet")))
+    shipkit_core::cli::run_main("version-detect", version_detect::main_body)
 }

@@ -1,0 +1,255 @@
+//! Reading the repository with git2: the tag index (refs read once, packed-refs' peeled ids used), the walk
+//! back from HEAD to the nearest tagged commits, the distance, dirty and shallow state.
+
+use crate::semantics::{parse_tag, precedence};
+use git2::{ObjectType, Oid, Repository};
+use semver::Version;
+use shipkit_core::{Error, ExitCode, Result};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// A version tag of the repository.
+#[derive(Debug, Clone)]
+pub struct VersionTag {
+    /// Name without `refs/tags/` (`billing/v1.2.3`).
+    pub name: String,
+    pub version: Version,
+    /// The commit it points at (`None`: the tag object is missing, e.g. in a shallow clone).
+    pub commit: Option<Oid>,
+}
+
+/// A tag that does not count, and why.
+#[derive(Debug, Clone)]
+pub struct Ignored {
+    pub name: String,
+    pub reason: &'static str,
+}
+
+/// Every version tag, indexed by commit.
+#[derive(Debug, Default)]
+pub struct TagIndex {
+    pub tags: Vec<VersionTag>,
+    pub by_commit: HashMap<Oid, Vec<usize>>,
+    /// Filled only when asked (`explain`).
+    pub ignored: Vec<Ignored>,
+    pub ignored_count: usize,
+}
+
+impl TagIndex {
+    /// Read `refs/tags/*` once. Only tags that parse as semver after `prefix` count.
+    pub fn read(repo: &Repository, prefix: &str, keep_ignored: bool) -> Result<TagIndex> {
+        let mut index = TagIndex::default();
+        let refs = repo
+            .references_glob("refs/tags/*")
+            .map_err(git_err("cannot list tags"))?;
+        let odb = repo.odb().map_err(git_err("cannot open the object database"))?;
+        for r in refs {
+            let r = r.map_err(git_err("cannot read a tag"))?;
+            let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
+                continue;
+            };
+            let version = match parse_tag(name, prefix) {
+                Ok(v) => v,
+                Err(reason) => {
+                    index.ignored_count += 1;
+                    if keep_ignored {
+                        index.ignored.push(Ignored {
+                            name: name.to_string(),
+                            reason,
+                        });
+                    }
+                    continue;
+                }
+            };
+            let commit = match (r.target_peel(), r.target()) {
+                (Some(peeled), _) => Some(peeled),
+                (None, Some(target)) => peel_to_commit(repo, &odb, target),
+                (None, None) => None,
+            };
+            let i = index.tags.len();
+            index.tags.push(VersionTag {
+                name: name.to_string(),
+                version,
+                commit,
+            });
+            if let Some(c) = commit {
+                index.by_commit.entry(c).or_default().push(i);
+            }
+        }
+        Ok(index)
+    }
+
+    /// The highest version tag on a commit.
+    pub fn best_on(&self, commit: Oid) -> Option<&VersionTag> {
+        self.by_commit
+            .get(&commit)?
+            .iter()
+            .map(|&i| &self.tags[i])
+            .max_by(|a, b| precedence(&a.version, &b.version).then_with(|| b.name.cmp(&a.name)))
+    }
+
+    /// Add a tag known from the CI (its ref may not be fetched) at `commit`.
+    pub fn add(&mut self, name: &str, version: Version, commit: Oid) {
+        if self.tags.iter().any(|t| t.name == name) {
+            return;
+        }
+        let i = self.tags.len();
+        self.tags.push(VersionTag {
+            name: name.to_string(),
+            version,
+            commit: Some(commit),
+        });
+        self.by_commit.entry(commit).or_default().push(i);
+    }
+}
+
+/// Peel an unpeeled ref target: a commit stays, an annotated tag is followed. A missing object is taken
+/// as the commit it most likely is (lightweight tags into history a shallow clone does not have).
+fn peel_to_commit(repo: &Repository, odb: &git2::Odb<'_>, mut oid: Oid) -> Option<Oid> {
+    for _ in 0..8 {
+        match odb.read_header(oid) {
+            Ok((_, ObjectType::Commit)) => return Some(oid),
+            Ok((_, ObjectType::Tag)) => oid = repo.find_tag(oid).ok()?.target_id(),
+            Ok(_) => return None,
+            Err(_) => return Some(oid),
+        }
+    }
+    None
+}
+
+/// What the walk back from HEAD found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Tagged commits where the walk stopped: the nearest tag on every path back from HEAD.
+    pub frontier: Vec<Oid>,
+    /// Commits seen that are not on the frontier.
+    pub visited: usize,
+    /// Did any visited commit have more than one parent?
+    pub merges: bool,
+    /// Did a path end at a shallow-clone boundary (history missing)?
+    pub hit_boundary: bool,
+}
+
+/// Walk back from `head`, stopping at tagged commits, until every path ends at a tag, a root commit or a
+/// shallow boundary. Parents are read from the raw commit objects (no full commit parsing).
+pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &HashSet<Oid>) -> Result<Walk> {
+    let mut w = Walk::default();
+    if tags.by_commit.contains_key(&head) {
+        w.frontier.push(head);
+        return Ok(w);
+    }
+    let odb = repo.odb().map_err(git_err("cannot open the object database"))?;
+    let mut seen: HashSet<Oid> = HashSet::new();
+    seen.insert(head);
+    let mut stack = vec![head];
+    let mut parents = Vec::with_capacity(2);
+    while let Some(oid) = stack.pop() {
+        if tags.by_commit.contains_key(&oid) {
+            w.frontier.push(oid);
+            continue;
+        }
+        w.visited += 1;
+        if shallow.contains(&oid) {
+            w.hit_boundary = true;
+            continue;
+        }
+        let obj = match odb.read(oid) {
+            Ok(o) => o,
+            Err(_) if !shallow.is_empty() => {
+                w.hit_boundary = true;
+                continue;
+            }
+            Err(e) => {
+                return Err(Error::git(format!("cannot read commit {oid}: {}", e.message()))
+                    .hint("the repository may be damaged: try `git fsck`"))
+            }
+        };
+        parents.clear();
+        parse_parents(obj.data(), &mut parents);
+        if parents.len() > 1 {
+            w.merges = true;
+        }
+        for &p in &parents {
+            if seen.insert(p) {
+                stack.push(p);
+            }
+        }
+    }
+    Ok(w)
+}
+
+/// The `parent <hex>` lines of a raw commit.
+fn parse_parents(data: &[u8], out: &mut Vec<Oid>) {
+    for line in data.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            break; // end of headers
+        }
+        if let Some(hex) = line.strip_prefix(b"parent ") {
+            if let Some(oid) = std::str::from_utf8(hex).ok().and_then(|h| Oid::from_str(h.trim()).ok()) {
+                out.push(oid);
+            }
+        } else if !line.starts_with(b"tree ") {
+            break; // parents come right after the tree
+        }
+    }
+}
+
+/// Commits in `base..head` (reachable from head, not from base).
+pub fn distance(repo: &Repository, head: Oid, base: Oid) -> Result<usize> {
+    let mut rw = repo.revwalk().map_err(git_err("cannot walk history"))?;
+    rw.push(head).map_err(git_err("cannot walk history"))?;
+    rw.hide(base).map_err(git_err("cannot walk history"))?;
+    let mut n = 0;
+    for oid in rw {
+        oid.map_err(git_err("cannot walk history"))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The commits of a shallow clone's boundary (`.git/shallow`).
+pub fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+    if !repo.is_shallow() {
+        return HashSet::new();
+    }
+    let text = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
+    text.lines().filter_map(|l| Oid::from_str(l.trim()).ok()).collect()
+}
+
+/// Open the repository at or above `dir`.
+pub fn open(dir: &Path) -> Result<Repository> {
+    Repository::open_ext(dir, git2::RepositoryOpenFlags::empty(), &[] as &[&std::ffi::OsStr]).map_err(|e| {
+        let shown = dir.display();
+        if e.code() == git2::ErrorCode::Owner {
+            Error::git(format!(
+                "git refuses to read {shown}: the repository is owned by another user"
+            ))
+            .hint(format!("git config --global --add safe.directory '{}'", dir.display()))
+        } else if e.code() == git2::ErrorCode::NotFound {
+            Error::git(format!("not a git repository: {shown}"))
+                .hint("run inside a git checkout, or pass --repo DIR (env SHIPKIT_REPO_DIR)")
+        } else {
+            Error::git(format!("cannot open the git repository at {shown}: {}", e.message()))
+        }
+    })
+}
+
+/// Are tracked files modified (staged or not)? Untracked files do not count, as with `git describe --dirty`.
+pub fn is_dirty(repo: &Repository) -> Result<bool> {
+    if repo.is_bare() {
+        return Ok(false);
+    }
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(false)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(git_err("cannot read the working tree status"))?;
+    Ok(statuses.iter().any(|e| e.status() != git2::Status::CURRENT))
+}
+
+/// Map a git2 error to a git-problem error (exit 4) with context.
+pub fn git_err(context: &'static str) -> impl Fn(git2::Error) -> Error {
+    move |e| Error::new(ExitCode::Git, format!("{context}: {}", e.message()))
+}

@@ -1,0 +1,352 @@
+//! The rules, without git: which tags count, the dev version form, Docker tags (floating tags that never
+//! move backwards), conventional-commit bumps and the next version.
+
+use semver::{BuildMetadata, Prerelease, Version};
+use std::cmp::Ordering;
+
+/// Parse a tag name (without `refs/tags/`) as a version: `prefix` + optional `v` + strict semver.
+pub fn parse_tag(name: &str, prefix: &str) -> Result<Version, &'static str> {
+    let Some(rest) = name.strip_prefix(prefix) else {
+        return Err("does not start with the tag prefix");
+    };
+    let rest = rest.strip_prefix('v').unwrap_or(rest);
+    Version::parse(rest).map_err(|_| "not semver after the prefix")
+}
+
+/// Semver precedence (build metadata ignored), then the full order so the result is stable.
+pub fn precedence(a: &Version, b: &Version) -> Ordering {
+    a.cmp_precedence(b)
+}
+
+/// A tag prefix must make valid tag names (`billing/`, `svc-`, ``).
+pub fn validate_prefix(prefix: &str) -> Result<(), String> {
+    let sample = format!("refs/tags/{prefix}v1.0.0");
+    if prefix.starts_with('-') || prefix.starts_with('/') || !git2::Reference::is_valid_name(&sample) {
+        return Err(format!(
+            "--tag-prefix {prefix:?} cannot start a git tag name (no spaces, `..`, `~^:?*[\\`, leading `/` or `-`)"
+        ));
+    }
+    Ok(())
+}
+
+/// The dev version after `base` (a tag `distance` commits back): `1.2.4-dev.5+g1a2b3c4` after `1.2.3`,
+/// `2.0.0-rc.1.dev.5+g1a2b3c4` after `2.0.0-rc.1`, `0.0.0-dev.N+g...` with no tag. It sorts above `base`
+/// and below the next release. `dirty` adds `.dirty` to the build metadata.
+pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dirty: bool) -> Version {
+    let mut v = match base {
+        None => {
+            let mut v = Version::new(0, 0, 0);
+            v.pre = Prerelease::new(&format!("dev.{distance}")).unwrap_or(Prerelease::EMPTY);
+            v
+        }
+        Some(b) if b.pre.is_empty() => {
+            let mut v = Version::new(b.major, b.minor, b.patch + 1);
+            v.pre = Prerelease::new(&format!("dev.{distance}")).unwrap_or(Prerelease::EMPTY);
+            v
+        }
+        Some(b) => {
+            let mut v = Version::new(b.major, b.minor, b.patch);
+            v.pre = Prerelease::new(&format!("{}.dev.{distance}", b.pre)).unwrap_or(Prerelease::EMPTY);
+            v
+        }
+    };
+    let build = if dirty {
+        format!("g{short_sha}.dirty")
+    } else {
+        format!("g{short_sha}")
+    };
+    v.build = BuildMetadata::new(&build).unwrap_or(BuildMetadata::EMPTY);
+    v
+}
+
+/// The Docker tag kinds (`--docker-tags`).
+pub const KINDS: [&str; 7] = ["semver", "minor", "major", "latest", "sha", "branch", "pr"];
+
+/// Check a list of kinds; `None` means all.
+pub fn parse_kinds(list: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for k in list
+        .iter()
+        .map(|k| k.trim().to_ascii_lowercase())
+        .filter(|k| !k.is_empty())
+    {
+        if !KINDS.contains(&k.as_str()) {
+            return Err(format!("unknown docker tag kind {k:?} (known: {})", KINDS.join(",")));
+        }
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// One floating tag (`1.2`, `1`, `latest`) for a release: does it move to this version, or which newer
+/// tag holds it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Floating {
+    pub kind: &'static str,
+    pub docker_tag: String,
+    pub moves: bool,
+    /// The tag name of the higher release that holds it back.
+    pub held_back_by: Option<String>,
+}
+
+/// Floating tags for release `v` against every release tag of the repository (`all`: name and version;
+/// prereleases are skipped: they never hold a floating tag).
+pub fn floating(v: &Version, all: &[(String, Version)]) -> Vec<Floating> {
+    // (kind, docker tag, how many leading components must match: minor 2, major 1, latest 0)
+    let groups: [(&'static str, String, u8); 3] = [
+        ("minor", format!("{}.{}", v.major, v.minor), 2),
+        ("major", format!("{}", v.major), 1),
+        ("latest", "latest".to_string(), 0),
+    ];
+    let in_group = |o: &Version, depth: u8| (depth < 1 || o.major == v.major) && (depth < 2 || o.minor == v.minor);
+    groups
+        .into_iter()
+        .map(|(kind, docker_tag, depth)| {
+            let higher = all
+                .iter()
+                .filter(|(_, o)| o.pre.is_empty() && in_group(o, depth) && precedence(o, v) == Ordering::Greater)
+                .max_by(|a, b| precedence(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
+            Floating {
+                kind,
+                docker_tag,
+                moves: higher.is_none(),
+                held_back_by: higher.map(|(n, _)| n.clone()),
+            }
+        })
+        .collect()
+}
+
+/// A branch name as a Docker tag (docker/metadata-action's rule): runs of characters outside
+/// `[A-Za-z0-9._-]` become `-`, leading `.`/`-` are trimmed, at most 128 characters.
+/// `my/feature#1245` → `my-feature-1245`. `None` when nothing is left.
+pub fn sanitize_branch(branch: &str) -> Option<String> {
+    let mut out = String::with_capacity(branch.len());
+    let mut in_run = false;
+    for c in branch.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('-');
+            in_run = true;
+        }
+    }
+    let trimmed = out.trim_start_matches(['.', '-']);
+    let t: String = trimmed.chars().take(128).collect();
+    (!t.is_empty()).then_some(t)
+}
+
+/// A version as a Docker tag: build metadata dropped (`+` is not allowed in Docker tags).
+pub fn docker_version(v: &Version) -> String {
+    let mut v = v.clone();
+    v.build = BuildMetadata::EMPTY;
+    v.to_string()
+}
+
+/// A version bump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bump {
+    Patch,
+    Minor,
+    Major,
+}
+
+impl Bump {
+    pub fn parse(s: &str) -> Option<Bump> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "patch" => Some(Bump::Patch),
+            "minor" => Some(Bump::Minor),
+            "major" => Some(Bump::Major),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bump::Patch => "patch",
+            Bump::Minor => "minor",
+            Bump::Major => "major",
+        }
+    }
+}
+
+/// The bump a conventional commit asks for: `fix` → patch, `feat` → minor, `type!:` or a
+/// `BREAKING CHANGE:` / `BREAKING-CHANGE:` footer → major. Anything else: `None`.
+pub fn classify_commit(message: &str) -> Option<Bump> {
+    let mut lines = message.lines();
+    let subject = lines.next().unwrap_or("").trim();
+    let breaking_footer = lines.any(|l| l.starts_with("BREAKING CHANGE:") || l.starts_with("BREAKING-CHANGE:"));
+    let head = subject.split_once(':').map(|(h, _)| h);
+    let (ty, bang) = match head {
+        Some(h) => {
+            let bang = h.ends_with('!');
+            let h = h.trim_end_matches('!');
+            let ty = match h.split_once('(') {
+                Some((t, scope)) if scope.ends_with(')') => t,
+                Some(_) => "",
+                None => h,
+            };
+            let valid = !ty.is_empty() && ty.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            (if valid { ty } else { "" }, bang && valid)
+        }
+        None => ("", false),
+    };
+    if bang || (breaking_footer && !ty.is_empty()) {
+        Some(Bump::Major)
+    } else if ty.eq_ignore_ascii_case("feat") {
+        Some(Bump::Minor)
+    } else if ty.eq_ignore_ascii_case("fix") {
+        Some(Bump::Patch)
+    } else {
+        None
+    }
+}
+
+/// The next version after `base` (none: `0.0.0`). A prerelease base is released first, as npm does:
+/// `patch` of `2.0.0-rc.1` is `2.0.0`; `minor` of `1.3.0-rc.1` is `1.3.0`; `major` of `2.0.0-rc.1` is `2.0.0`.
+pub fn bump_version(base: Option<&Version>, bump: Bump) -> Version {
+    let b = base.cloned().unwrap_or_else(|| Version::new(0, 0, 0));
+    let pre = !b.pre.is_empty();
+    match bump {
+        Bump::Patch if pre => Version::new(b.major, b.minor, b.patch),
+        Bump::Patch => Version::new(b.major, b.minor, b.patch + 1),
+        Bump::Minor if pre && b.patch == 0 => Version::new(b.major, b.minor, 0),
+        Bump::Minor => Version::new(b.major, b.minor + 1, 0),
+        Bump::Major if pre && b.patch == 0 && b.minor == 0 => Version::new(b.major, 0, 0),
+        Bump::Major => Version::new(b.major + 1, 0, 0),
+    }
+}
+
+/// Below 1.0.0 a breaking change bumps the minor (0.x is the unstable range; semver §4).
+pub fn conventional_bump(base: Option<&Version>, wanted: Bump) -> Bump {
+    let below_one = base.is_none_or(|b| b.major == 0);
+    if wanted == Bump::Major && below_one {
+        Bump::Minor
+    } else {
+        wanted
+    }
+}
+
+/// Seconds since the epoch (UTC) as RFC 3339, e.g. `2023-11-14T22:13:20Z`.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn tags_parse_with_prefix_and_v() {
+        assert_eq!(parse_tag("v1.2.3", ""), Ok(v("1.2.3")));
+        assert_eq!(parse_tag("1.2.3-rc.1", ""), Ok(v("1.2.3-rc.1")));
+        assert_eq!(parse_tag("billing/v1.2.3", "billing/"), Ok(v("1.2.3")));
+        assert!(parse_tag("ignore-0.4.33", "").is_err());
+        assert!(parse_tag("v1.2", "").is_err());
+        assert!(parse_tag("other/v1.2.3", "billing/").is_err());
+    }
+
+    #[test]
+    fn dev_versions_sort_between_base_and_next() {
+        let d = dev_version(Some(&v("1.2.3")), 5, "1a2b3c4", false);
+        assert_eq!(d.to_string(), "1.2.4-dev.5+g1a2b3c4");
+        assert!(precedence(&d, &v("1.2.3")).is_gt() && precedence(&d, &v("1.2.4")).is_lt());
+        let rc = dev_version(Some(&v("2.0.0-rc.1")), 5, "1a2b3c4", true);
+        assert_eq!(rc.to_string(), "2.0.0-rc.1.dev.5+g1a2b3c4.dirty");
+        assert!(precedence(&rc, &v("2.0.0-rc.1")).is_gt() && precedence(&rc, &v("2.0.0")).is_lt());
+        assert!(precedence(&rc, &v("2.0.0-rc.2")).is_lt());
+        assert_eq!(
+            dev_version(None, 3, "abcdef0", false).to_string(),
+            "0.0.0-dev.3+gabcdef0"
+        );
+    }
+
+    #[test]
+    fn floating_tags_never_move_backwards() {
+        let all: Vec<(String, Version)> = ["v1.2.0", "v1.2.1", "v1.3.0", "v2.0.0", "v3.0.0-rc.1"]
+            .iter()
+            .map(|n| (n.to_string(), parse_tag(n, "").unwrap()))
+            .collect();
+        let f = floating(&v("1.2.2"), &all);
+        assert_eq!(
+            f.iter().map(|f| (f.docker_tag.as_str(), f.moves)).collect::<Vec<_>>(),
+            [("1.2", true), ("1", false), ("latest", false)]
+        );
+        assert_eq!(f[1].held_back_by.as_deref(), Some("v1.3.0"));
+        assert_eq!(f[2].held_back_by.as_deref(), Some("v2.0.0"));
+        assert!(
+            floating(&v("2.0.0"), &all).iter().all(|f| f.moves),
+            "prereleases hold nothing back"
+        );
+    }
+
+    #[test]
+    fn branch_names_become_docker_tags() {
+        assert_eq!(sanitize_branch("my/feature#1245").as_deref(), Some("my-feature-1245"));
+        assert_eq!(sanitize_branch("feat//ü x").as_deref(), Some("feat-x"));
+        assert_eq!(sanitize_branch("-.x").as_deref(), Some("x"));
+        assert_eq!(sanitize_branch("///"), None);
+        assert_eq!(sanitize_branch(&"a".repeat(300)).unwrap().len(), 128);
+    }
+
+    #[test]
+    fn conventional_commits() {
+        assert_eq!(classify_commit("fix: x"), Some(Bump::Patch));
+        assert_eq!(classify_commit("feat(api): x"), Some(Bump::Minor));
+        assert_eq!(classify_commit("feat(api)!: x"), Some(Bump::Major));
+        assert_eq!(classify_commit("chore: x\n\nBREAKING CHANGE: gone"), Some(Bump::Major));
+        assert_eq!(classify_commit("docs: x"), None);
+        assert_eq!(classify_commit("Merge pull request #3 from a/b"), None);
+        assert_eq!(classify_commit("feature add: x"), None);
+        assert_eq!(conventional_bump(Some(&v("0.3.1")), Bump::Major), Bump::Minor);
+        assert_eq!(conventional_bump(Some(&v("1.3.1")), Bump::Major), Bump::Major);
+    }
+
+    #[test]
+    fn bumps() {
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Patch), v("1.2.4"));
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Minor), v("1.3.0"));
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Major), v("2.0.0"));
+        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Patch), v("2.0.0"));
+        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Major), v("2.0.0"));
+        assert_eq!(bump_version(None, Bump::Minor), v("0.1.0"));
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn kinds_are_checked() {
+        assert_eq!(
+            parse_kinds(&["sha".into(), "Branch".into()]).unwrap(),
+            ["sha", "branch"]
+        );
+        assert!(parse_kinds(&["shas".into()]).unwrap_err().contains("shas"));
+    }
+}
