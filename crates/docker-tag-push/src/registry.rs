@@ -1,0 +1,707 @@
+//! A small client for the OCI distribution API (the registry HTTP API v2) on top of
+//! `shipkit_core::http`: manifests (HEAD, GET, PUT the same bytes), blobs (HEAD, GET, cross-repository
+//! mount, monolithic upload), and the registry auth flow (anonymous, Basic, Bearer tokens from the
+//! `WWW-Authenticate` challenge) with credentials from the docker config.
+//!
+//! Retries: connection errors, 408, 429 and 5xx are retried with backoff by `shipkit_core::http`; a 401
+//! on a request that carried a token (an expired token in the middle of a push) fetches a new token and
+//! tries again once.
+
+use crate::auth::{Challenge, Credentials};
+use crate::reference::{is_plain_http, ImageRef, Repo};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use shipkit_core::http::{Client as Http, HttpError, Request, Response};
+use shipkit_core::retry::Backoff;
+use shipkit_core::{Error, ExitCode, Result};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Every manifest type we read, for `Accept`.
+pub const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// A manifest exactly as the registry served it: the bytes are what the digest is of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: String,
+}
+
+/// A content descriptor inside a manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descriptor {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    /// `os/arch[/variant]` for index entries.
+    pub platform: Option<String>,
+}
+
+impl Manifest {
+    pub fn from_bytes(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Manifest> {
+        let json: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::remote(format!("the registry returned a manifest that is not JSON: {e}")))?;
+        let media_type = json
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_string()))
+            .unwrap_or_else(|| OCI_MANIFEST.to_string());
+        let digest = sha256_digest(&bytes);
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    /// A multi-platform index (OCI index or Docker manifest list)?
+    pub fn is_index(&self) -> bool {
+        self.media_type == OCI_INDEX
+            || self.media_type == DOCKER_MANIFEST_LIST
+            || self.json().get("manifests").is_some()
+    }
+
+    /// The child manifests of an index.
+    pub fn children(&self) -> Vec<Descriptor> {
+        descriptors(self.json().get("manifests"))
+    }
+
+    /// The blobs of an image manifest: config and layers (non-distributable layers left out).
+    pub fn blobs(&self) -> Vec<Descriptor> {
+        let json = self.json();
+        let mut out = descriptors(json.get("config").map(|c| Value::Array(vec![c.clone()])).as_ref());
+        out.extend(
+            descriptors(json.get("layers"))
+                .into_iter()
+                .filter(|d| !d.media_type.contains("foreign") && !d.media_type.contains("nondistributable")),
+        );
+        out
+    }
+
+    /// The config blob's digest (image manifests only).
+    pub fn config_digest(&self) -> Option<String> {
+        self.json()
+            .get("config")
+            .and_then(|c| c.get("digest"))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+}
+
+fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
+    let Some(Value::Array(items)) = v else { return vec![] };
+    items
+        .iter()
+        .filter_map(|d| {
+            let platform = d.get("platform").map(|p| {
+                let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+                let mut out = format!("{}/{}", s("os"), s("architecture"));
+                if !s("variant").is_empty() {
+                    out.push('/');
+                    out.push_str(s("variant"));
+                }
+                out
+            });
+            Some(Descriptor {
+                digest: d.get("digest")?.as_str()?.to_string(),
+                media_type: d
+                    .get("mediaType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                size: d.get("size").and_then(Value::as_u64).unwrap_or(0),
+                platform,
+            })
+        })
+        .collect()
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Registries reached over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    pub backoff: Backoff,
+    /// Per request (blob uploads included).
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            insecure: vec![],
+            backoff: Backoff::default(),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Default)]
+struct HostAuth {
+    /// Looked up once, lazily (`None` = not looked up yet).
+    creds: Option<Option<Credentials>>,
+    challenge: Option<Challenge>,
+    /// `Authorization` header values by scope set.
+    headers: HashMap<String, String>,
+}
+
+/// The registry client. One per run; it keeps tokens per registry and scope.
+pub struct Client {
+    http: Http,
+    opts: Options,
+    hosts: RefCell<HashMap<String, HostAuth>>,
+}
+
+fn scope_pull(repo: &Repo) -> String {
+    format!("repository:{}:pull", repo.path)
+}
+fn scope_push(repo: &Repo) -> String {
+    format!("repository:{}:pull,push", repo.path)
+}
+
+impl Client {
+    pub fn new(opts: Options) -> Client {
+        let mut http = Http::new(opts.timeout, opts.backoff);
+        http.max_body = 4 * 1024 * 1024 * 1024;
+        Client {
+            http,
+            opts,
+            hosts: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Use these credentials for a registry instead of the docker config (for `login`).
+    pub fn set_credentials(&self, registry: &str, creds: Credentials) {
+        self.hosts.borrow_mut().entry(registry.to_string()).or_default().creds = Some(Some(creds));
+    }
+
+    pub fn base_url(&self, registry: &str) -> String {
+        let scheme = if is_plain_http(registry, &self.opts.insecure) {
+            "http"
+        } else {
+            "https"
+        };
+        format!("{scheme}://{}", crate::reference::api_host(registry))
+    }
+
+    fn creds(&self, registry: &str) -> Result<Option<Credentials>> {
+        if let Some(c) = self.hosts.borrow().get(registry).and_then(|h| h.creds.clone()) {
+            return Ok(c);
+        }
+        let c = crate::auth::lookup(registry)?;
+        self.hosts.borrow_mut().entry(registry.to_string()).or_default().creds = Some(c.clone());
+        Ok(c)
+    }
+
+    /// One HTTP exchange with transient-failure retries; a transport failure is exit code 7.
+    fn exchange(&self, req: &Request) -> Result<Response> {
+        if shipkit_core::exec::verbose() {
+            shipkit_core::term::info(&format!("> {} {}", req.method, req.url));
+        }
+        let attempts = self.opts.backoff.attempts;
+        let result = self.http.send(req, |attempt, why, wait| {
+            shipkit_core::term::warn(&format!(
+                "{} {}: {why}; retrying in {:.1}s (attempt {}/{attempts})",
+                req.method,
+                strip_query(&req.url),
+                wait.as_secs_f64(),
+                attempt + 1
+            ))
+        });
+        match result {
+            Ok(r) => Ok(r),
+            Err(HttpError::Transport(m)) => Err(Error::remote(format!("{m} (after {attempts} attempts)")).hint(
+                "check that the registry is up and reachable, then run again: tags already published are skipped",
+            )),
+            Err(HttpError::Status(r)) => Err(Error::remote(format!(
+                "{} {}: {} (after {attempts} attempts)",
+                req.method,
+                strip_query(&req.url),
+                describe(&r)
+            ))
+            .hint("the registry is failing; run again later: tags already published are skipped")),
+        }
+    }
+
+    /// Send a request to a registry with auth: a known challenge is answered up front; a 401 is answered
+    /// (token fetched or refreshed, Basic credentials) and the request sent once more.
+    pub fn send(&self, registry: &str, scopes: &[String], mut req: Request) -> Result<Response> {
+        let base = self.base_url(registry);
+        let same_host = req.url.starts_with(&base);
+        let base_headers = req.headers.clone();
+        if same_host {
+            if let Some(h) = self.auth_header(registry, scopes, false)? {
+                req.headers.push(("Authorization".into(), h));
+            }
+        }
+        let resp = self.exchange(&req)?;
+        if resp.status != 401 || !same_host {
+            return Ok(resp);
+        }
+        let challenge = resp
+            .header("www-authenticate")
+            .and_then(Challenge::parse)
+            .ok_or_else(|| {
+                Error::auth(format!(
+                    "{registry} answered 401 Unauthorized without a usable challenge"
+                ))
+            })?;
+        self.hosts
+            .borrow_mut()
+            .entry(registry.to_string())
+            .or_default()
+            .challenge = Some(challenge);
+        let header = self.auth_header(registry, scopes, true)?;
+        req.headers = base_headers;
+        if let Some(h) = header {
+            req.headers.push(("Authorization".into(), h));
+        }
+        let resp = self.exchange(&req)?;
+        if resp.status == 401 {
+            return Err(
+                Error::auth(format!("{registry} refused the credentials (401 Unauthorized)")).hint(format!(
+                    "check the user and password: docker-tag-push login {registry} --username USER --password-stdin"
+                )),
+            );
+        }
+        Ok(resp)
+    }
+
+    /// The `Authorization` value for these scopes, if the registry asked for one.
+    fn auth_header(&self, registry: &str, scopes: &[String], refresh: bool) -> Result<Option<String>> {
+        let key = scopes.join(" ");
+        let challenge = {
+            let hosts = self.hosts.borrow();
+            let Some(h) = hosts.get(registry) else { return Ok(None) };
+            if !refresh {
+                if let Some(v) = h.headers.get(&key) {
+                    return Ok(Some(v.clone()));
+                }
+            }
+            match &h.challenge {
+                Some(c) => c.clone(),
+                None => return Ok(None),
+            }
+        };
+        let header = match challenge {
+            Challenge::Basic => {
+                let creds = self.creds(registry)?.ok_or_else(|| {
+                    Error::auth(format!("{registry} requires credentials and none are stored for it")).hint(format!(
+                        "log in first: docker-tag-push login {registry} --username USER --password-stdin (or docker login)"
+                    ))
+                })?;
+                format!("Basic {}", creds.basic_token())
+            }
+            Challenge::Bearer { realm, service, scope } => {
+                let token = self.fetch_token(registry, &realm, service.as_deref(), scope.as_deref(), scopes)?;
+                format!("Bearer {token}")
+            }
+        };
+        self.hosts
+            .borrow_mut()
+            .entry(registry.to_string())
+            .or_default()
+            .headers
+            .insert(key, header.clone());
+        Ok(Some(header))
+    }
+
+    fn fetch_token(
+        &self,
+        registry: &str,
+        realm: &str,
+        service: Option<&str>,
+        challenge_scope: Option<&str>,
+        scopes: &[String],
+    ) -> Result<String> {
+        let realm_host = realm
+            .split_once("://")
+            .map(|(_, r)| r.split(['/', '?']).next().unwrap_or(r))
+            .unwrap_or("");
+        if realm.starts_with("http://") && !is_plain_http(realm_host, &self.opts.insecure) {
+            return Err(Error::auth(format!(
+                "{registry} sends its token realm over plain HTTP ({realm}): refusing to send credentials"
+            ))
+            .hint(format!(
+                "add --insecure-registry {realm_host} if that is really intended"
+            )));
+        }
+        let mut url = realm.to_string();
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        let mut push = |k: &str, v: &str| {
+            url.push(sep);
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&url_encode(v));
+            sep = '&';
+        };
+        if let Some(s) = service {
+            push("service", s);
+        }
+        let mut all: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        if let Some(c) = challenge_scope {
+            if !all.contains(&c) {
+                all.push(c);
+            }
+        }
+        for s in all {
+            push("scope", s);
+        }
+        let mut req = Request::new("GET", &url);
+        if let Some(c) = self.creds(registry)? {
+            req = req.header("Authorization", &format!("Basic {}", c.basic_token()));
+        }
+        let resp = self.exchange(&req)?;
+        match resp.status {
+            200 => {}
+            401 | 403 => {
+                return Err(Error::auth(format!(
+                    "the token service of {registry} refused the credentials (HTTP {})",
+                    resp.status
+                ))
+                .hint(format!(
+                    "log in again: docker-tag-push login {registry} --username USER --password-stdin"
+                )))
+            }
+            _ => {
+                return Err(Error::remote(format!(
+                    "token request to {} failed: {}",
+                    shipkit_core::mask::redact_url(realm),
+                    describe(&resp)
+                )))
+            }
+        }
+        let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        let token = v
+            .get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::auth(format!("the token service of {registry} returned no token")))?;
+        shipkit_core::mask::register(token);
+        Ok(token.to_string())
+    }
+
+    fn url(&self, repo: &Repo, rest: &str) -> String {
+        format!("{}/v2/{}/{rest}", self.base_url(&repo.registry), repo.path)
+    }
+
+    /// `GET /v2/`: reachable, and (with auth) the credentials work.
+    pub fn ping(&self, registry: &str) -> Result<()> {
+        let url = format!("{}/v2/", self.base_url(registry));
+        let resp = self.send(registry, &[], Request::new("GET", &url))?;
+        if resp.is_success() {
+            Ok(())
+        } else {
+            Err(unexpected("GET /v2/", registry, &resp))
+        }
+    }
+
+    /// The digest a tag or digest points at, `None` when it does not exist.
+    pub fn head_manifest(&self, r: &ImageRef) -> Result<Option<String>> {
+        let url = self.url(&r.repo, &format!("manifests/{}", r.reference.as_str()));
+        let req = Request::new("HEAD", &url).header("Accept", ACCEPT_MANIFESTS);
+        let resp = self.send(&r.repo.registry, &[scope_pull(&r.repo)], req)?;
+        match resp.status {
+            200 => match resp.header("docker-content-digest") {
+                Some(d) if !d.is_empty() => Ok(Some(d.to_string())),
+                _ => Ok(self.get_manifest(r)?.map(|m| m.digest)),
+            },
+            404 => Ok(None),
+            _ => Err(unexpected("HEAD manifest", &r.to_string(), &resp)),
+        }
+    }
+
+    /// The manifest bytes, `None` when it does not exist. The digest is computed from the bytes.
+    pub fn get_manifest(&self, r: &ImageRef) -> Result<Option<Manifest>> {
+        let url = self.url(&r.repo, &format!("manifests/{}", r.reference.as_str()));
+        let req = Request::new("GET", &url).header("Accept", ACCEPT_MANIFESTS);
+        let resp = self.send(&r.repo.registry, &[scope_pull(&r.repo)], req)?;
+        match resp.status {
+            200 => {
+                let m = Manifest::from_bytes(resp.body.clone(), resp.header("content-type"))?;
+                if let crate::reference::Reference::Digest(d) = &r.reference {
+                    if *d != m.digest {
+                        return Err(Error::remote(format!(
+                            "{r}: the registry served a manifest whose digest is {}",
+                            m.digest
+                        )));
+                    }
+                }
+                Ok(Some(m))
+            }
+            404 => Ok(None),
+            _ => Err(unexpected("GET manifest", &r.to_string(), &resp)),
+        }
+    }
+
+    /// PUT the same bytes with the same content type under a tag (or its digest); checks the digest kept.
+    pub fn put_manifest(&self, repo: &Repo, reference: &str, m: &Manifest) -> Result<()> {
+        let url = self.url(repo, &format!("manifests/{reference}"));
+        let req = Request::new("PUT", &url)
+            .header("Content-Type", &m.media_type)
+            .body(m.bytes.clone());
+        let resp = self.send(&repo.registry, &[scope_push(repo)], req)?;
+        if !resp.is_success() {
+            return Err(unexpected("PUT manifest", &format!("{repo}:{reference}"), &resp));
+        }
+        if let Some(d) = resp.header("docker-content-digest").filter(|d| !d.is_empty()) {
+            if d != m.digest {
+                return Err(Error::remote(format!(
+                    "{repo}:{reference}: the registry stored digest {d}, expected {}",
+                    m.digest
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn blob_exists(&self, repo: &Repo, digest: &str) -> Result<bool> {
+        let url = self.url(repo, &format!("blobs/{digest}"));
+        let resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("HEAD", &url))?;
+        match resp.status {
+            200 | 307 | 302 => Ok(true),
+            404 => Ok(false),
+            _ => Err(unexpected("HEAD blob", &format!("{repo}@{digest}"), &resp)),
+        }
+    }
+
+    /// Cross-repository mount. `Ok(None)` when mounted; `Ok(Some(upload_url))` when the registry opened an
+    /// upload instead (the blob must be sent).
+    pub fn mount_blob(&self, to: &Repo, digest: &str, from: &Repo) -> Result<Option<String>> {
+        let url = self.url(
+            to,
+            &format!("blobs/uploads/?mount={digest}&from={}", url_encode(&from.path)),
+        );
+        let scopes = [scope_push(to), scope_pull(from)];
+        let resp = self.send(&to.registry, &scopes, Request::new("POST", &url))?;
+        match resp.status {
+            201 => Ok(None),
+            202 => Ok(Some(self.location(&to.registry, &resp)?)),
+            _ => Err(unexpected("mount blob", &format!("{to}@{digest}"), &resp)),
+        }
+    }
+
+    fn location(&self, registry: &str, resp: &Response) -> Result<String> {
+        let loc = resp
+            .header("location")
+            .ok_or_else(|| Error::remote(format!("{registry} opened an upload without a Location")))?;
+        Ok(if loc.starts_with("http://") || loc.starts_with("https://") {
+            loc.to_string()
+        } else {
+            format!("{}{loc}", self.base_url(registry))
+        })
+    }
+
+    /// Download a blob (following the registry's redirect to storage, without sending it our credentials)
+    /// and check its digest.
+    pub fn get_blob(&self, repo: &Repo, digest: &str) -> Result<Vec<u8>> {
+        let url = self.url(repo, &format!("blobs/{digest}"));
+        let mut resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &url))?;
+        let mut hops = 0;
+        while matches!(resp.status, 301 | 302 | 303 | 307 | 308) && hops < 5 {
+            let loc = self.location(&repo.registry, &resp)?;
+            resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &loc))?;
+            hops += 1;
+        }
+        if resp.status != 200 {
+            return Err(unexpected("GET blob", &format!("{repo}@{digest}"), &resp));
+        }
+        if sha256_digest(&resp.body) != digest && digest.starts_with("sha256:") {
+            return Err(Error::remote(format!(
+                "{repo}@{digest}: downloaded blob does not match its digest"
+            )));
+        }
+        Ok(resp.body)
+    }
+
+    /// Monolithic upload: POST (or the given upload URL) then PUT `?digest=`.
+    pub fn upload_blob(&self, repo: &Repo, digest: &str, bytes: Vec<u8>, upload_url: Option<String>) -> Result<()> {
+        let scopes = [scope_push(repo)];
+        let upload_url = match upload_url {
+            Some(u) => u,
+            None => {
+                let url = self.url(repo, "blobs/uploads/");
+                let resp = self.send(&repo.registry, &scopes, Request::new("POST", &url))?;
+                if resp.status != 202 {
+                    return Err(unexpected("start blob upload", &repo.to_string(), &resp));
+                }
+                self.location(&repo.registry, &resp)?
+            }
+        };
+        let sep = if upload_url.contains('?') { '&' } else { '?' };
+        let url = format!("{upload_url}{sep}digest={}", url_encode(digest));
+        let req = Request::new("PUT", &url)
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes);
+        let resp = self.send(&repo.registry, &scopes, req)?;
+        if resp.status != 201 {
+            return Err(unexpected("upload blob", &format!("{repo}@{digest}"), &resp));
+        }
+        Ok(())
+    }
+
+    /// Make every blob (and, for an index, every child manifest) of `m` present in `to`: HEAD first,
+    /// then cross-repository mount on the same registry, else download and upload.
+    pub fn copy_content(&self, m: &Manifest, from: &Repo, to: &Repo) -> Result<()> {
+        if from == to {
+            return Ok(());
+        }
+        if m.is_index() {
+            for child in m.children() {
+                if self.head_manifest(&to.with_digest(&child.digest))?.is_some() {
+                    continue;
+                }
+                let cm = self.get_manifest(&from.with_digest(&child.digest))?.ok_or_else(|| {
+                    Error::not_found(format!(
+                        "{from}@{}: child manifest of the index is missing",
+                        child.digest
+                    ))
+                })?;
+                self.copy_content(&cm, from, to)?;
+                self.put_manifest(to, &child.digest, &cm)?;
+            }
+            return Ok(());
+        }
+        for blob in m.blobs() {
+            if self.blob_exists(to, &blob.digest)? {
+                continue;
+            }
+            let upload = if from.registry == to.registry {
+                match self.mount_blob(to, &blob.digest, from)? {
+                    None => continue,
+                    Some(u) => Some(u),
+                }
+            } else {
+                None
+            };
+            let bytes = self.get_blob(from, &blob.digest)?;
+            self.upload_blob(to, &blob.digest, bytes, upload)?;
+        }
+        Ok(())
+    }
+}
+
+/// The error for a status we did not expect, with the registry's own error code and message.
+fn unexpected(what: &str, target: &str, resp: &Response) -> Error {
+    let code = match resp.status {
+        401 | 403 => ExitCode::Auth,
+        404 => ExitCode::NotFound,
+        400..=499 => ExitCode::Failure,
+        _ => ExitCode::Remote,
+    };
+    let e = Error::new(code, format!("{what} {target}: {}", describe(resp)));
+    match resp.status {
+        403 => e.hint("the credentials lack push/pull permission on this repository"),
+        _ => e,
+    }
+}
+
+/// `HTTP 400 (MANIFEST_INVALID: manifest invalid)`.
+fn describe(resp: &Response) -> String {
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let detail = v
+        .get("errors")
+        .and_then(|e| e.get(0))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.get("code").and_then(Value::as_str).unwrap_or(""),
+                e.get("message").and_then(Value::as_str).unwrap_or("")
+            )
+        })
+        .unwrap_or_else(|| {
+            let t = resp.text();
+            t.trim().chars().take(200).collect()
+        });
+    if detail.trim().is_empty() {
+        format!("HTTP {}", resp.status)
+    } else {
+        format!("HTTP {} ({})", resp.status, detail.trim())
+    }
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_kinds_and_blobs() {
+        let m = Manifest::from_bytes(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{"mediaType":"c","digest":"sha256:aa","size":1},
+            "layers":[{"mediaType":"l","digest":"sha256:bb","size":2},
+                      {"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:cc","size":3}]}"#
+                .to_vec(),
+            None,
+        )
+        .unwrap();
+        assert!(!m.is_index());
+        let blobs: Vec<_> = m.blobs().into_iter().map(|b| b.digest).collect();
+        assert_eq!(blobs, vec!["sha256:aa", "sha256:bb"]);
+        assert_eq!(m.config_digest().as_deref(), Some("sha256:aa"));
+        assert_eq!(m.digest, sha256_digest(&m.bytes));
+
+        let i = Manifest::from_bytes(
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:dd","size":4,
+            "platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#
+                .to_vec(),
+            Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+        )
+        .unwrap();
+        assert!(i.is_index());
+        assert_eq!(i.media_type, OCI_INDEX);
+        assert_eq!(i.children()[0].platform.as_deref(), Some("linux/arm64/v8"));
+    }
+
+    #[test]
+    fn encodes() {
+        assert_eq!(
+            url_encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
