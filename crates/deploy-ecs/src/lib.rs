@@ -1,1 +1,27 @@
-//! Deploy an image to Amazon ECS: new revision, update, wait until really stable, roll back on failure; status, rollback, lock, one-off tasks
+//! `deploy-ecs`: deploy an image to Amazon ECS, wait until it is really healthy, roll back by itself,
+//! and know what runs where.
+//!
+//! - [`model`]: the wait / failure / rollback state machine behind a small ECS-client trait.
+//! - [`aws`]: the AWS SDK client and the calls.
+//! - [`taskdef`]: editing task definitions (image, env), image references and versions.
+//! - [`commands`]: deploy, run, rollback, lock, unlock, status.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod model;
+pub mod taskdef;
+
+use clap::Parser;
+
+/// Parse the command line and run. Returns the process exit code for `run` (the task's exit code);
+/// every other outcome is `Ok(0)` or an error with its documented code.
+pub fn main_with_code() -> shipkit_core::Result<u8> {
+    let cli = cli::Cli::parse();
+    let loaded = cli.common.init()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| shipkit_core::Error::failure(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(commands::dispatch(cli, loaded.config))
+}

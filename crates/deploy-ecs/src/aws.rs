@@ -1,0 +1,441 @@
+//! The AWS side: the SDK client (rustls with ring, adaptive retries, standard credential chain) and the
+//! ECS calls the commands make, with SDK errors turned into one-line shipkit errors and exit codes.
+
+use crate::model::{ContainerState, Deployment, EcsApi, Event, ServiceState, TaskState};
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types::{DesiredStatus, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::Client;
+use shipkit_core::{Error, ExitCode, Result};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+/// Where and how to connect.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub profile: Option<String>,
+    pub max_attempts: u32,
+}
+
+/// The ECS client, counting the calls it makes.
+pub struct Aws {
+    pub client: Client,
+    start: Instant,
+    calls: Cell<u64>,
+}
+
+/// Build the SDK config: one TLS stack (rustls + ring), adaptive retry mode (absorbs throttling when many
+/// services deploy at once), the standard credential chain (env, profile, SSO, web identity, container,
+/// instance metadata), region from flag/env/profile.
+pub async fn connect(c: &Connect) -> Result<Aws> {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let retry = aws_config::retry::RetryConfig::adaptive()
+        .with_max_attempts(c.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(200));
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(retry);
+    if let Some(r) = c.region.as_deref().filter(|r| !r.is_empty()) {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    if let Some(e) = c.endpoint_url.as_deref().filter(|e| !e.is_empty()) {
+        loader = loader.endpoint_url(e);
+    }
+    if let Some(p) = c.profile.as_deref().filter(|p| !p.is_empty()) {
+        loader = loader.profile_name(p);
+    }
+    let conf = loader.load().await;
+    if conf.region().is_none() {
+        return Err(Error::usage("no AWS region given")
+            .hint("pass --region, set AWS_REGION, or set deploy.region / environments.<name>.region in shipkit.yml"));
+    }
+    Ok(Aws {
+        client: Client::new(&conf),
+        start: Instant::now(),
+        calls: Cell::new(0),
+    })
+}
+
+/// Turn an SDK error into a shipkit error with the right exit code.
+pub fn sdk_error<E>(what: &str, e: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = e.code().unwrap_or("").to_string();
+    let msg = e.message().unwrap_or("").to_string();
+    if code.is_empty() {
+        let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("credential") {
+            return Error::auth(format!("{what}: no AWS credentials: {}", short_chain(&text))).hint(
+                "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or web identity (OIDC) for the CI job",
+            );
+        }
+        return Error::remote(format!("{what}: {}", short_chain(&text)))
+            .hint("check the network, --endpoint-url / AWS_ENDPOINT_URL and --region");
+    }
+    let detail = if msg.is_empty() {
+        code.clone()
+    } else {
+        format!("{code}: {msg}")
+    };
+    match code.as_str() {
+        "ClusterNotFoundException" => {
+            Error::not_found(format!("{what}: cluster not found ({detail})")).hint("check --cluster and --region")
+        }
+        "ServiceNotFoundException" | "ServiceNotActiveException" => {
+            Error::not_found(format!("{what}: service not found ({detail})")).hint("check --service and --cluster")
+        }
+        "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "AccessDeniedException"
+        | "AccessDenied"
+        | "ExpiredTokenException"
+        | "ExpiredToken"
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "MissingAuthenticationToken" => Error::auth(format!("{what}: credentials refused ({detail})"))
+            .hint("check the AWS credentials and the IAM permissions of the CI role"),
+        "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
+            Error::remote(format!("{what}: throttled by AWS after retries ({detail})"))
+                .hint("deploy fewer services at once (--concurrency) or raise --max-attempts")
+        }
+        "ClientException" | "InvalidParameterException" => {
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("not found") || lower.contains("does not exist") || lower.contains("unable to describe") {
+                Error::not_found(format!("{what}: {detail}"))
+            } else {
+                Error::usage(format!("{what}: {detail}"))
+            }
+        }
+        _ => Error::remote(format!("{what}: {detail}")),
+    }
+}
+
+/// The innermost useful part of an SDK error chain.
+fn short_chain(text: &str) -> String {
+    let parts: Vec<&str> = text.split(": ").collect();
+    if parts.len() > 3 {
+        parts[parts.len() - 3..].join(": ")
+    } else {
+        text.to_string()
+    }
+}
+
+fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or("").to_string())))
+        .collect()
+}
+
+pub fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn to_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
+    ServiceState {
+        name: s.service_name().unwrap_or("").to_string(),
+        arn: s.service_arn().unwrap_or("").to_string(),
+        status: s.status().unwrap_or("").to_string(),
+        task_definition: s.task_definition().unwrap_or("").to_string(),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or("").to_string(),
+                status: d.status().unwrap_or("").to_string(),
+                task_definition: d.task_definition().unwrap_or("").to_string(),
+                desired: d.desired_count(),
+                pending: d.pending_count(),
+                running: d.running_count(),
+                failed_tasks: d.failed_tasks(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_reason: d.rollout_state_reason().map(String::from),
+                created_at: d.created_at().map(|t| t.secs()),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| Event {
+                id: e.id().unwrap_or("").to_string(),
+                message: e.message().unwrap_or("").to_string(),
+            })
+            .collect(),
+        tags: tags_of(s.tags()),
+    }
+}
+
+fn to_task(t: &Task) -> TaskState {
+    TaskState {
+        arn: t.task_arn().unwrap_or("").to_string(),
+        last_status: t.last_status().unwrap_or("").to_string(),
+        stopped_reason: t.stopped_reason().map(String::from).filter(|s| !s.is_empty()),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| ContainerState {
+                name: c.name().unwrap_or("").to_string(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(String::from).filter(|s| !s.is_empty()),
+            })
+            .collect(),
+    }
+}
+
+impl Aws {
+    fn count(&self) {
+        self.calls.set(self.calls.get() + 1);
+    }
+
+    /// API calls made so far (retries not counted).
+    pub fn calls(&self) -> u64 {
+        self.calls.get()
+    }
+
+    /// DescribeServices with tags, in batches of 10. Missing or deleted services are a not-found error
+    /// naming them all.
+    pub async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceState>> {
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for chunk in names.chunks(10) {
+            self.count();
+            let r = self
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), e))?;
+            for f in r.failures() {
+                let arn = f.arn().unwrap_or("");
+                missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
+            }
+            for s in r.services() {
+                let st = to_state(s);
+                if st.status == "INACTIVE" {
+                    missing.push(st.name.clone());
+                } else {
+                    out.push(st);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::not_found(format!(
+                "service {} not found in cluster {cluster}",
+                missing.join(", ")
+            ))
+            .hint("check --service / environments.<name>.services and --cluster (`deploy-ecs status --cluster C` lists them)"));
+        }
+        // Keep the order asked for.
+        out.sort_by_key(|s| {
+            names
+                .iter()
+                .position(|n| n == &s.name || s.arn.ends_with(&format!("/{n}")))
+        });
+        Ok(out)
+    }
+
+    /// DescribeTaskDefinition with its tags.
+    pub async fn task_definition(&self, td: &str) -> Result<(TaskDefinition, Vec<(String, String)>)> {
+        self.count();
+        let r = self
+            .client
+            .describe_task_definition()
+            .task_definition(td)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeTaskDefinition {td}"), e))?;
+        let def = r
+            .task_definition()
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("task definition {td} not found")))?;
+        Ok((def, tags_of(r.tags())))
+    }
+
+    /// RegisterTaskDefinition from a described one: every registrable field, none of the read-only ones
+    /// (arn, revision, status, requiresAttributes, compatibilities, registeredAt/By, deregisteredAt).
+    pub async fn register(&self, td: &TaskDefinition, tags: Vec<Tag>) -> Result<String> {
+        self.count();
+        let family = td.family().unwrap_or("").to_string();
+        let r = self
+            .client
+            .register_task_definition()
+            .family(&family)
+            .set_task_role_arn(td.task_role_arn.clone())
+            .set_execution_role_arn(td.execution_role_arn.clone())
+            .set_network_mode(td.network_mode.clone())
+            .set_container_definitions(td.container_definitions.clone())
+            .set_volumes(td.volumes.clone())
+            .set_placement_constraints(td.placement_constraints.clone())
+            .set_requires_compatibilities(td.requires_compatibilities.clone())
+            .set_cpu(td.cpu.clone())
+            .set_memory(td.memory.clone())
+            .set_pid_mode(td.pid_mode.clone())
+            .set_ipc_mode(td.ipc_mode.clone())
+            .set_proxy_configuration(td.proxy_configuration.clone())
+            .set_ephemeral_storage(td.ephemeral_storage.clone())
+            .set_runtime_platform(td.runtime_platform.clone())
+            .set_enable_fault_injection(td.enable_fault_injection)
+            .set_tags(if tags.is_empty() { None } else { Some(tags) })
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("RegisterTaskDefinition {family}"), e))?;
+        r.task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(String::from)
+            .ok_or_else(|| Error::remote("RegisterTaskDefinition returned no task definition ARN"))
+    }
+
+    pub async fn tag_resource(&self, arn: &str, tags: Vec<Tag>) -> Result<()> {
+        self.count();
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("TagResource {arn}"), e))?;
+        Ok(())
+    }
+
+    pub async fn untag_resource(&self, arn: &str, keys: &[&str]) -> Result<()> {
+        self.count();
+        self.client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("UntagResource {arn}"), e))?;
+        Ok(())
+    }
+
+    /// Every service name of a cluster.
+    pub async fn list_services(&self, cluster: &str) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.count();
+            let r = self
+                .client
+                .list_services()
+                .cluster(cluster)
+                .set_next_token(token.take())
+                .max_results(100)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("ListServices in cluster {cluster}"), e))?;
+            names.extend(
+                r.service_arns()
+                    .iter()
+                    .map(|a| a.rsplit('/').next().unwrap_or(a).to_string()),
+            );
+            match r.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(names)
+    }
+
+    /// DescribeTasks.
+    pub async fn describe_tasks(&self, cluster: &str, arns: Vec<String>) -> Result<Vec<TaskState>> {
+        if arns.is_empty() {
+            return Ok(vec![]);
+        }
+        self.count();
+        let r = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeTasks in cluster {cluster}"), e))?;
+        Ok(r.tasks().iter().map(to_task).collect())
+    }
+
+    /// Does the cluster exist? (A clear not-found before anything else.)
+    pub async fn check_cluster(&self, cluster: &str) -> Result<()> {
+        self.count();
+        let r = self
+            .client
+            .describe_clusters()
+            .clusters(cluster)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeClusters {cluster}"), e))?;
+        let active = r.clusters().iter().any(|c| c.status() == Some("ACTIVE"));
+        if !active {
+            return Err(Error::new(ExitCode::NotFound, format!("cluster {cluster} not found"))
+                .hint("check --cluster / environments.<name>.cluster and --region"));
+        }
+        Ok(())
+    }
+}
+
+impl EcsApi for Aws {
+    async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceState> {
+        let mut v = self.describe_services(cluster, &[service.to_string()]).await?;
+        v.pop()
+            .ok_or_else(|| Error::not_found(format!("service {service} not found in cluster {cluster}")))
+    }
+
+    async fn stopped_tasks(&self, cluster: &str, deployment_id: &str) -> Result<Vec<TaskState>> {
+        self.count();
+        let r = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .started_by(deployment_id)
+            .desired_status(DesiredStatus::Stopped)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("ListTasks in cluster {cluster}"), e))?;
+        let arns: Vec<String> = r.task_arns().to_vec();
+        self.describe_tasks(cluster, arns).await
+    }
+
+    async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<String> {
+        self.count();
+        let r = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("UpdateService {service}"), e))?;
+        let s = r
+            .service()
+            .ok_or_else(|| Error::remote("UpdateService returned no service"))?;
+        let deps = s.deployments();
+        let ours = deps
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(task_definition))
+            .or_else(|| deps.iter().find(|d| d.status() == Some("PRIMARY")));
+        ours.and_then(|d| d.id())
+            .map(String::from)
+            .ok_or_else(|| Error::remote(format!("UpdateService {service} started no deployment")))
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}

@@ -1,0 +1,186 @@
+//! The command line. Every flag also reads an environment variable (`SHIPKIT_*`, or the AWS one).
+use clap::{Args, Parser, Subcommand};
+use shipkit_core::cli::CommonArgs;
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "Examples:
+  deploy-ecs deploy --cluster prod --service web --image 1234.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:...
+  deploy-ecs deploy --environment staging --input image.json --input version.json
+  deploy-ecs deploy -e production --service web --service worker --pre-run './manage.py migrate'
+  deploy-ecs deploy -e staging --dry-run
+  deploy-ecs status --cluster prod --format json
+  deploy-ecs rollback --cluster prod --service web              # previous revision, then pinned
+  deploy-ecs lock --cluster prod --service web --reason 'incident 42'
+  deploy-ecs unlock --cluster prod --service web
+  deploy-ecs run --cluster prod --service web --command './manage.py migrate'
+";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deploy-ecs",
+    version,
+    about = "Deploy an image to Amazon ECS and wait until it is really healthy; roll back by itself; see what runs where",
+    after_help = EXAMPLES,
+    after_long_help = format!("{EXAMPLES}\n{}", shipkit_core::cli::exit_codes_help()),
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS region (else AWS_REGION, the profile, deploy.region or environments.<name>.region in shipkit.yml).
+    #[arg(long, env = "AWS_REGION", global = true)]
+    pub region: Option<String>,
+    /// ECS endpoint (e.g. a local emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, env = "AWS_PROFILE", global = true)]
+    pub profile: Option<String>,
+    /// Attempts per AWS call (adaptive retry mode: throttling slows the calls down instead of failing).
+    #[arg(long, env = "SHIPKIT_AWS_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    pub max_attempts: u32,
+    /// ECS cluster (else environments.<name>.cluster / deploy.cluster in shipkit.yml).
+    #[arg(short, long, env = "SHIPKIT_CLUSTER", global = true)]
+    pub cluster: Option<String>,
+    /// Environment from shipkit.yml (`environments.<name>`: cluster, services, container, region, timeout).
+    #[arg(short, long, env = "SHIPKIT_ENVIRONMENT", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register a new revision with the image, update the service(s), wait until stable, roll back on failure.
+    Deploy(DeployArgs),
+    /// Run a one-off task (e.g. migrations) from a service's (or a given) task definition, wait, exit with its code.
+    Run(RunArgs),
+    /// Go back to the previous (or a given) revision, wait, and pin the service so `deploy` refuses it until `unlock`.
+    Rollback(RollbackArgs),
+    /// Lock services: `deploy` refuses them until `unlock`. Stored as service tags (who, why, when).
+    Lock(LockArgs),
+    /// Remove a lock or a pin.
+    Unlock(ServicesArg),
+    /// Every service's version, commit, image, revision, deployed-at and lock.
+    Status(ServicesArg),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServicesArg {
+    /// Service name (repeatable; comma-separated in the env var). Default: environments.<name>.services.
+    #[arg(short, long = "service", env = "SHIPKIT_SERVICES", value_delimiter = ',')]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// How long to wait for a deployment to be stable (else the environment's / deploy.timeout, else 10m).
+    #[arg(long, env = "SHIPKIT_TIMEOUT", value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Base poll interval (±20% jitter).
+    #[arg(long, env = "SHIPKIT_POLL_INTERVAL", default_value = "10s", value_name = "DURATION")]
+    pub poll_interval: String,
+    /// Fail the deployment once this many of its new tasks have stopped (crash loops ECS does not count).
+    #[arg(long, env = "SHIPKIT_MAX_TASK_FAILURES", default_value_t = 3)]
+    pub max_task_failures: usize,
+    /// Return once the service is updated; do not wait (and so never roll back).
+    #[arg(long, env = "SHIPKIT_NO_WAIT")]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// Image to deploy: REPO@sha256:DIGEST (docker-tag-push's `image`) or REPO:TAG.
+    #[arg(long, env = "SHIPKIT_IMAGE")]
+    pub image: Option<String>,
+    /// Container that gets the image (default: every container whose image is from the same repository).
+    #[arg(long, env = "SHIPKIT_CONTAINER")]
+    pub container: Option<String>,
+    /// Set an environment variable on the updated containers (repeatable).
+    #[arg(long = "env", env = "SHIPKIT_DEPLOY_ENV", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Version being deployed (recorded as tag shipkit:version; guards against downgrades). Default: the
+    /// `version` of --input, else a semver image tag.
+    #[arg(long = "version", env = "SHIPKIT_VERSION", value_name = "SEMVER")]
+    pub app_version: Option<String>,
+    /// Commit being deployed (tag shipkit:commit). Default: `sha` of --input, else the CI's commit.
+    #[arg(long, env = "SHIPKIT_SHA")]
+    pub sha: Option<String>,
+    /// Another shipkit tool's output (json or env form) to read `image`, `version`, `sha` from (repeatable).
+    #[arg(long, env = "SHIPKIT_INPUT", value_name = "FILE", value_delimiter = ',')]
+    pub input: Vec<PathBuf>,
+    /// Deploy even when the service runs a newer version.
+    #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
+    pub allow_downgrade: bool,
+    /// Do not roll back when the deployment fails.
+    #[arg(long, env = "SHIPKIT_NO_ROLLBACK")]
+    pub no_rollback: bool,
+    /// Run this command as a one-off task from the new revision first (first service); abort if it fails.
+    #[arg(long, env = "SHIPKIT_PRE_RUN", value_name = "COMMAND")]
+    pub pre_run: Option<String>,
+    /// Print the task-definition diff and the calls it would make; change nothing.
+    #[arg(long, env = "SHIPKIT_DRY_RUN")]
+    pub dry_run: bool,
+    /// Services deployed at the same time.
+    #[arg(long, env = "SHIPKIT_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Service whose current task definition and network settings to use.
+    #[arg(short, long, env = "SHIPKIT_SERVICE")]
+    pub service: Option<String>,
+    /// Task definition (family, family:revision or ARN); default: the service's current one.
+    #[arg(long, env = "SHIPKIT_TASK_DEFINITION")]
+    pub task_definition: Option<String>,
+    /// Command to run instead of the image's (split like a shell; no expansion).
+    #[arg(long, env = "SHIPKIT_COMMAND")]
+    pub command: Option<String>,
+    /// Container for --command and whose exit code counts (default: the first essential container).
+    #[arg(long, env = "SHIPKIT_CONTAINER")]
+    pub container: Option<String>,
+    /// Launch type when no --service gives one (EC2, FARGATE, EXTERNAL).
+    #[arg(long, env = "SHIPKIT_LAUNCH_TYPE")]
+    pub launch_type: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// Revision to go back to (`12`, `family:12` or an ARN). Default: the one before the current.
+    #[arg(long, env = "SHIPKIT_ROLLBACK_TO", value_name = "REVISION")]
+    pub to: Option<String>,
+    /// Why (stored with the pin).
+    #[arg(long, env = "SHIPKIT_REASON")]
+    pub reason: Option<String>,
+    /// Do not pin the service after the rollback.
+    #[arg(long, env = "SHIPKIT_NO_PIN")]
+    pub no_pin: bool,
+    /// Print what it would do; change nothing.
+    #[arg(long, env = "SHIPKIT_DRY_RUN")]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// Why (shown to everyone whose deploy is refused).
+    #[arg(long, env = "SHIPKIT_REASON")]
+    pub reason: String,
+}

@@ -1,0 +1,582 @@
+//! The waiting, failure and rollback logic, behind a small ECS-client trait ([`EcsApi`]) so it can be
+//! driven by scripted DescribeServices/DescribeTasks sequences in tests.
+//!
+//! A deploy is successful only when the deployment that *our* UpdateService started (tracked by its
+//! id) is PRIMARY and COMPLETED, runs as many tasks as it wants, and no other deployment is left. A
+//! circuit-breaker rollback to the old revision, our deployment disappearing or being replaced, or its
+//! new tasks stopping are failures, detected as early as possible.
+
+use shipkit_core::{Error, ExitCode, Result};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// One ECS deployment of a service, as DescribeServices shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deployment {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub pending: i32,
+    pub running: i32,
+    pub failed_tasks: i32,
+    /// COMPLETED, IN_PROGRESS, FAILED (None when ECS does not report one).
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+    /// Seconds since the epoch.
+    pub created_at: Option<i64>,
+}
+
+/// A service event (newest first, as ECS returns them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    pub id: String,
+    pub message: String,
+}
+
+/// What DescribeServices says about one service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceState {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub deployments: Vec<Deployment>,
+    pub events: Vec<Event>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl ServiceState {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    pub fn primary(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+}
+
+/// A container of a stopped task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerState {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// What DescribeTasks says about one task.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskState {
+    pub arn: String,
+    pub last_status: String,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerState>,
+}
+
+impl TaskState {
+    /// `task 1a2b3c: Essential container in task exited (web exit 1)`.
+    pub fn describe(&self) -> String {
+        let id = self.arn.rsplit('/').next().unwrap_or(&self.arn);
+        let short = &id[..id.len().min(8)];
+        let mut s = format!(
+            "task {short} stopped: {}",
+            self.stopped_reason.as_deref().unwrap_or("no reason given")
+        );
+        let codes: Vec<String> = self
+            .containers
+            .iter()
+            .filter_map(|c| {
+                let mut part = match c.exit_code {
+                    Some(code) => format!("{} exit {code}", c.name),
+                    None => c.reason.as_ref().map(|_| c.name.clone())?,
+                };
+                if let Some(r) = &c.reason {
+                    part.push_str(&format!(": {r}"));
+                }
+                Some(part)
+            })
+            .collect();
+        if !codes.is_empty() {
+            s.push_str(&format!(" ({})", codes.join(", ")));
+        }
+        s
+    }
+}
+
+/// The calls the wait loop needs. The AWS implementation is [`crate::aws::Aws`]; tests script it.
+#[allow(async_fn_in_trait)]
+pub trait EcsApi {
+    async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceState>;
+    /// Tasks started by this deployment id that have stopped (ListTasks startedBy + DescribeTasks).
+    async fn stopped_tasks(&self, cluster: &str, deployment_id: &str) -> Result<Vec<TaskState>>;
+    /// UpdateService to this task definition; returns the id of the deployment it started.
+    async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<String>;
+    /// Wait (real time for AWS, virtual time in tests).
+    async fn sleep(&self, d: Duration);
+    /// Seconds elapsed on this client's clock.
+    fn elapsed(&self) -> Duration;
+}
+
+/// The verdict on one DescribeServices answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Done,
+    Waiting,
+    /// The deployment failed; `rolled_back_by_ecs` when ECS's circuit breaker already started a rollback
+    /// deployment (its id), so we wait for that instead of starting another.
+    Failed {
+        reason: String,
+        ecs_rollback: Option<String>,
+        /// Someone else's deployment took over: rolling back would undo theirs.
+        replaced: bool,
+    },
+}
+
+/// Judge the state of the service for our deployment `id` (which should run `task_definition`).
+pub fn evaluate(state: &ServiceState, id: &str, task_definition: &str) -> Verdict {
+    let Some(ours) = state.deployments.iter().find(|d| d.id == id) else {
+        let primary = state.primary();
+        if let Some(p) = primary.filter(|p| p.task_definition != task_definition && is_rollback(p)) {
+            return Verdict::Failed {
+                reason: format!(
+                    "the circuit breaker rolled the service back to {}",
+                    short_td(&p.task_definition)
+                ),
+                ecs_rollback: Some(p.id.clone()),
+                replaced: false,
+            };
+        }
+        let now = primary
+            .map(|p| format!(" (the service now runs {})", short_td(&p.task_definition)))
+            .unwrap_or_default();
+        return Verdict::Failed {
+            reason: format!("deployment {id} is gone: replaced by another deployment{now}"),
+            ecs_rollback: None,
+            replaced: true,
+        };
+    };
+    if state.status != "ACTIVE" && !state.status.is_empty() {
+        return Verdict::Failed {
+            reason: format!("the service is {}", state.status),
+            ecs_rollback: None,
+            replaced: true,
+        };
+    }
+    if ours.rollout_state.as_deref() == Some("FAILED") {
+        let primary = state.primary().filter(|p| p.id != id);
+        return Verdict::Failed {
+            reason: format!(
+                "ECS marked the deployment FAILED: {}",
+                ours.rollout_reason.as_deref().unwrap_or("no reason given")
+            ),
+            ecs_rollback: primary.map(|p| p.id.clone()),
+            replaced: false,
+        };
+    }
+    if ours.status != "PRIMARY" {
+        let primary = state.primary();
+        let rolled_back = primary.is_some_and(|p| p.task_definition != task_definition && is_rollback(p));
+        let what = match primary {
+            Some(p) if rolled_back => format!(
+                "the circuit breaker rolled the service back to {}",
+                short_td(&p.task_definition)
+            ),
+            Some(p) => format!(
+                "deployment {id} is no longer PRIMARY: replaced by {} ({})",
+                p.id,
+                short_td(&p.task_definition)
+            ),
+            None => format!("deployment {id} is no longer PRIMARY"),
+        };
+        return Verdict::Failed {
+            reason: what,
+            ecs_rollback: primary.filter(|_| rolled_back).map(|p| p.id.clone()),
+            replaced: !rolled_back,
+        };
+    }
+    let completed = ours.rollout_state.as_deref().is_none_or(|s| s == "COMPLETED");
+    if completed && ours.running == ours.desired && ours.pending == 0 && state.deployments.len() == 1 {
+        return Verdict::Done;
+    }
+    Verdict::Waiting
+}
+
+/// Did ECS start this deployment as a circuit-breaker rollback?
+fn is_rollback(d: &Deployment) -> bool {
+    d.rollout_reason
+        .as_deref()
+        .is_some_and(|r| r.to_ascii_lowercase().contains("rollback"))
+}
+
+/// `arn:...:task-definition/web:12` → `web:12`.
+pub fn short_td(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// How to wait.
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    pub timeout: Duration,
+    pub poll: Duration,
+    /// Fail once this many tasks of the new deployment have stopped.
+    pub max_task_failures: usize,
+}
+
+/// Why a wait ended badly.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitError {
+    Failed {
+        reason: String,
+        ecs_rollback: Option<String>,
+        replaced: bool,
+    },
+    Timeout(String),
+    Api(String, ExitCode),
+}
+
+impl WaitError {
+    pub fn reason(&self) -> &str {
+        match self {
+            WaitError::Failed { reason, .. } | WaitError::Timeout(reason) | WaitError::Api(reason, _) => reason,
+        }
+    }
+}
+
+/// Reports progress lines (one per change); `prefix` names the service.
+pub trait Progress {
+    fn line(&self, service: &str, line: &str);
+}
+
+/// Prints to stderr.
+pub struct StderrProgress;
+impl Progress for StderrProgress {
+    fn line(&self, service: &str, line: &str) {
+        shipkit_core::term::info(&format!("{service}: {line}"));
+    }
+}
+
+/// The progress line for a state: `web:13 PRIMARY 2/3 running, 1 pending | web:12 ACTIVE 1/1 running`.
+pub fn progress_line(state: &ServiceState) -> String {
+    state
+        .deployments
+        .iter()
+        .map(|d| {
+            let mut s = format!(
+                "{} {} {}/{} running, {} pending",
+                short_td(&d.task_definition),
+                d.status,
+                d.running,
+                d.desired,
+                d.pending
+            );
+            if let Some(r) = &d.rollout_state {
+                s.push_str(&format!(", {r}"));
+            }
+            if d.failed_tasks > 0 {
+                s.push_str(&format!(", {} failed", d.failed_tasks));
+            }
+            s
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Poll until our deployment `id` is done, fails or times out. Prints one line per change and each new
+/// service event.
+pub async fn wait_deployment<A: EcsApi>(
+    api: &A,
+    cluster: &str,
+    service: &str,
+    id: &str,
+    task_definition: &str,
+    opts: &WaitOptions,
+    progress: &dyn Progress,
+) -> Result<(), WaitError> {
+    let start = api.elapsed();
+    let mut last_line = String::new();
+    let mut seen_events: Option<BTreeSet<String>> = None;
+    let mut seen_stopped = BTreeSet::new();
+    let mut stopped_reasons: Vec<String> = Vec::new();
+    let mut attempt: u64 = 0;
+    loop {
+        let state = api
+            .describe_service(cluster, service)
+            .await
+            .map_err(|e| WaitError::Api(e.message.clone(), e.code))?;
+        // New service events, oldest first. The first poll only records what was there before.
+        let ids: BTreeSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
+        if let Some(seen) = &seen_events {
+            for e in state.events.iter().rev().filter(|e| !seen.contains(&e.id)) {
+                progress.line(service, &format!("event: {}", e.message));
+            }
+            let mut all = seen.clone();
+            all.extend(ids);
+            seen_events = Some(all);
+        } else {
+            seen_events = Some(ids);
+        }
+        let line = progress_line(&state);
+        if line != last_line {
+            progress.line(service, &line);
+            last_line = line;
+        }
+        match evaluate(&state, id, task_definition) {
+            Verdict::Done => return Ok(()),
+            Verdict::Failed {
+                reason,
+                ecs_rollback,
+                replaced,
+            } => {
+                let reason = with_stopped(reason, &stopped_reasons);
+                return Err(WaitError::Failed {
+                    reason,
+                    ecs_rollback,
+                    replaced,
+                });
+            }
+            Verdict::Waiting => {}
+        }
+        // New tasks stopping: the crash loop ECS may not count in failedTasks.
+        let stopped = api
+            .stopped_tasks(cluster, id)
+            .await
+            .map_err(|e| WaitError::Api(e.message.clone(), e.code))?;
+        for t in stopped {
+            if seen_stopped.insert(t.arn.clone()) {
+                let d = t.describe();
+                progress.line(service, &d);
+                stopped_reasons.push(d);
+            }
+        }
+        if seen_stopped.len() >= opts.max_task_failures.max(1) {
+            return Err(WaitError::Failed {
+                reason: format!(
+                    "{} new task(s) stopped: {}",
+                    seen_stopped.len(),
+                    stopped_reasons.last().map(String::as_str).unwrap_or("")
+                ),
+                ecs_rollback: None,
+                replaced: false,
+            });
+        }
+        let waited = api.elapsed().saturating_sub(start);
+        if waited >= opts.timeout {
+            return Err(WaitError::Timeout(with_stopped(
+                format!(
+                    "deployment {id} not stable after {}: {}",
+                    human_duration(opts.timeout),
+                    last_line
+                ),
+                &stopped_reasons,
+            )));
+        }
+        attempt += 1;
+        let pause = jittered(opts.poll, attempt).min(opts.timeout.saturating_sub(waited));
+        api.sleep(pause.max(Duration::from_millis(10))).await;
+    }
+}
+
+fn with_stopped(reason: String, stopped: &[String]) -> String {
+    match stopped.last() {
+        Some(last) if !reason.contains(last.as_str()) => format!("{reason}; last {last}"),
+        _ => reason,
+    }
+}
+
+/// The poll interval with ±20% jitter.
+fn jittered(base: Duration, attempt: u64) -> Duration {
+    let r = shipkit_core::retry::cheap_random().wrapping_add(attempt) % 401; // 0..=400
+    let factor = 0.8 + (r as f64) / 1000.0;
+    base.mul_f64(factor)
+}
+
+/// `90s` → `1m30s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s % 60 != 0 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else if s >= 60 {
+        format!("{}m", s / 60)
+    } else if d.subsec_millis() != 0 && s < 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Parse `10m`, `90s`, `1h`, `1m30s`, `500ms`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let bad = || Error::usage(format!("invalid duration `{s}`")).hint("write it like 10m, 90s, 1m30s or 500ms");
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = t.parse::<f64>() {
+        return if n >= 0.0 {
+            Ok(Duration::from_secs_f64(n))
+        } else {
+            Err(bad())
+        };
+    }
+    let mut total = Duration::ZERO;
+    let mut num = String::new();
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let n: f64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        let unit = if c == 'm' && chars.peek() == Some(&'s') {
+            chars.next();
+            0.001
+        } else {
+            match c {
+                'h' => 3600.0,
+                'm' => 60.0,
+                's' => 1.0,
+                _ => return Err(bad()),
+            }
+        };
+        total += Duration::from_secs_f64(n * unit);
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// How one service's deploy ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Our deployment is stable.
+    Deployed,
+    /// Failed; rolled back to the previous revision, which is stable again.
+    RolledBack { reason: String },
+    /// Timed out; rolled back.
+    TimedOutRolledBack { reason: String },
+    /// Failed, and the rollback failed too.
+    RollbackFailed { reason: String, rollback_reason: String },
+    /// Failed and no rollback was possible or asked for.
+    Failed { reason: String, code: ExitCode },
+}
+
+impl Outcome {
+    pub fn code(&self) -> ExitCode {
+        match self {
+            Outcome::Deployed => ExitCode::Success,
+            Outcome::RolledBack { .. } => ExitCode::Failure,
+            Outcome::TimedOutRolledBack { .. } => ExitCode::Timeout,
+            Outcome::RollbackFailed { .. } => ExitCode::RollbackFailed,
+            Outcome::Failed { code, .. } => *code,
+        }
+    }
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Deployed => "deployed",
+            Outcome::RolledBack { .. } | Outcome::TimedOutRolledBack { .. } => "rolled_back",
+            Outcome::RollbackFailed { .. } => "rollback_failed",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+    pub fn message(&self, previous: &str) -> String {
+        match self {
+            Outcome::Deployed => "deployed".into(),
+            Outcome::RolledBack { reason } => {
+                format!("deploy failed: {reason}; rolled back to {}", short_td(previous))
+            }
+            Outcome::TimedOutRolledBack { reason } => {
+                format!("deploy timed out: {reason}; rolled back to {}", short_td(previous))
+            }
+            Outcome::RollbackFailed {
+                reason,
+                rollback_reason,
+            } => format!(
+                "deploy failed: {reason}; the rollback to {} failed too: {rollback_reason}",
+                short_td(previous)
+            ),
+            Outcome::Failed { reason, .. } => format!("deploy failed: {reason}"),
+        }
+    }
+}
+
+/// Wait for our deployment; on failure or timeout roll back to `previous` (unless `rollback` is off) and
+/// wait for that.
+#[allow(clippy::too_many_arguments)]
+pub async fn watch_and_rollback<A: EcsApi>(
+    api: &A,
+    cluster: &str,
+    service: &str,
+    id: &str,
+    task_definition: &str,
+    previous: &str,
+    rollback: bool,
+    opts: &WaitOptions,
+    progress: &dyn Progress,
+) -> Outcome {
+    let err = match wait_deployment(api, cluster, service, id, task_definition, opts, progress).await {
+        Ok(()) => return Outcome::Deployed,
+        Err(e) => e,
+    };
+    if let WaitError::Api(reason, code) = &err {
+        // We cannot see the service: rolling back blind could make things worse.
+        return Outcome::Failed {
+            reason: reason.clone(),
+            code: *code,
+        };
+    }
+    let reason = err.reason().to_string();
+    let replaced = matches!(err, WaitError::Failed { replaced: true, .. });
+    if replaced {
+        progress.line(
+            service,
+            "another deployment took over: not rolling back (that would undo it)",
+        );
+    }
+    if !rollback || replaced || previous.is_empty() || previous == task_definition {
+        let code = if matches!(err, WaitError::Timeout(_)) {
+            ExitCode::Timeout
+        } else {
+            ExitCode::Failure
+        };
+        return Outcome::Failed { reason, code };
+    }
+    progress.line(service, &format!("{reason}; rolling back to {}", short_td(previous)));
+    let rollback_id = match &err {
+        WaitError::Failed {
+            ecs_rollback: Some(ecs_id),
+            ..
+        } => {
+            progress.line(
+                service,
+                &format!("ECS already started the rollback ({ecs_id}); waiting for it"),
+            );
+            Ok(ecs_id.clone())
+        }
+        _ => api.update_service(cluster, service, previous).await,
+    };
+    let rollback_result = match rollback_id {
+        Ok(rid) => {
+            // The rollback gets its own full timeout and tolerates no stopped tasks beyond the same limit.
+            wait_deployment(api, cluster, service, &rid, previous, opts, progress)
+                .await
+                .map_err(|e| e.reason().to_string())
+        }
+        Err(e) => Err(e.message),
+    };
+    match rollback_result {
+        Ok(()) if matches!(err, WaitError::Timeout(_)) => Outcome::TimedOutRolledBack { reason },
+        Ok(()) => Outcome::RolledBack { reason },
+        Err(rollback_reason) => Outcome::RollbackFailed {
+            reason,
+            rollback_reason,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
