@@ -5,6 +5,7 @@
 //! says how to start it. It never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+pub mod extra_registry;
 pub mod http_sink;
 
 use std::path::{Path, PathBuf};
