@@ -37,7 +37,7 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(
     name = "version-detect",
-    version,
+    version = shipkit_core::cli::VERSION,
     about = "The build's version from git tags (semver), the Docker tags to publish, next version and release tags",
     long_about = "The build's version from git tags (semver), the Docker tags to publish, next version and \
 release tags.\n\nThe version is the highest semver tag (optional `v`, after --tag-prefix) on the nearest \
