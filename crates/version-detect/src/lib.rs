@@ -324,7 +324,7 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
     let (version, is_release, base, distance) = if nearest.is_empty() {
         if w.hit_boundary {
             return Err(Error::git(format!(
-                "shallow clone: no version tag{} is reachable from HEAD in the fetched history ({} commits)",
+                "shallow clone: no version tag{} is reachable from HEAD in the fetched history ({} commits fetched)",
                 prefix_note(&s.prefix),
                 w.visited
             ))

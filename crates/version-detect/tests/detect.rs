@@ -14,7 +14,10 @@ fn annotated_release_gets_all_floating_tags() {
     assert_eq!(v["distance"], 0);
     assert_eq!(v["tag"], "v1.2.3");
     assert_eq!(v["prerelease"], Value::Null);
-    assert_eq!((v["major"].as_u64(), v["minor"].as_u64(), v["patch"].as_u64()), (Some(1), Some(2), Some(3)));
+    assert_eq!(
+        (v["major"].as_u64(), v["minor"].as_u64(), v["patch"].as_u64()),
+        (Some(1), Some(2), Some(3))
+    );
     assert_eq!(tags(&v), ["1.2.3", "1.2", "1", "latest"]);
     assert_eq!(v["sha"], r.head());
     assert_eq!(v["short_sha"], &r.head()[..7]);
@@ -173,7 +176,11 @@ fn monorepo_prefix_from_flag_env_and_config() {
     let v = json(&r, &["--tag-prefix", "billing/"], &[]);
     assert_eq!(v["version"], "1.2.3");
     assert_eq!(v["tag"], "billing/v1.2.3");
-    assert_eq!(tags(&v), ["1.2.3", "1.2", "1", "latest"], "api/ and root tags do not hold latest back");
+    assert_eq!(
+        tags(&v),
+        ["1.2.3", "1.2", "1", "latest"],
+        "api/ and root tags do not hold latest back"
+    );
     let v = json(&r, &[], &[("SHIPKIT_TAG_PREFIX", "api/")]);
     assert_eq!(v["version"], "9.0.0");
     r.write(
@@ -276,13 +283,21 @@ fn detached_head_with_ci_tag_variables() {
     r.git(&["checkout", "-q", "--detach"]);
     // The CI's tag is not fetched, but the CI's commit is HEAD: it names the release.
     for env in [
-        vec![("CIRCLECI", "true"), ("CIRCLE_TAG", "v1.1.0"), ("CIRCLE_SHA1", head.as_str())],
+        vec![
+            ("CIRCLECI", "true"),
+            ("CIRCLE_TAG", "v1.1.0"),
+            ("CIRCLE_SHA1", head.as_str()),
+        ],
         vec![
             ("GITHUB_ACTIONS", "true"),
             ("GITHUB_REF", "refs/tags/v1.1.0"),
             ("GITHUB_SHA", head.as_str()),
         ],
-        vec![("GITLAB_CI", "true"), ("CI_COMMIT_TAG", "1.1.0"), ("CI_COMMIT_SHA", head.as_str())],
+        vec![
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_TAG", "1.1.0"),
+            ("CI_COMMIT_SHA", head.as_str()),
+        ],
     ] {
         let v = json(&r, &[], &env);
         assert_eq!(v["version"], "1.1.0", "{env:?}");
@@ -290,7 +305,15 @@ fn detached_head_with_ci_tag_variables() {
         assert_eq!(tags(&v), ["1.1.0", "1.1", "1", "latest"]);
     }
     // A CI tag for another commit is not used.
-    let v = json(&r, &[], &[("CIRCLECI", "true"), ("CIRCLE_TAG", "v1.1.0"), ("CIRCLE_SHA1", "0123456789abcdef")]);
+    let v = json(
+        &r,
+        &[],
+        &[
+            ("CIRCLECI", "true"),
+            ("CIRCLE_TAG", "v1.1.0"),
+            ("CIRCLE_SHA1", "0123456789abcdef"),
+        ],
+    );
     assert_eq!(v["is_release"], false);
     // Branch from the CI when detached.
     let v = json(&r, &[], &[("CIRCLECI", "true"), ("CIRCLE_BRANCH", "feature/x")]);
@@ -305,7 +328,12 @@ fn detached_head_with_ci_tag_variables() {
 fn labels_created_is_commit_time_and_source_has_no_credentials() {
     let r = repo_with_commits(1);
     r.tag("v1.0.0");
-    r.git(&["remote", "add", "origin", "https://deploy:s3cr3t-t0ken@git.example.test/acme/app.git"]);
+    r.git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://deploy:s3cr3t-t0ken@git.example.test/acme/app.git",
+    ]);
     let v = json(&r, &[], &[]);
     let when: i64 = r.git(&["log", "-1", "--format=%ct"]).parse().unwrap();
     let date = std::process::Command::new("date")
@@ -318,7 +346,10 @@ fn labels_created_is_commit_time_and_source_has_no_credentials() {
     assert_eq!(labels["org.opencontainers.image.created"], iso);
     assert_eq!(labels["org.opencontainers.image.version"], "1.0.0");
     assert_eq!(labels["org.opencontainers.image.revision"], r.head());
-    assert_eq!(labels["org.opencontainers.image.source"], "https://git.example.test/acme/app");
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://git.example.test/acme/app"
+    );
     assert!(!v.to_string().contains("s3cr3t"));
 }
 
@@ -330,7 +361,14 @@ fn unrelated_history_merged_in_counts_all_new_commits() {
     r.commit("vendor root");
     r.commit("vendor 2");
     r.git(&["checkout", "-q", "main"]);
-    r.git(&["merge", "-q", "--allow-unrelated-histories", "vendor", "-m", "merge vendor"]);
+    r.git(&[
+        "merge",
+        "-q",
+        "--allow-unrelated-histories",
+        "vendor",
+        "-m",
+        "merge vendor",
+    ]);
     let v = json(&r, &[], &[]);
     assert_eq!(v["tag"], "v3.1.0");
     assert_eq!(v["distance"], rev_count(&r, "v3.1.0..HEAD"));

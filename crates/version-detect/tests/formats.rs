@@ -47,7 +47,11 @@ fn check_sourced(file: &str, r: &GitRepo, v: &Value, shell: &str) {
         .current_dir(r.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{shell} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{shell} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Vec<String> = String::from_utf8(out.stdout)
         .unwrap()
         .split('\0')
@@ -69,7 +73,14 @@ fn env_form_sourced_by_sh() {
     // --output-file writes the same
     let o = vd(
         &r,
-        &["--format", "env", "--env-prefix", "SHIPKIT_", "--output-file", "file.env"],
+        &[
+            "--format",
+            "env",
+            "--env-prefix",
+            "SHIPKIT_",
+            "--output-file",
+            "file.env",
+        ],
         &[],
     );
     assert!(o.status.success() && stdout(&o).is_empty());
@@ -195,7 +206,10 @@ fn json_has_every_documented_key() {
         assert!(v.get(k).is_some(), "missing {k}: {v}");
     }
     for l in ["version", "revision", "created", "title"] {
-        assert!(v["labels"].get(format!("org.opencontainers.image.{l}")).is_some(), "{l}");
+        assert!(
+            v["labels"].get(format!("org.opencontainers.image.{l}")).is_some(),
+            "{l}"
+        );
     }
     assert_eq!(tags(&v)[1], "it-s-branch-HOME");
 }
@@ -204,11 +218,7 @@ fn json_has_every_documented_key() {
 fn output_feeds_the_next_tool_through_the_contract() {
     // docker-tag-push reads SHIPKIT_DOCKER_TAGS and --input files; check both shapes with the core reader.
     let (r, v) = setup();
-    let o = vd(
-        &r,
-        &["--format", "json", "--output-file", "version.json"],
-        &[],
-    );
+    let o = vd(&r, &["--format", "json", "--output-file", "version.json"], &[]);
     assert!(o.status.success());
     let inputs = shipkit_core::contract::Inputs::read(&[r.path().join("version.json")]).unwrap();
     assert_eq!(inputs.get("docker_tags"), Some(&v["docker_tags"]));
