@@ -221,20 +221,25 @@ impl Client {
             shipkit_core::term::info(&format!("> {} {}", req.method, req.url));
         }
         let attempts = self.opts.backoff.attempts;
+        let target = format!("{} {}", req.method, strip_query(&req.url));
+        // core's transport messages start with the method and a redacted URL: say it once, in full.
+        let redacted = format!("{} {}: ", req.method, shipkit_core::mask::redact_url(&req.url));
+        let clean = |why: &str| why.strip_prefix(&redacted).unwrap_or(why).to_string();
         let result = self.http.send(req, |attempt, why, wait| {
             shipkit_core::term::warn(&format!(
-                "{} {}: {why}; retrying in {:.1}s (attempt {}/{attempts})",
-                req.method,
-                strip_query(&req.url),
+                "{target}: {}; retrying in {:.1}s (attempt {}/{attempts})",
+                clean(why),
                 wait.as_secs_f64(),
                 attempt + 1
             ))
         });
         match result {
             Ok(r) => Ok(r),
-            Err(HttpError::Transport(m)) => Err(Error::remote(format!("{m} (after {attempts} attempts)")).hint(
-                "check that the registry is up and reachable, then run again: tags already published are skipped",
-            )),
+            Err(HttpError::Transport(m)) => Err(Error::remote(format!(
+                "{target}: {} (after {attempts} attempts)",
+                clean(&m)
+            ))
+            .hint("check that the registry is up and reachable, then run again: tags already published are skipped")),
             Err(HttpError::Status(r)) => Err(Error::remote(format!(
                 "{} {}: {} (after {attempts} attempts)",
                 req.method,
