@@ -10,4 +10,10 @@ pub struct NotifyConfig {
     /// Mentions added to failure messages only (`<!subteam^ID>`, `@oncall`).
     #[serde(default)]
     pub mentions_on_failure: Vec<String>,
+    /// A message template file (`{{service}}`, `{{version}}`, ...), relative to the config file.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Fail (exit 11 / 7) when a target fails, instead of warning and exiting 0.
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
