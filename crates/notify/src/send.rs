@@ -176,6 +176,13 @@ pub fn plan(t: &Target, m: &Message, o: &SendOptions) -> Planned {
 
 fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcome>> {
     let label = t.label.clone();
+    if shipkit_core::exec::verbose() {
+        term::info(&format!(
+            "+ POST {} ({label}, {} bytes)",
+            mask::redact_url(&p.url),
+            p.body.len()
+        ));
+    }
     let r = client.send(&p.request(), |attempt, why, wait| {
         term::info(&format!(
             "notify: {label}: {why}; retrying in {:.1}s (attempt {} of {})",

@@ -253,6 +253,22 @@ mod tests {
     }
 
     #[test]
+    fn mrkdwn_chunks_never_split_an_entity_or_link() {
+        let text = format!(
+            "{}&amp;<https://example.test/x|link>{}",
+            "a".repeat(2997),
+            "b".repeat(10)
+        );
+        let c = chunks(&text, 3000, 10, true);
+        assert_eq!(c.concat(), text, "nothing lost between pieces");
+        assert_eq!(c[0], "a".repeat(2997));
+        assert!(c[1].starts_with("&amp;<https://example.test/x|link>"));
+        let text = format!("{}<https://example.test/x|link>", "a".repeat(2990));
+        let c = chunks(&text, 3000, 10, true);
+        assert_eq!(c, vec!["a".repeat(2990), "<https://example.test/x|link>".to_string()]);
+    }
+
+    #[test]
     fn chunks_prefer_line_breaks() {
         let text = format!("{}\n{}", "a".repeat(2000), "b".repeat(2000));
         let c = chunks(&text, 3000, 10, false);

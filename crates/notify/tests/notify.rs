@@ -792,6 +792,34 @@ fn no_targets_warns_and_exits_0_unless_strict() {
 }
 
 #[test]
+fn empty_env_values_from_ci_inputs_mean_unset() {
+    // CI templates map every optional input to an env var, empty when not given.
+    let sink = HttpSink::start();
+    let to = format!("webhook+{}/w", sink.url());
+    let empty = [
+        ("SHIPKIT_VERSION", ""),
+        ("SHIPKIT_SERVICE", ""),
+        ("SHIPKIT_MESSAGE_ID", ""),
+        ("SHIPKIT_CHANNEL", ""),
+        ("SHIPKIT_NOTIFY_STRICT", ""),
+        ("SHIPKIT_NOTIFY_THREAD", ""),
+        ("SHIPKIT_NOTIFY_DRY_RUN", ""),
+        ("SHIPKIT_NOTIFY_MENTIONS", ""),
+    ];
+    let o = notify(&["--to", &to, "--status", "failed"], &empty);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = body(&only_request(&sink));
+    assert_eq!(b["version"], Value::Null);
+    assert_eq!(b["mentions"], json!([]));
+    let o = notify(
+        &["--to", &to, "--status", "failed", "--verbose"],
+        &[("SHIPKIT_NOTIFY_DRY_RUN", "true")],
+    );
+    assert!(stdout(&o).contains("dry run"), "{}", stdout(&o));
+    assert_eq!(sink.requests().len(), 1);
+}
+
+#[test]
 fn bad_flags_are_exit_2_with_a_hint() {
     let sink = HttpSink::start();
     let to = format!("webhook+{}/w", sink.url());
