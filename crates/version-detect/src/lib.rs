@@ -61,12 +61,13 @@ pub struct Cli {
 
     /// Fail (exit 4) when no version tag is reachable instead of answering 0.0.0-dev.N+g<sha>
     /// [config: version.require_tag]
-    #[arg(long, env = "SHIPKIT_REQUIRE_TAG", global = true, num_args = 0..=1, default_missing_value = "true",
-          value_parser = clap::builder::BoolishValueParser::new(), value_name = "BOOL")]
-    pub require_tag: Option<bool>,
+    #[arg(long, env = "SHIPKIT_REQUIRE_TAG", global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          value_name = "BOOL")]
+    pub require_tag: Option<String>,
 
     /// First fetch tags (and the full history of a shallow clone) from the remote with the git CLI
-    #[arg(long, env = "SHIPKIT_FETCH", global = true)]
+    #[arg(long, env = "SHIPKIT_FETCH", global = true, value_parser = flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub fetch: bool,
 
     /// Docker tag kinds to emit, comma-separated: semver,minor,major,latest,sha,branch,pr (default: all that
@@ -133,8 +134,25 @@ pub struct TagArgs {
     #[arg(long, short, env = "SHIPKIT_TAG_MESSAGE", value_name = "TEXT")]
     pub message: Option<String>,
     /// Create the tag locally only
-    #[arg(long, env = "SHIPKIT_NO_PUSH")]
+    #[arg(long, env = "SHIPKIT_NO_PUSH", value_parser = flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub no_push: bool,
+}
+
+/// A boolean flag that also reads an env var: `--fetch`, `--fetch=false`; an empty value (an unset CI input)
+/// is false.
+fn flag(s: &str) -> std::result::Result<bool, String> {
+    parse_bool(s).map(|b| b.unwrap_or(false))
+}
+
+/// `true/1/yes/on`, `false/0/no/off`; empty is `None`.
+fn parse_bool(s: &str) -> std::result::Result<Option<bool>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "false" | "0" | "no" | "off" => Ok(Some(false)),
+        "true" | "1" | "yes" | "on" => Ok(Some(true)),
+        other => Err(format!("`{other}` is not true or false")),
+    }
 }
 
 fn after_help() -> String {
@@ -220,7 +238,17 @@ impl Settings {
         Ok(Settings {
             prefix,
             kinds,
-            require_tag: cli.require_tag.or(cfg.require_tag).unwrap_or(false),
+            require_tag: cli
+                .require_tag
+                .as_deref()
+                .map(parse_bool)
+                .transpose()
+                .map_err(|m| {
+                    Error::usage(format!("--require-tag: {m}")).hint("use --require-tag or --require-tag=false")
+                })?
+                .flatten()
+                .or(cfg.require_tag)
+                .unwrap_or(false),
             service: loaded.config.service.clone(),
         })
     }
@@ -697,6 +725,11 @@ fn fetch(repo: &Repository, remote: &str) -> Result<()> {
         .args(&args)
         .read()
         .map(|_| ())
+        .map_err(|e| {
+            e.hint(format!(
+                "check that the remote `{remote}` is reachable (--remote NAME), or drop --fetch"
+            ))
+        })
 }
 
 fn workdir(repo: &Repository) -> PathBuf {

@@ -218,3 +218,18 @@ fn help_and_version() {
     let o = vd_in(dir.path(), &["tag", "--help"], &[]);
     assert!(stdout(&o).contains("--no-push"));
 }
+
+#[test]
+fn boolean_flags_read_env_and_take_no_subcommand_as_value() {
+    let r = repo_with_commits(2);
+    // an empty variable (an unset CI input) is false, not an error
+    let o = vd(&r, &[], &[("SHIPKIT_FETCH", ""), ("SHIPKIT_REQUIRE_TAG", "")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = vd(&r, &[], &[("SHIPKIT_REQUIRE_TAG", "maybe")]);
+    assert_fails(&o, 2, "--require-tag");
+    // `--require-tag explain` is the flag then the subcommand
+    let o = vd(&r, &["--require-tag", "explain"], &[]);
+    assert_fails(&o, 4, "no version tag");
+    let o = vd(&r, &["--require-tag=false", "explain"], &[]);
+    assert!(stdout(&o).contains("nearest tag:   none"), "{}", stdout(&o));
+}
