@@ -219,7 +219,7 @@ pub fn run(cli: Cli) -> Result<()> {
     for t in &config.notify.targets {
         target::register_secrets(t);
     }
-    let inputs = Inputs::read(&cli.inputs)?;
+    let inputs = read_inputs(&cli.inputs, cli.strict || config.notify.strict.unwrap_or(false))?;
 
     // Targets: flags/env win over the config file. Empty entries (an unset secret) are skipped.
     let raw: Vec<String> = if cli.to.iter().any(|t| !t.trim().is_empty()) {
@@ -286,6 +286,26 @@ pub fn run(cli: Cli) -> Result<()> {
     let client = Client::new(timeout, backoff);
     let outcomes = send::deliver_all(&client, &targets, &msg, &opts);
     report(&outcomes, &msg, strict, &out_opts)
+}
+
+/// Other tools' outputs. A missing or unreadable file is a warning, not an error (unless strict): the step
+/// that should have written it may be the one that failed, and that is exactly when the message matters.
+fn read_inputs(paths: &[PathBuf], strict: bool) -> Result<Inputs> {
+    if strict {
+        return Inputs::read(paths);
+    }
+    let mut usable = vec![];
+    for p in paths {
+        if p.as_os_str() == "-" {
+            usable.push(p.clone());
+            continue;
+        }
+        match Inputs::read(std::slice::from_ref(p)) {
+            Ok(_) => usable.push(p.clone()),
+            Err(e) => term::warn(&format!("notify: ignoring --input {}: {}", p.display(), e.message)),
+        }
+    }
+    Inputs::read(&usable)
 }
 
 fn build_message(cli: &Cli, status: Status, inputs: &Inputs, loaded: &shipkit_core::config::Loaded) -> Result<Message> {

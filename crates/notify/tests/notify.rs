@@ -754,6 +754,24 @@ fn reads_the_other_tools_outputs() {
 }
 
 #[test]
+fn a_missing_input_file_still_sends_the_failure() {
+    // The deploy step that should have written deploy.json is the one that failed.
+    let sink = HttpSink::start();
+    let to = format!("webhook+{}/w", sink.url());
+    let o = notify(&["--to", &to, "--status", "failed", "--input", "deploy.json"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("ignoring --input deploy.json"), "{}", stderr(&o));
+    assert_eq!(body(&only_request(&sink))["status"], "failed");
+    // --strict: bad input is an error.
+    let o = notify(
+        &["--to", &to, "--status", "failed", "--input", "deploy.json", "--strict"],
+        &[],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(sink.requests().len(), 1);
+}
+
+#[test]
 fn targets_from_the_config_file_and_env() {
     let sink = HttpSink::start();
     let dir = tempfile::tempdir().unwrap();
