@@ -6,7 +6,29 @@ use git2::{ObjectType, Oid, Repository};
 use semver::Version;
 use shipkit_core::{Error, ExitCode, Result};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
+
+/// Object ids are already uniformly random: hash them by their first bytes instead of SipHash (the walk
+/// looks up every commit; this is a measurable part of the worst case).
+#[derive(Default, Clone, Copy)]
+pub struct OidHasher(u64);
+
+impl Hasher for OidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut buf = [0u8; 8];
+        let n = bytes.len().min(8);
+        buf[..n].copy_from_slice(&bytes[..n]);
+        self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(buf);
+    }
+    fn write_usize(&mut self, _: usize) {}
+}
+
+pub type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<OidHasher>>;
+pub type OidSet = HashSet<Oid, BuildHasherDefault<OidHasher>>;
 
 /// A version tag of the repository.
 #[derive(Debug, Clone)]
@@ -29,7 +51,7 @@ pub struct Ignored {
 #[derive(Debug, Default)]
 pub struct TagIndex {
     pub tags: Vec<VersionTag>,
-    pub by_commit: HashMap<Oid, Vec<usize>>,
+    pub by_commit: OidMap<Vec<usize>>,
     /// Filled only when asked (`explain`).
     pub ignored: Vec<Ignored>,
     pub ignored_count: usize,
@@ -132,15 +154,15 @@ pub struct Walk {
 
 /// Walk back from `head`, stopping at tagged commits, until every path ends at a tag, a root commit or a
 /// shallow boundary. Parents are read from the raw commit objects (no full commit parsing).
-pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &HashSet<Oid>) -> Result<Walk> {
+pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &OidSet) -> Result<Walk> {
     let mut w = Walk::default();
     if tags.by_commit.contains_key(&head) {
         w.frontier.push(head);
         return Ok(w);
     }
     let odb = repo.odb().map_err(git_err("cannot open the object database"))?;
-    let mut seen: HashSet<Oid> = HashSet::new();
-    seen.insert(head);
+    // Until the first merge the walk is a chain: no commit can be reached twice, so `seen` starts there.
+    let mut seen = OidSet::default();
     let mut stack = vec![head];
     let mut parents = Vec::with_capacity(2);
     while let Some(oid) = stack.pop() {
@@ -170,7 +192,7 @@ pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &HashSet<Oid
             w.merges = true;
         }
         for &p in &parents {
-            if seen.insert(p) {
+            if !w.merges || seen.insert(p) {
                 stack.push(p);
             }
         }
@@ -208,9 +230,9 @@ pub fn distance(repo: &Repository, head: Oid, base: Oid) -> Result<usize> {
 }
 
 /// The commits of a shallow clone's boundary (`.git/shallow`).
-pub fn shallow_boundary(repo: &Repository) -> HashSet<Oid> {
+pub fn shallow_boundary(repo: &Repository) -> OidSet {
     if !repo.is_shallow() {
-        return HashSet::new();
+        return OidSet::default();
     }
     let text = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
     text.lines().filter_map(|l| Oid::from_str(l.trim()).ok()).collect()
