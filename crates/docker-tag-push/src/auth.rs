@@ -131,6 +131,7 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
 fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>> {
     let program = format!("docker-credential-{helper}");
     let out = Command::new(&program)
+        .arg("get")
         .stdin_bytes(server.as_bytes().to_vec())
         .output()?;
     if out.status != 0 {
@@ -138,7 +139,8 @@ fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>> {
             return Ok(None);
         }
         return Err(Error::auth(format!(
-            "credential helper {program} failed for {server}: {}",
+            "credential helper {program} failed for {server} (exit code {}): {}",
+            out.status,
             out.stderr.trim()
         )));
     }
