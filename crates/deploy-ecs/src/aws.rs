@@ -49,7 +49,7 @@ pub async fn connect(c: &Connect) -> Result<Aws> {
         loader = loader.profile_name(p);
     }
     let conf = loader.load().await;
-    if conf.region().is_none() {
+    if conf.region().is_none_or(|r| r.as_ref().trim().is_empty()) {
         return Err(Error::usage("no AWS region given")
             .hint("pass --region, set AWS_REGION, or set deploy.region / environments.<name>.region in shipkit.yml"));
     }
