@@ -116,6 +116,15 @@ where
     }
 }
 
+/// `ClusterNotFoundException` as a plain "cluster X not found".
+fn cluster_error(cluster: &str, e: Error) -> Error {
+    if e.code == ExitCode::NotFound && e.message.contains("ClusterNotFound") {
+        return Error::not_found(format!("cluster {cluster} not found"))
+            .hint("check --cluster / environments.<name>.cluster and --region");
+    }
+    e
+}
+
 /// The innermost useful part of an SDK error chain.
 fn short_chain(text: &str) -> String {
     let parts: Vec<&str> = text.split(": ").collect();
@@ -215,7 +224,7 @@ impl Aws {
                 .include(ServiceField::Tags)
                 .send()
                 .await
-                .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), e))?;
+                .map_err(|e| cluster_error(cluster, sdk_error(&format!("DescribeServices in cluster {cluster}"), e)))?;
             for f in r.failures() {
                 let arn = f.arn().unwrap_or("");
                 missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
@@ -335,7 +344,7 @@ impl Aws {
                 .max_results(100)
                 .send()
                 .await
-                .map_err(|e| sdk_error(&format!("ListServices in cluster {cluster}"), e))?;
+                .map_err(|e| cluster_error(cluster, sdk_error(&format!("ListServices in cluster {cluster}"), e)))?;
             names.extend(
                 r.service_arns()
                     .iter()
@@ -364,24 +373,6 @@ impl Aws {
             .await
             .map_err(|e| sdk_error(&format!("DescribeTasks in cluster {cluster}"), e))?;
         Ok(r.tasks().iter().map(to_task).collect())
-    }
-
-    /// Does the cluster exist? (A clear not-found before anything else.)
-    pub async fn check_cluster(&self, cluster: &str) -> Result<()> {
-        self.count();
-        let r = self
-            .client
-            .describe_clusters()
-            .clusters(cluster)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("DescribeClusters {cluster}"), e))?;
-        let active = r.clusters().iter().any(|c| c.status() == Some("ACTIVE"));
-        if !active {
-            return Err(Error::new(ExitCode::NotFound, format!("cluster {cluster} not found"))
-                .hint("check --cluster / environments.<name>.cluster and --region"));
-        }
-        Ok(())
     }
 }
 

@@ -258,7 +258,6 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
     let cluster = target.cluster.as_str();
 
     // 1. Look, validate everything, change nothing.
-    aws.check_cluster(cluster).await?;
     let states = aws.describe_services(cluster, &target.services).await?;
     for s in &states {
         check_lock(s)?;
@@ -936,7 +935,6 @@ async fn unlock(aws: &Aws, target: &Target, _a: ServicesArg, out: &OutputOptions
 
 async fn status(aws: &Aws, target: &Target, _a: ServicesArg, out: &OutputOptions) -> Result<()> {
     let cluster = target.cluster.as_str();
-    aws.check_cluster(cluster).await?;
     let names = if target.services.is_empty() {
         aws.list_services(cluster).await?
     } else {
