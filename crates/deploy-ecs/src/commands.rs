@@ -216,6 +216,46 @@ struct Plan {
     new_td: TaskDefinition,
     diff: Vec<String>,
     current_version: Option<String>,
+    current_commit: Option<String>,
+}
+
+/// Out-of-order protection: refuse to replace what runs with an older build, by semver, else (versions
+/// missing or equal) by git ancestry of the recorded commit when this is a checkout that has both.
+fn check_order(p: &Plan, version: Option<&str>, sha: Option<&str>) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::refused(format!(
+            "service {} runs {what}: refusing to downgrade (an older build finished last?)",
+            p.state.name
+        ))
+        .hint("`deploy-ecs rollback` is the way back; or pass --allow-downgrade"))
+    };
+    if let (Some(cur), Some(new)) = (p.current_version.as_deref(), version) {
+        if taskdef::is_downgrade(cur, new) {
+            return refuse(format!("version {cur}, newer than {new}"));
+        }
+        if taskdef::is_downgrade(new, cur) {
+            return Ok(());
+        }
+    }
+    if let (Some(cur), Some(new)) = (p.current_commit.as_deref(), sha) {
+        if is_strict_ancestor(new, cur) {
+            return refuse(format!("commit {cur}, which comes after {new} in git history"));
+        }
+    }
+    Ok(())
+}
+
+/// Is `older` a strict ancestor of `newer` in the git checkout here? False when unknown (no git, no
+/// checkout, a shallow clone without those commits).
+fn is_strict_ancestor(older: &str, newer: &str) -> bool {
+    let hex = |s: &str| (7..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit());
+    if !hex(older) || !hex(newer) || newer.starts_with(older) || older.starts_with(newer) {
+        return false;
+    }
+    shipkit_core::exec::Command::new("git")
+        .args(["merge-base", "--is-ancestor", older, newer])
+        .output()
+        .is_ok_and(|o| o.status == 0)
 }
 
 #[derive(Debug, Clone)]
@@ -269,7 +309,8 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
         let env = env.clone();
         async move {
             let (mut td, tags) = aws.task_definition(&state.task_definition).await?;
-            let current_version = tags.iter().find(|(k, _)| k == TAG_VERSION).map(|(_, v)| v.clone());
+            let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+            let (current_version, current_commit) = (tag(TAG_VERSION), tag(TAG_COMMIT));
             let diff = taskdef::apply(&mut td, &image, container.as_deref(), &env)?;
             Ok(Plan {
                 previous: state.task_definition.clone(),
@@ -277,6 +318,7 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
                 new_td: td,
                 diff,
                 current_version,
+                current_commit,
             })
         }
     }))
@@ -284,17 +326,9 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
     .collect()
     .await;
     let plans: Vec<Plan> = plans.into_iter().collect::<Result<_>>()?;
-    if let Some(v) = &version {
+    if !a.allow_downgrade {
         for p in plans.iter().filter(|p| !p.diff.is_empty()) {
-            if let Some(cur) = &p.current_version {
-                if taskdef::is_downgrade(cur, v) && !a.allow_downgrade {
-                    return Err(Error::refused(format!(
-                        "service {} runs version {cur}, newer than {v}: refusing to downgrade (an older build finished last?)",
-                        p.state.name
-                    ))
-                    .hint("`deploy-ecs rollback` is the way back; or pass --allow-downgrade"));
-                }
-            }
+            check_order(p, version.as_deref(), sha.as_deref())?;
         }
     }
 

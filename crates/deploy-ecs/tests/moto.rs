@@ -217,6 +217,70 @@ fn downgrade_is_refused_unless_allowed() {
 }
 
 #[test]
+fn older_commit_is_refused_by_git_ancestry_when_versions_do_not_tell() {
+    let f = Fixture::new(1);
+    let s = &f.services[0];
+    let repo = shipkit_testkit::GitRepo::new();
+    let older = repo.commit("first");
+    let newer = repo.commit("second");
+    // Image tags that are not semver: only the commits can tell the order.
+    let o = run_in(
+        repo.path(),
+        &moto_url(),
+        &[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            s,
+            "--image",
+            &f.image(0, "build-b"),
+            "--sha",
+            &newer,
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let late = run_in(
+        repo.path(),
+        &moto_url(),
+        &[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            s,
+            "--image",
+            &f.image(0, "build-a"),
+            "--sha",
+            &older,
+        ],
+        &[],
+    );
+    assert_eq!(code(&late), 10, "{}", show(&late));
+    assert!(stderr(&late).contains("comes after"), "{}", show(&late));
+    // A newer commit goes out.
+    let newest = repo.commit("third");
+    let ok = run_in(
+        repo.path(),
+        &moto_url(),
+        &[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            s,
+            "--image",
+            &f.image(0, "build-c"),
+            "--sha",
+            &newest,
+        ],
+        &[],
+    );
+    assert_eq!(code(&ok), 0, "{}", show(&ok));
+}
+
+#[test]
 fn lock_unlock_rollback_pin_and_status() {
     let f = Fixture::new(1);
     let s = &f.services[0];

@@ -147,6 +147,11 @@ pub fn td_tags(arn: &str) -> Vec<(String, String)> {
 /// Run the real binary with test AWS credentials pointed at `endpoint` (default: moto).
 pub fn run_at(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
+    run_in(dir.path(), endpoint, args, env)
+}
+
+/// Like [`run_at`], in a given directory (a git checkout).
+pub fn run_in(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut full: Vec<(&str, &str)> = vec![
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -162,7 +167,7 @@ pub fn run_at(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         ("NO_COLOR", "1"),
     ];
     full.extend_from_slice(env);
-    shipkit_testkit::run(env!("CARGO_BIN_EXE_deploy-ecs"), args, dir.path(), &full)
+    shipkit_testkit::run(env!("CARGO_BIN_EXE_deploy-ecs"), args, dir, &full)
 }
 
 pub fn run(args: &[&str]) -> Output {
