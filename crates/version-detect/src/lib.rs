@@ -346,6 +346,21 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
     let boundary = repo::shallow_boundary(repo);
     let w = repo::walk(repo, head, &index, &boundary)?;
     let dirty = repo::is_dirty(repo)?;
+    if shipkit_core::exec::verbose() {
+        shipkit_core::term::info(&format!(
+            "version-detect: {} version tags ({} ignored); walked {} commits from HEAD to {} tagged commit(s){}{}",
+            index.tags.len(),
+            index.ignored_count,
+            w.visited,
+            w.frontier.len(),
+            if w.merges { ", through merges" } else { "" },
+            if w.hit_boundary {
+                ", hit the shallow boundary"
+            } else {
+                ""
+            },
+        ));
+    }
 
     let mut nearest: Vec<VersionTag> = w.frontier.iter().filter_map(|&c| index.best_on(c).cloned()).collect();
     nearest.sort_by(|a, b| semantics::precedence(&b.version, &a.version).then_with(|| a.name.cmp(&b.name)));
@@ -585,13 +600,17 @@ impl Detection {
         }
         match &self.base {
             Some(b) => {
-                t.push_str(&format!(
-                    "nearest tag:   {} ({}), {} commit{} before HEAD\n",
-                    b.name,
-                    b.commit.map_or("?".to_string(), |c| c.to_string()[..7].to_string()),
-                    self.distance,
-                    if self.distance == 1 { "" } else { "s" }
-                ));
+                let at = b.commit.map_or("?".to_string(), |c| c.to_string()[..7].to_string());
+                if self.distance == 0 {
+                    t.push_str(&format!("nearest tag:   {} ({at}), on HEAD\n", b.name));
+                } else {
+                    t.push_str(&format!(
+                        "nearest tag:   {} ({at}), {} commit{} before HEAD\n",
+                        b.name,
+                        self.distance,
+                        if self.distance == 1 { "" } else { "s" }
+                    ));
+                }
                 for o in &self.other_nearest {
                     t.push_str(&format!(
                         "               also nearest on another path: {} (lower, not used)\n",
@@ -627,12 +646,20 @@ impl Detection {
                 } else {
                     " (kind not selected by --docker-tags)"
                 };
+                let scope = match f.kind {
+                    "minor" => format!("{}.{}.x ", self.version.major, self.version.minor),
+                    "major" => format!("{}.x ", self.version.major),
+                    _ => String::new(),
+                };
                 match &f.held_back_by {
                     None => t.push_str(&format!(
-                        "  {:<8} moves to {}: no higher release{off}\n",
+                        "  {:<8} moves to {}: no higher {scope}release{off}\n",
                         f.docker_tag, self.version
                     )),
-                    Some(h) => t.push_str(&format!("  {:<8} held back by {h}{off}\n", f.docker_tag)),
+                    Some(h) => t.push_str(&format!(
+                        "  {:<8} held back by {h}: a higher {scope}release{off}\n",
+                        f.docker_tag
+                    )),
                 }
             }
         }
@@ -670,7 +697,7 @@ pub fn run(cli: Cli) -> Result<()> {
     // is the place for that) and no object cache (each commit is read once).
     git2::opts::strict_hash_verification(false);
     git2::opts::enable_caching(false);
-    let loaded = cli.common.init()?;
+    let loaded = load_config(&cli)?;
     let settings = Settings::resolve(&cli, &loaded)?;
     let mut repo = repo::open(&cli.repo)?;
     if cli.fetch {
@@ -707,6 +734,25 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Tag(a)) => tag(&repo, &settings, &ci, a, &cli.remote, &opts),
     }
+}
+
+/// `--config`, else `shipkit.yml` from the current directory up to its repository root; with `--repo DIR` and
+/// no `--config`, a `shipkit.yml` at the top of that repository's work tree comes first.
+fn load_config(cli: &Cli) -> Result<shipkit_core::config::Loaded> {
+    if cli.common.config.is_none() && cli.repo != Path::new(".") {
+        if let Ok(r) = Repository::discover(&cli.repo) {
+            if let Some(w) = r.workdir() {
+                for name in shipkit_core::config::FILE_NAMES {
+                    let p = w.join(name);
+                    if p.is_file() {
+                        shipkit_core::exec::set_verbose(cli.common.verbose);
+                        return shipkit_core::config::Loaded::find(Some(&p));
+                    }
+                }
+            }
+        }
+    }
+    cli.common.init()
 }
 
 /// `git fetch --tags [--unshallow] <remote>` with the git CLI.

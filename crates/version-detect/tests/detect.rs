@@ -374,3 +374,18 @@ fn unrelated_history_merged_in_counts_all_new_commits() {
     assert_eq!(v["distance"], rev_count(&r, "v3.1.0..HEAD"));
     assert_eq!(v["distance"], 3);
 }
+
+#[test]
+fn repo_flag_reads_that_repositorys_config() {
+    let r = repo_with_commits(1);
+    r.tag("web/v4.5.6");
+    r.tag("v1.0.0");
+    r.write("shipkit.yml", "service: web\nversion:\n  tag_prefix: web/\n");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let repo_dir = r.path().to_str().unwrap();
+    let v = json_in(elsewhere.path(), &["--repo", repo_dir], &[]);
+    assert_eq!(v["version"], "4.5.6");
+    assert_eq!(v["labels"]["org.opencontainers.image.title"], "web");
+    let v = json_in(elsewhere.path(), &[], &[("SHIPKIT_REPO_DIR", repo_dir)]);
+    assert_eq!(v["tag"], "web/v4.5.6");
+}
