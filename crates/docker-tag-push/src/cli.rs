@@ -388,9 +388,21 @@ fn push(a: &PushArgs, config: &Config, opts: Options) -> Result<Outcome> {
             let docker = find_program("docker", install_hint("docker"))?;
             let _ = docker;
             term::info(&format!("building {build_ref}"));
-            spec.command(&build_ref).run_streaming()?;
+            spec.command(&build_ref).run_streaming().map_err(|e| {
+                e.hint("the docker build output above says why; is the daemon reachable (DOCKER_HOST)?")
+            })?;
             term::info(&format!("pushing {build_ref}"));
-            Command::new("docker").arg("push").arg(&build_ref).run_streaming()?;
+            Command::new("docker")
+                .arg("push")
+                .arg(&build_ref)
+                .run_streaming()
+                .map_err(|e| {
+                    e.hint(format!(
+                        "nothing was published; check that {} is reachable and that you are logged in \
+                         (docker-tag-push login {})",
+                        first.registry, first.registry
+                    ))
+                })?;
             let d = client.head_manifest(&first.with_tag(&push_tag))?.ok_or_else(|| {
                 Error::remote(format!(
                     "{build_ref} is missing from the registry right after docker push"

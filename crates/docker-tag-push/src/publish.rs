@@ -119,12 +119,31 @@ pub fn publish(client: &Client, manifest: &Manifest, source: &Repo, targets: &[T
             }
             continue;
         }
-        for tag in &t.tags {
+        // Tags of one repository in parallel (a HEAD and maybe a PUT each: latency-bound, not CPU-bound).
+        let todo: Vec<&String> = t
+            .tags
+            .iter()
+            .filter(|tag| {
+                let name = format!("{}:{tag}", t.repo);
+                !report.pushed.contains(&name) && !report.skipped.contains(&name)
+            })
+            .collect();
+        let results: Vec<Result<bool>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = todo
+                .iter()
+                .map(|tag| scope.spawn(|| put_tag(client, manifest, &t.repo, tag)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
+                })
+                .collect()
+        });
+        for (tag, result) in todo.into_iter().zip(results) {
             let name = format!("{}:{tag}", t.repo);
-            if report.pushed.contains(&name) || report.skipped.contains(&name) {
-                continue;
-            }
-            match put_tag(client, manifest, &t.repo, tag) {
+            match result {
                 Ok(true) => {
                     shipkit_core::term::success(&format!("tagged {name}"));
                     report.pushed.push(name);
@@ -133,23 +152,7 @@ pub fn publish(client: &Client, manifest: &Manifest, source: &Repo, targets: &[T
                     shipkit_core::term::info(&format!("skipped {name}: already at {}", short(&manifest.digest)));
                     report.skipped.push(name);
                 }
-                Err(e) => {
-                    let hopeless = matches!(e.code, ExitCode::Remote | ExitCode::Auth);
-                    report.failed.push((name, e));
-                    if hopeless {
-                        // The registry is down or refuses us: the other tags of this repository would
-                        // only wait through the same retries.
-                        for rest in t.tags.iter().skip_while(|x| *x != tag).skip(1) {
-                            let n = format!("{}:{rest}", t.repo);
-                            let (code, msg) = (
-                                report.failed.last().map(|f| f.1.code).unwrap_or(ExitCode::Remote),
-                                "not attempted: an earlier tag of this repository failed",
-                            );
-                            report.failed.push((n, Error::new(code, msg)));
-                        }
-                        break;
-                    }
-                }
+                Err(e) => report.failed.push((name, e)),
             }
         }
     }

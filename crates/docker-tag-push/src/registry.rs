@@ -14,8 +14,8 @@ use sha2::{Digest as _, Sha256};
 use shipkit_core::http::{Client as Http, HttpError, Request, Response};
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, ExitCode, Result};
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -171,7 +171,7 @@ struct HostAuth {
 pub struct Client {
     http: Http,
     opts: Options,
-    hosts: RefCell<HashMap<String, HostAuth>>,
+    hosts: Mutex<HashMap<String, HostAuth>>,
 }
 
 fn scope_pull(repo: &Repo) -> String {
@@ -188,13 +188,17 @@ impl Client {
         Client {
             http,
             opts,
-            hosts: RefCell::new(HashMap::new()),
+            hosts: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn hosts(&self) -> MutexGuard<'_, HashMap<String, HostAuth>> {
+        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Use these credentials for a registry instead of the docker config (for `login`).
     pub fn set_credentials(&self, registry: &str, creds: Credentials) {
-        self.hosts.borrow_mut().entry(registry.to_string()).or_default().creds = Some(Some(creds));
+        self.hosts().entry(registry.to_string()).or_default().creds = Some(Some(creds));
     }
 
     pub fn base_url(&self, registry: &str) -> String {
@@ -207,11 +211,11 @@ impl Client {
     }
 
     fn creds(&self, registry: &str) -> Result<Option<Credentials>> {
-        if let Some(c) = self.hosts.borrow().get(registry).and_then(|h| h.creds.clone()) {
+        if let Some(c) = self.hosts().get(registry).and_then(|h| h.creds.clone()) {
             return Ok(c);
         }
         let c = crate::auth::lookup(registry)?;
-        self.hosts.borrow_mut().entry(registry.to_string()).or_default().creds = Some(c.clone());
+        self.hosts().entry(registry.to_string()).or_default().creds = Some(c.clone());
         Ok(c)
     }
 
@@ -273,11 +277,7 @@ impl Client {
                     "{registry} answered 401 Unauthorized without a usable challenge"
                 ))
             })?;
-        self.hosts
-            .borrow_mut()
-            .entry(registry.to_string())
-            .or_default()
-            .challenge = Some(challenge);
+        self.hosts().entry(registry.to_string()).or_default().challenge = Some(challenge);
         let header = self.auth_header(registry, scopes, true)?;
         req.headers = base_headers;
         if let Some(h) = header {
@@ -298,7 +298,7 @@ impl Client {
     fn auth_header(&self, registry: &str, scopes: &[String], refresh: bool) -> Result<Option<String>> {
         let key = scopes.join(" ");
         let challenge = {
-            let hosts = self.hosts.borrow();
+            let hosts = self.hosts();
             let Some(h) = hosts.get(registry) else { return Ok(None) };
             if !refresh {
                 if let Some(v) = h.headers.get(&key) {
@@ -324,8 +324,7 @@ impl Client {
                 format!("Bearer {token}")
             }
         };
-        self.hosts
-            .borrow_mut()
+        self.hosts()
             .entry(registry.to_string())
             .or_default()
             .headers
@@ -590,22 +589,40 @@ impl Client {
             }
             return Ok(());
         }
-        for blob in m.blobs() {
-            if self.blob_exists(to, &blob.digest)? {
-                continue;
-            }
-            let upload = if from.registry == to.registry {
-                match self.mount_blob(to, &blob.digest, from)? {
-                    None => continue,
-                    Some(u) => Some(u),
-                }
-            } else {
-                None
-            };
-            let bytes = self.get_blob(from, &blob.digest)?;
-            self.upload_blob(to, &blob.digest, bytes, upload)?;
+        // Up to 4 blobs at a time (each may be held in memory when copied across registries).
+        for chunk in m.blobs().chunks(4) {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|blob| scope.spawn(move || self.ensure_blob(&blob.digest, from, to)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
+                    })
+                    .collect::<Result<Vec<()>>>()
+            })?;
         }
         Ok(())
+    }
+
+    /// One blob present in `to`: HEAD, else mount (same registry), else download and upload.
+    fn ensure_blob(&self, digest: &str, from: &Repo, to: &Repo) -> Result<()> {
+        if self.blob_exists(to, digest)? {
+            return Ok(());
+        }
+        let upload = if from.registry == to.registry {
+            match self.mount_blob(to, digest, from)? {
+                None => return Ok(()),
+                Some(u) => Some(u),
+            }
+        } else {
+            None
+        };
+        let bytes = self.get_blob(from, digest)?;
+        self.upload_blob(to, digest, bytes, upload)
     }
 }
 
