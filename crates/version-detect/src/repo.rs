@@ -275,3 +275,34 @@ pub fn is_dirty(repo: &Repository) -> Result<bool> {
 pub fn git_err(context: &'static str) -> impl Fn(git2::Error) -> Error {
     move |e| Error::new(ExitCode::Git, format!("{context}: {}", e.message()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_read_from_the_header_only() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let raw = format!(
+            "tree {}\nparent {a}\nparent {b}\nauthor X <x@y> 1 +0000\ncommitter X <x@y> 1 +0000\n\nparent {}\n",
+            "c".repeat(40),
+            "d".repeat(40)
+        );
+        let mut out = Vec::new();
+        parse_parents(raw.as_bytes(), &mut out);
+        assert_eq!(out, [Oid::from_str(&a).unwrap(), Oid::from_str(&b).unwrap()]);
+        out.clear();
+        parse_parents(format!("tree {}\nauthor X\n", "c".repeat(40)).as_bytes(), &mut out);
+        assert!(out.is_empty(), "a root commit");
+    }
+
+    #[test]
+    fn oid_hasher_spreads_ids() {
+        let mut set = OidSet::default();
+        for i in 0..1000u32 {
+            set.insert(Oid::hash_object(git2::ObjectType::Blob, &i.to_le_bytes()).unwrap());
+        }
+        assert_eq!(set.len(), 1000);
+    }
+}
