@@ -103,6 +103,10 @@ pub struct DeployArgs {
     /// Container that gets the image (default: every container whose image is from the same repository).
     #[arg(long, env = "SHIPKIT_CONTAINER")]
     pub container: Option<String>,
+    /// Start from this task-definition JSON file in the repository (`aws ecs describe-task-definition`
+    /// output or the bare object; `${VAR}` expanded) instead of the service's current task definition.
+    #[arg(long, env = "SHIPKIT_TASK_DEFINITION", value_name = "FILE")]
+    pub task_definition: Option<PathBuf>,
     /// Set an environment variable on the updated containers (repeatable).
     #[arg(long = "env", env = "SHIPKIT_DEPLOY_ENV", value_name = "NAME=VALUE")]
     pub env: Vec<String>,

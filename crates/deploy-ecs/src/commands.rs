@@ -297,6 +297,18 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
     let container = a.container.clone().or(target.container.clone());
     let cluster = target.cluster.as_str();
 
+    let from_file = match &a.task_definition {
+        Some(path) => Some(crate::tdfile::load(path).await?),
+        None => None,
+    };
+    let from_file = &from_file;
+    let file_name = a
+        .task_definition
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let file_name = &file_name;
+
     // 1. Look, validate everything, change nothing.
     let states = aws.describe_services(cluster, &target.services).await?;
     for s in &states {
@@ -308,10 +320,30 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
         let container = container.clone();
         let env = env.clone();
         async move {
-            let (mut td, tags) = aws.task_definition(&state.task_definition).await?;
+            let (current, tags) = aws.task_definition(&state.task_definition).await?;
             let tag = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
             let (current_version, current_commit) = (tag(TAG_VERSION), tag(TAG_COMMIT));
-            let diff = taskdef::apply(&mut td, &image, container.as_deref(), &env)?;
+            let mut td = match from_file {
+                Some(f) => {
+                    let mut f = f.clone();
+                    if f.family().is_none_or(str::is_empty) {
+                        f.family = current.family.clone();
+                    }
+                    f.revision = current.revision;
+                    f
+                }
+                None => current,
+            };
+            let mut diff = taskdef::apply(&mut td, &image, container.as_deref(), &env)?;
+            if from_file.is_some() {
+                diff.insert(
+                    0,
+                    format!(
+                        "task definition from {file_name} (family {})",
+                        td.family().unwrap_or("")
+                    ),
+                );
+            }
             Ok(Plan {
                 previous: state.task_definition.clone(),
                 state,

@@ -4,6 +4,7 @@
 //! - [`model`]: the wait / failure / rollback state machine behind a small ECS-client trait.
 //! - [`aws`]: the AWS SDK client and the calls.
 //! - [`taskdef`]: editing task definitions (image, env), image references and versions.
+//! - [`tdfile`]: task definitions from a JSON file in the repository.
 //! - [`commands`]: deploy, run, rollback, lock, unlock, status.
 
 pub mod aws;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod model;
 pub mod taskdef;
+pub mod tdfile;
 
 use clap::Parser;
 

@@ -115,6 +115,65 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
 }
 
 #[test]
+fn deploy_from_a_task_definition_file_in_the_repository() {
+    let f = Fixture::new(1);
+    let s = &f.services[0];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taskdef.json");
+    std::fs::write(
+        &file,
+        r#"{"taskDefinition": {"family": "${TD_FAMILY}", "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+            "containerDefinitions": [{"name": "app", "image": "placeholder", "memory": 256, "essential": true,
+              "secrets": [{"name": "TOKEN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/t"}]}],
+            "revision": 7, "status": "ACTIVE", "registeredAt": 1700000000}}"#,
+    )
+    .unwrap();
+    let o = run_at(
+        &moto_url(),
+        &[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            s,
+            "--image",
+            &f.image(0, "1.5.0"),
+            "--container",
+            "app",
+            "--task-definition",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[("TD_FAMILY", s.as_str())],
+    );
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let arn = json_out(&o)["task_definition_arn"].as_str().unwrap().to_string();
+    assert!(arn.ends_with(&format!("{s}:2")), "{arn}");
+    let td = &call("DescribeTaskDefinition", json!({"taskDefinition": arn}))["taskDefinition"];
+    assert_eq!(td["containerDefinitions"][0]["image"], f.image(0, "1.5.0"));
+    assert_eq!(td["containerDefinitions"][0]["memory"], 256);
+    assert_eq!(td["containerDefinitions"][0]["secrets"][0]["name"], "TOKEN");
+    assert_eq!(td["executionRoleArn"], "arn:aws:iam::123456789012:role/exec");
+
+    std::fs::write(&file, "{ not json").unwrap();
+    let bad = run(&[
+        "deploy",
+        "-c",
+        &f.cluster,
+        "-s",
+        s,
+        "--image",
+        &f.image(0, "1.6.0"),
+        "--task-definition",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&bad), 2, "{}", show(&bad));
+    assert!(stderr(&bad).contains("is not valid JSON"), "{}", show(&bad));
+    assert_eq!(f.revisions(0), 2);
+}
+
+#[test]
 fn several_services_deploy_in_one_call() {
     let f = Fixture::new(3);
     let mut args = vec!["deploy", "--cluster", &f.cluster, "--format", "json"];
