@@ -29,27 +29,31 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "Examples:
-  # A Slack webhook, from a secret in the environment; status and version from the other tools
-  notify --to \"$SLACK_WEBHOOK_URL\" --status succeeded --service billing --version 1.2.3 --environment production
+  # A Slack webhook from a secret in the environment
+  notify --to \"$SLACK_WEBHOOK_URL\" --status succeeded --service billing --version 1.2.3 -e prod
 
   # One Slack message per deploy: post on start, update it in place when done
   eval \"$(notify --to slack://C0123ABCD --status started --format env --env-prefix SHIPKIT_)\"
   deploy-ecs deploy ... || STATUS=failed
-  notify --to slack://C0123ABCD --status \"${STATUS:-succeeded}\"   # reads SHIPKIT_MESSAGE_ID, SHIPKIT_CHANNEL
+  notify --to slack://C0123ABCD --status \"${STATUS:-succeeded}\"  # reads SHIPKIT_MESSAGE_ID
 
-  # Several targets; read version/image/status from the other tools' JSON output
+  # Several targets; version, image, status from the other tools' output
   notify --to \"$SLACK_WEBHOOK_URL\" --to \"$TEAMS_WORKFLOW_URL\" --to discord://ID/TOKEN \\
          --input version.json --input deploy.json
 
   # See the payloads without sending (URLs and tokens masked)
   notify --to \"$SLACK_WEBHOOK_URL\" --status failed --dry-run
 
-Targets: https://hooks.slack.com/... | slack://T/B/X | slack://TOKEN@CHANNEL | slack://CHANNEL (token from
-SHIPKIT_SLACK_TOKEN) | https://discord.com/api/webhooks/... | discord://ID/TOKEN | Teams Workflows URL |
-teams://HOST/PATH | any https URL (generic JSON webhook) | slack+https://, discord+, teams+, webhook+ (any host).
+Targets:
+  https://hooks.slack.com/services/T/B/X, slack://T/B/X   Slack incoming webhook
+  slack://TOKEN@CHANNEL, slack://CHANNEL                  Slack bot (token: SHIPKIT_SLACK_TOKEN)
+  https://discord.com/api/webhooks/ID/TOKEN               Discord webhook (also discord://ID/TOKEN)
+  Teams Workflows URL, teams://HOST/PATH?QUERY            Teams (Adaptive Card)
+  any other https:// URL                                  generic JSON webhook
+  slack+https://HOST/PATH, discord+, teams+, webhook+     that provider at any host (+http too)
 
-A target that fails is reported on stderr (and as a GitHub warning) and notify still exits 0, unless --strict:
-then 11 when some targets failed, 7 when all did.
+A target that fails is a warning (stderr, GitHub ::warning::) and notify exits 0;
+with --strict it exits 11 when some targets failed and 7 when all did.
 ";
 
 fn after_help() -> String {

@@ -187,7 +187,6 @@ impl Message {
         push("Service", self.service_name());
         push("Version", self.version.clone());
         push("Environment", self.environment.clone());
-        push("Status", Some(self.status.as_str().to_string()));
         push("Ref", self.git_ref());
         push("Commit", self.short_sha());
         push("Author", self.author.clone().or_else(|| self.actor.clone()));
