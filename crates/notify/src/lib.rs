@@ -159,9 +159,13 @@ pub struct Cli {
     #[arg(long, default_value = "10s", env = "SHIPKIT_NOTIFY_TIMEOUT")]
     pub timeout: String,
 
-    /// Retries on connection errors, 5xx and 429 (which waits for Retry-After, at most 30s).
+    /// Retries on connection errors, 5xx and 429 (which waits for the server's Retry-After).
     #[arg(long, default_value_t = 3, env = "SHIPKIT_NOTIFY_RETRIES")]
     pub retries: u32,
+
+    /// The longest wait between two tries, a Retry-After included: 30s, 5s.
+    #[arg(long, default_value = "30s", env = "SHIPKIT_NOTIFY_MAX_WAIT")]
+    pub max_wait: String,
 
     /// Fail when a target fails: exit 11 if some did, 7 if all did (default: warn and exit 0).
     #[arg(long, env = "SHIPKIT_NOTIFY_STRICT", value_parser = flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
@@ -185,7 +189,7 @@ fn flag(s: &str) -> std::result::Result<bool, String> {
 }
 
 /// `10s`, `500ms`, `1m`, `10` (seconds).
-fn parse_timeout(s: &str) -> Result<Duration> {
+fn parse_timeout(s: &str, flag: &str) -> Result<Duration> {
     let s = s.trim();
     let d = if let Some(ms) = s.strip_suffix("ms") {
         ms.trim().parse::<u64>().ok().map(Duration::from_millis)
@@ -193,7 +197,7 @@ fn parse_timeout(s: &str) -> Result<Duration> {
         message::parse_duration_secs(s).map(Duration::from_secs)
     };
     d.filter(|d| !d.is_zero())
-        .ok_or_else(|| Error::usage(format!("invalid --timeout `{s}`")).hint("use e.g. 10s, 500ms or 1m"))
+        .ok_or_else(|| Error::usage(format!("invalid {flag} `{s}`")).hint("use e.g. 10s, 500ms or 1m"))
 }
 
 fn now_secs() -> u64 {
@@ -247,7 +251,8 @@ pub fn run(cli: Cli) -> Result<()> {
     let status = Status::parse(&status_text)?;
     let msg = build_message(&cli, status, &inputs, &loaded)?;
 
-    let timeout = parse_timeout(&cli.timeout)?;
+    let timeout = parse_timeout(&cli.timeout, "--timeout")?;
+    let max_wait = parse_timeout(&cli.max_wait, "--max-wait")?;
     let opts = send::SendOptions {
         update: nonempty(cli.update.clone()).or_else(|| inputs.text("message_id")),
         update_channel: nonempty(cli.channel.clone()).or_else(|| inputs.text("channel")),
@@ -285,7 +290,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let backoff = Backoff {
         attempts: cli.retries.saturating_add(1),
         initial: Duration::from_millis(500),
-        max: Duration::from_secs(30),
+        max: max_wait,
     };
     let client = Client::new(timeout, backoff);
     let outcomes = send::deliver_all(&client, &targets, &msg, &opts);

@@ -407,6 +407,23 @@ fn rate_limited_429_waits_for_retry_after_then_succeeds() {
 }
 
 #[test]
+fn a_long_retry_after_is_capped_by_max_wait() {
+    let sink = HttpSink::start();
+    sink.push(Reply::text(429, "slow down").header("Retry-After", "3600"));
+    let to = format!("webhook+{}/w", sink.url());
+    let o = notify(&["--to", &to, "--status", "succeeded", "--max-wait", "1s"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let reqs = sink.requests();
+    assert_eq!(reqs.len(), 2);
+    let gap = reqs[1].at.duration_since(reqs[0].at);
+    assert!(
+        gap >= Duration::from_millis(950) && gap < Duration::from_secs(60),
+        "{gap:?}"
+    );
+    assert!(stderr(&o).contains("retrying in 1.0s"), "{}", stderr(&o));
+}
+
+#[test]
 fn server_error_500_is_retried_then_succeeds() {
     let sink = HttpSink::start();
     sink.push(Reply::text(500, "boom"));
