@@ -19,18 +19,8 @@ shipkit_install() {
   echo "$bin" >> "$GITHUB_PATH"
 }
 
-# shipkit_flags <flag> <list>: append "<flag> item" to the array `args` for each item of a comma- or
-# newline-separated list.
-shipkit_flags() {
-  local flag=$1 item
-  while IFS= read -r item; do
-    item="${item#"${item%%[![:space:]]*}"}"
-    item="${item%"${item##*[![:space:]]}"}"
-    [ -z "$item" ] || args+=("$flag" "$item")
-  done < <(printf '%s\n' "$2" | tr ',' '\n')
-}
-
-# shipkit_lines <flag> <text>: like shipkit_flags, one item per line (values may hold commas).
+# shipkit_lines <flag> <text>: append "<flag> line" to the array `args` for each non-blank line
+# (values may hold commas).
 shipkit_lines() {
   local flag=$1 item
   while IFS= read -r item; do

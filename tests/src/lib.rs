@@ -1,0 +1,166 @@
+//! Helpers for the end-to-end tests of shipping shipkit: the release archives `scripts/dist` writes, a
+//! static HTTP server on 127.0.0.1 that serves them and logs every request, and the workspace paths.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// The workspace root (the directory holding `install.sh`, `scripts/`, `ci-templates/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Release archives built once per test binary by `scripts/dist --profile dev --tools version-detect`:
+/// the real script, the real tool, a static musl debug build (fast to build; the release profile is measured
+/// by `scripts/bench-dist`, not by tests).
+pub struct Release {
+    /// `dist/`-shaped directory: archives, `SHA256SUMS`, `install.sh`, `VERSION`.
+    pub dir: PathBuf,
+    pub version: String,
+    pub target: String,
+}
+
+impl Release {
+    /// The archive name of a tool in this release.
+    pub fn archive(&self, tool: &str) -> String {
+        format!("{tool}-{}-{}.tar.gz", self.version, self.target)
+    }
+}
+
+static RELEASE: OnceLock<Release> = OnceLock::new();
+
+/// Run `scripts/dist` once per test binary, in `tmp` (pass `env!("CARGO_TARGET_TMPDIR")`) with its own cargo
+/// target dir, so it never waits on the cargo that runs the tests.
+pub fn release(tmp: &str) -> &'static Release {
+    RELEASE.get_or_init(|| {
+        let tmp = Path::new(tmp);
+        let dir = tmp.join("e2e-dist-out");
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dist(&[
+            "--profile",
+            "dev",
+            "--tools",
+            "version-detect",
+            "--target-dir",
+            tmp.join("e2e-dist-target").to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "scripts/dist failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let version = std::fs::read_to_string(dir.join("VERSION")).unwrap().trim().to_string();
+        assert!(!version.is_empty());
+        Release {
+            dir,
+            version,
+            target: "x86_64-unknown-linux-musl".into(),
+        }
+    })
+}
+
+/// Run `scripts/dist` with these arguments.
+pub fn dist(args: &[&str]) -> std::process::Output {
+    Command::new(root().join("scripts/dist"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("SHIPKIT_BUILD_VERSION")
+        .output()
+        .expect("scripts/dist runs")
+}
+
+/// A copy of a release laid out as a release location serves it: `<root>/v<version>/...` and
+/// `<root>/latest`, in a directory of its own so a test may tamper with it.
+pub fn release_site(release: &Release) -> tempfile::TempDir {
+    let site = tempfile::tempdir().unwrap();
+    let vdir = site.path().join(format!("v{}", release.version));
+    std::fs::create_dir_all(&vdir).unwrap();
+    for entry in std::fs::read_dir(&release.dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), vdir.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(site.path().join("latest"), format!("{}\n", release.version)).unwrap();
+    site
+}
+
+/// `python3 -m http.server` on 127.0.0.1 (a free port it picks), serving a directory; its request log
+/// (one line per request) goes to a file the test reads.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Server {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("requests.log");
+        let mut child = Command::new("python3")
+            .args(["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 runs");
+        // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("unexpected http.server banner: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _logdir: logdir,
+        }
+    }
+
+    /// Request lines logged so far (`GET /v0.1.0/SHA256SUMS HTTP/1.1" 200`, ...).
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('"').map(|(_, rest)| rest.to_string()))
+            .collect()
+    }
+
+    /// How many requests for paths ending in `suffix`.
+    pub fn count(&self, suffix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.split_whitespace().nth(1).is_some_and(|p| p.ends_with(suffix)))
+            .count()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Does this ELF file ask for a dynamic loader (a `PT_INTERP` program header)? Static binaries do not.
+pub fn elf_has_interpreter(bytes: &[u8]) -> bool {
+    assert!(bytes.len() > 64 && &bytes[..4] == b"\x7fELF", "not an ELF file");
+    assert_eq!(bytes[4], 2, "not a 64-bit ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 3 // PT_INTERP
+    })
+}

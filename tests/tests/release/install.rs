@@ -1,0 +1,328 @@
+// install.sh for real: release archives built by `scripts/dist`, served over HTTP on 127.0.0.1,
+// installed with `curl ... | sh -s -- ...` (and wget), verified against SHA256SUMS.
+
+use shipkit_e2e::{release, release_site, Server};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `curl -fsSL <url>/v<version>/install.sh | sh -s -- <args>`, as users run it.
+fn curl_pipe_sh(server: &Server, version: &str, args: &[&str]) -> Output {
+    pipe_sh(
+        &format!("curl -fsSL \"$URL/v{version}/install.sh\" | sh -s -- \"$@\""),
+        server,
+        args,
+        None,
+    )
+}
+
+fn pipe_sh(script: &str, server: &Server, args: &[&str], path: Option<&Path>) -> Output {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).arg("sh").args(args).env("URL", &server.url);
+    for var in [
+        "SHIPKIT_INSTALL_VERSION",
+        "SHIPKIT_INSTALL_TOOLS",
+        "SHIPKIT_INSTALL_DIR",
+        "SHIPKIT_BASE_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(p) = path {
+        cmd.env("PATH", p);
+    }
+    cmd.output().expect("sh runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn installed_version(bin: &Path) -> String {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .expect("installed tool runs");
+    assert!(
+        out.status.success(),
+        "{} --version failed: {}",
+        bin.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn curl_pipe_sh_installs_the_pinned_version_and_a_second_run_downloads_nothing() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    let bin_dir = to.path().join("bin");
+    let args = [
+        "--version",
+        &rel.version,
+        "--tools",
+        "version-detect",
+        "--to",
+        bin_dir.to_str().unwrap(),
+        "--base-url",
+        &server.url,
+    ];
+
+    let out = curl_pipe_sh(&server, &rel.version, &args);
+    assert!(out.status.success(), "install failed: {}", text(&out.stderr));
+    let bin = bin_dir.join("version-detect");
+    assert!(
+        installed_version(&bin).contains(&rel.version),
+        "the installed binary reports the release version"
+    );
+    // runnable for real: the version of this very checkout
+    let vd = Command::new(&bin).current_dir(shipkit_e2e::root()).output().unwrap();
+    assert!(vd.status.success(), "version-detect failed: {}", text(&vd.stderr));
+    assert!(!text(&vd.stdout).trim().is_empty());
+    let names: Vec<_> = std::fs::read_dir(&bin_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["version-detect"], "nothing but the tool is left in --to");
+    assert_eq!(server.count(&rel.archive("version-detect")), 1);
+    assert_eq!(server.count("/SHA256SUMS"), 1);
+
+    // Same version already in place: no archive, no sums fetched (only install.sh itself, by curl).
+    let before = std::fs::metadata(&bin).unwrap().modified().unwrap();
+    let again = curl_pipe_sh(&server, &rel.version, &args);
+    assert!(again.status.success(), "second run failed: {}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already installed"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        server.count(&rel.archive("version-detect")),
+        1,
+        "{:?}",
+        server.requests()
+    );
+    assert_eq!(server.count("/SHA256SUMS"), 1, "{:?}", server.requests());
+    assert_eq!(std::fs::metadata(&bin).unwrap().modified().unwrap(), before);
+
+    // --force downloads and verifies again
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = curl_pipe_sh(&server, &rel.version, &forced);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(server.count(&rel.archive("version-detect")), 2);
+}
+
+#[test]
+fn tampered_archive_is_refused_and_nothing_is_installed() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let archive = site
+        .path()
+        .join(format!("v{}", rel.version))
+        .join(rel.archive("version-detect"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&archive, bytes).unwrap();
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    // an older install already in place must stay exactly as it was
+    let old = to.path().join("version-detect");
+    std::fs::write(&old, "#!/bin/sh\necho 'version-detect 0.0.1'\n").unwrap();
+
+    let out = curl_pipe_sh(
+        &server,
+        &rel.version,
+        &[
+            "--version",
+            &rel.version,
+            "--tools",
+            "version-detect",
+            "--to",
+            to.path().to_str().unwrap(),
+            "--base-url",
+            &server.url,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(10), "refused on purpose: {}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("install.sh: error: checksum mismatch for"), "{err}");
+    assert!(err.contains("nothing was installed"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&old).unwrap(),
+        "#!/bin/sh\necho 'version-detect 0.0.1'\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(to.path()).unwrap().count(),
+        1,
+        "no temporary files left in --to"
+    );
+}
+
+#[test]
+fn archive_without_a_checksum_is_refused() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let sums = site.path().join(format!("v{}", rel.version)).join("SHA256SUMS");
+    let kept: String = std::fs::read_to_string(&sums)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("version-detect-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&sums, kept).unwrap();
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    let dest = to.path().join("bin");
+
+    let out = curl_pipe_sh(
+        &server,
+        &rel.version,
+        &[
+            "--version",
+            &rel.version,
+            "--tools",
+            "version-detect",
+            "--to",
+            dest.to_str().unwrap(),
+            "--base-url",
+            &server.url,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("has no checksum for version-detect-"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dest.exists(), "nothing installed, not even the directory");
+}
+
+#[test]
+fn latest_is_resolved_only_when_asked_and_a_missing_version_is_an_error() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+
+    // no --version: refused before any download
+    let out = Command::new("sh")
+        .arg(shipkit_e2e::root().join("install.sh"))
+        .args([
+            "--tools",
+            "version-detect",
+            "--to",
+            to.path().to_str().unwrap(),
+            "--base-url",
+            &server.url,
+        ])
+        .env_remove("SHIPKIT_INSTALL_VERSION")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--version is required"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+
+    // --version latest reads <base-url>/latest
+    let out = curl_pipe_sh(
+        &server,
+        &rel.version,
+        &[
+            "--version",
+            "latest",
+            "--tools",
+            "version-detect",
+            "--to",
+            to.path().to_str().unwrap(),
+            "--base-url",
+            &server.url,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(server.count("/latest"), 1);
+    assert!(installed_version(&to.path().join("version-detect")).contains(&rel.version));
+}
+
+#[test]
+fn wget_is_used_when_curl_is_missing() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    // a PATH with every program of this machine but curl
+    let path_dir = tempfile::tempdir().unwrap();
+    for dir in std::env::var("PATH").unwrap().split(':') {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let link = path_dir.path().join(&name);
+            if name != "curl" && !link.exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), link);
+            }
+        }
+    }
+    assert!(path_dir.path().join("wget").exists(), "wget is needed for this test");
+
+    let out = pipe_sh(
+        &format!("wget -qO- \"$URL/v{}/install.sh\" | sh -s -- \"$@\"", rel.version),
+        &server,
+        &[
+            "--version",
+            &rel.version,
+            "--tools",
+            "version-detect",
+            "--to",
+            to.path().to_str().unwrap(),
+            "--base-url",
+            &server.url,
+        ],
+        Some(path_dir.path()),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(installed_version(&to.path().join("version-detect")).contains(&rel.version));
+    // http.server does not log user agents: the wget path is proved by a PATH with no curl at all
+    assert_eq!(server.count(&rel.archive("version-detect")), 1);
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_clear_line_and_no_network() {
+    let to = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new("sh")
+            .arg(shipkit_e2e::root().join("install.sh"))
+            .args(args)
+            .args(["--to", to.path().to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--version", "0.1.0", "--tools", "version-detect,nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("install.sh: error: unknown tool 'nope' (hint: one of"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // plain http to anything but loopback is refused before connecting
+    let out = run(&["--version", "0.1.0", "--base-url", "http://mirror.invalid/shipkit"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("insecure"), "{}", text(&out.stderr));
+
+    let out = run(&["--version", "0.1.0;rm", "--base-url", "https://mirror.invalid"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad version"), "{}", text(&out.stderr));
+
+    let out = run(&["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown option '--bogus'"));
+
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    assert!(text(&help.stdout).contains("exit codes:"));
+    assert_eq!(std::fs::read_dir(to.path()).unwrap().count(), 0);
+}

@@ -1,0 +1,301 @@
+//! Every CI template validated by the real validators (check-jsonschema's built-in CircleCI, GitHub
+//! workflow/action and GitLab schemas; zizmor for GitHub security), its shell scripts by shellcheck, and
+//! the rule that inputs reach scripts only through the environment.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shipkit_testkit::venv_bin;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn templates() -> PathBuf {
+    shipkit_e2e::root().join("ci-templates")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn action_files() -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(templates().join("github"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("action.yml"))
+        .filter(|p| p.exists())
+        .collect();
+    v.sort();
+    v
+}
+
+fn all_files() -> Vec<PathBuf> {
+    let t = templates();
+    let mut v = action_files();
+    v.push(t.join("github/example-workflow.yml"));
+    v.push(t.join("circleci/orb.yml"));
+    v.push(t.join("circleci/.circleci/config.yml"));
+    v.push(t.join("gitlab/shipkit.gitlab-ci.yml"));
+    v.push(t.join("gitlab/example.gitlab-ci.yml"));
+    v
+}
+
+fn check_jsonschema(extra: &[&str], files: &[PathBuf]) -> Output {
+    let out = Command::new(venv_bin("check-jsonschema"))
+        .args(extra)
+        .args(files)
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        out.status.success(),
+        "check-jsonschema {extra:?} rejected {files:?}:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("ok -- validation done"));
+    out
+}
+
+#[test]
+fn github_actions_are_one_per_tool_plus_install_and_valid() {
+    let names: Vec<String> = action_files()
+        .iter()
+        .map(|p| p.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["deploy-ecs", "docker-tag-push", "install", "notify", "version-detect"]
+    );
+    check_jsonschema(&["--builtin-schema", "vendor.github-actions"], &action_files());
+}
+
+#[test]
+fn github_example_workflow_is_valid() {
+    check_jsonschema(
+        &["--builtin-schema", "vendor.github-workflows"],
+        &[templates().join("github/example-workflow.yml")],
+    );
+}
+
+#[test]
+fn circleci_orb_and_config_are_valid() {
+    check_jsonschema(
+        &["--builtin-schema", "vendor.circle-ci"],
+        &[
+            templates().join("circleci/orb.yml"),
+            templates().join("circleci/.circleci/config.yml"),
+        ],
+    );
+}
+
+#[test]
+fn gitlab_template_and_example_are_valid() {
+    check_jsonschema(
+        &["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"],
+        &[
+            templates().join("gitlab/shipkit.gitlab-ci.yml"),
+            templates().join("gitlab/example.gitlab-ci.yml"),
+        ],
+    );
+}
+
+#[test]
+fn a_broken_template_is_caught_by_the_validators() {
+    // the validators are not rubber stamps: a misspelt key, and a run step with an injected input
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ship.yml");
+    std::fs::write(
+        &bad,
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    stepz:\n      - run: echo hi\n",
+    )
+    .unwrap();
+    let out = Command::new(venv_bin("check-jsonschema"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a misspelt key must be rejected");
+    assert!(
+        text(&out.stdout).contains("'stepz' was unexpected"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    std::fs::write(
+        &bad,
+        "on: pull_request_target\npermissions: {}\njobs:\n  x:\n    name: x\n    runs-on: ubuntu-latest\n    \
+         permissions: {}\n    steps:\n      - run: echo \"${{ github.event.pull_request.title }}\"\n",
+    )
+    .unwrap();
+    let out = zizmor(&[bad.as_path()]);
+    assert!(!out.status.success(), "zizmor must flag template injection");
+    assert!(
+        text(&out.stdout).contains("template-injection"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+fn zizmor(files: &[&Path]) -> Output {
+    Command::new(venv_bin("zizmor"))
+        .args(["--offline", "--persona", "pedantic", "--no-progress"])
+        .args(files)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("zizmor runs")
+}
+
+#[test]
+fn zizmor_finds_nothing_in_the_github_workflow_and_actions() {
+    let mut files = action_files();
+    files.push(templates().join("github/example-workflow.yml"));
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = zizmor(&refs);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "zizmor findings:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("No findings to report"), "{stdout}\n{stderr}");
+    // zizmor exits 0 when it cannot parse a file: make sure it read every one
+    assert!(!stderr.contains("failed to parse"), "{stderr}");
+    for f in &files {
+        let shown = f.strip_prefix(shipkit_e2e::root()).unwrap_or(f);
+        assert!(
+            stderr.contains("completed") && stderr.contains(f.file_name().unwrap().to_str().unwrap()),
+            "zizmor did not audit {}: {stderr}",
+            shown.display()
+        );
+    }
+}
+
+/// Every shell script in the templates: file, where, shell, script.
+fn scripts() -> Vec<serde_json::Value> {
+    let out = Command::new(venv_bin("python"))
+        .arg(shipkit_e2e::root().join("tests/support/template_scripts.py"))
+        .args(all_files())
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+}
+
+#[test]
+fn inputs_reach_scripts_only_through_the_environment() {
+    let scripts = scripts();
+    assert!(scripts.len() >= 20, "found only {} scripts", scripts.len());
+    for s in &scripts {
+        let (file, script) = (s["file"].as_str().unwrap(), s["script"].as_str().unwrap());
+        assert!(
+            !script.contains("${{"),
+            "{file} {}: ${{{{ }}}} inside a script",
+            s["where"]
+        );
+        assert!(!script.contains("<<"), "{file} {}: << >> inside a script", s["where"]);
+    }
+}
+
+#[test]
+fn template_scripts_pass_shellcheck() {
+    for s in scripts() {
+        let shell = s["shell"].as_str().unwrap();
+        let shell = if shell == "sh" { "sh" } else { "bash" };
+        let mut child = Command::new(venv_bin("shellcheck"))
+            .args(["-s", shell, "-e", "SC1091,SC2016", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(s["script"].as_str().unwrap().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck: {} {}:\n{}",
+            s["file"],
+            s["where"],
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn installer_dist_and_action_library_pass_shellcheck() {
+    let root = shipkit_e2e::root();
+    for (shell, file) in [
+        ("sh", "install.sh"),
+        ("bash", "scripts/dist"),
+        ("bash", "ci-templates/github/lib.sh"),
+    ] {
+        let out = Command::new(venv_bin("shellcheck"))
+            .args(["-s", shell])
+            .arg(root.join(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "shellcheck {file}:\n{}", text(&out.stdout));
+    }
+    // and the installer parses under a strict POSIX shell (dash is Debian's /bin/sh)
+    let out = Command::new("sh")
+        .arg("-n")
+        .arg(root.join("install.sh"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn templates_use_env_names_the_tools_read() {
+    // The env names the templates set must be the ones the tools' flags read (clap `env = "..."`):
+    // a typo would be silently ignored by the tool.
+    let root = shipkit_e2e::root();
+    let mut sources = String::new();
+    for tool in [
+        "version-detect",
+        "docker-tag-push",
+        "deploy-ecs",
+        "notify",
+        "shipkit-core",
+    ] {
+        collect_rs(&root.join("crates").join(tool).join("src"), &mut sources);
+    }
+    let mut unknown = vec![];
+    for f in all_files() {
+        let body = std::fs::read_to_string(&f).unwrap();
+        for name in shipkit_vars(&body) {
+            let known = sources.contains(&format!("\"{name}\""))
+                || ["SHIPKIT_INSTALL_VERSION", "SHIPKIT_INSTALL_TOOLS", "SHIPKIT_BASE_URL"].contains(&name.as_str());
+            if !known {
+                unknown.push(format!("{}: {name}", f.display()));
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "env names no tool reads: {unknown:#?}");
+}
+
+/// `SHIPKIT_NAME` set in templates: keys of `env:`/`environment:`/`variables:` maps (`  SHIPKIT_X: ...`).
+fn shipkit_vars(body: &str) -> Vec<String> {
+    let mut v: Vec<String> = body
+        .lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let (k, _) = t.split_once(':')?;
+            (k.starts_with("SHIPKIT_")
+                && k.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .then(|| k.to_string())
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn collect_rs(dir: &Path, out: &mut String) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push_str(&std::fs::read_to_string(&p).unwrap());
+        }
+    }
+}
