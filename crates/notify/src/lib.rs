@@ -365,6 +365,13 @@ fn build_message(cli: &Cli, status: Status, inputs: &Inputs, loaded: &shipkit_co
     let (subject, author) = message::commit_from_env(&|k| std::env::var(k).ok());
     m.commit_subject = subject;
     m.author = author;
+    if ci.provider == shipkit_core::ci::Provider::Github && (m.commit_subject.is_none() || m.author.is_none()) {
+        if let Some(path) = std::env::var_os("GITHUB_EVENT_PATH").filter(|p| !p.is_empty()) {
+            let (subject, author) = message::commit_from_github_event(std::path::Path::new(&path));
+            m.commit_subject = m.commit_subject.or(subject);
+            m.author = m.author.or(author);
+        }
+    }
     if m.commit_subject.is_none() || m.author.is_none() || m.sha.is_none() {
         let g = message::git_commit(m.sha.as_deref());
         m.commit_subject = m.commit_subject.or(g.subject);

@@ -319,6 +319,27 @@ pub fn commit_from_env(get: &dyn Fn(&str) -> Option<String>) -> (Option<String>,
     (subject, author)
 }
 
+/// Commit subject and author from GitHub Actions' event payload (`$GITHUB_EVENT_PATH`): the head commit of a
+/// push, or the pull request's title and author (the checked-out sha of a PR is a merge commit whose subject
+/// says only "Merge X into Y"). A file read, no subprocess.
+pub fn commit_from_github_event(path: &std::path::Path) -> (Option<String>, Option<String>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (None, None);
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return (None, None);
+    };
+    let s = |v: &serde_json::Value| {
+        v.as_str()
+            .map(|x| x.lines().next().unwrap_or("").trim().to_string())
+            .filter(|x| !x.is_empty())
+    };
+    if v["pull_request"].is_object() {
+        return (s(&v["pull_request"]["title"]), s(&v["pull_request"]["user"]["login"]));
+    }
+    (s(&v["head_commit"]["message"]), s(&v["head_commit"]["author"]["name"]))
+}
+
 /// What one `git log -1` says: sha, author, subject, and the branch HEAD points at.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct GitCommit {
@@ -491,6 +512,28 @@ mod tests {
         assert_eq!(parse_duration_secs("5x"), None);
         assert_eq!(human_duration(95), "1m 35s");
         assert_eq!(human_duration(7380), "2h 3m");
+    }
+
+    #[test]
+    fn github_event_payloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let push = dir.path().join("push.json");
+        std::fs::write(
+            &push,
+            r#"{"head_commit":{"message":"fix: \"it\" <now>\n\nbody","author":{"name":"Ada"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            commit_from_github_event(&push),
+            (Some("fix: \"it\" <now>".into()), Some("Ada".into()))
+        );
+        let pr = dir.path().join("pr.json");
+        std::fs::write(&pr, r#"{"pull_request":{"title":"Add thing","user":{"login":"octo"}}}"#).unwrap();
+        assert_eq!(
+            commit_from_github_event(&pr),
+            (Some("Add thing".into()), Some("octo".into()))
+        );
+        assert_eq!(commit_from_github_event(&dir.path().join("none.json")), (None, None));
     }
 
     #[test]

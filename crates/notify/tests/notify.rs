@@ -27,6 +27,7 @@ const GH: &[(&str, &str)] = &[
     ("GITHUB_RUN_ID", "4242"),
     ("GITHUB_RUN_NUMBER", "17"),
     ("GITHUB_ACTOR", "octocat"),
+    ("GITHUB_EVENT_PATH", ""),
 ];
 
 fn notify(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -333,6 +334,28 @@ fn commit_subject_from_git_round_trips_through_every_provider() {
     assert_eq!(hook["commit"]["subject"], NASTY);
     assert_eq!(hook["commit"]["sha"], repo.head());
     assert_eq!(hook["ref"]["branch"], "main");
+}
+
+#[test]
+fn github_event_payload_gives_commit_subject_and_author() {
+    let sink = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let event =
+        json!({"head_commit": {"message": format!("{NASTY}\n\nlonger body"), "author": {"name": "Ada Lovelace"}}});
+    std::fs::write(dir.path().join("event.json"), event.to_string()).unwrap();
+    let path = dir.path().join("event.json").display().to_string();
+    let mut env = GH.to_vec();
+    env.push(("GITHUB_EVENT_PATH", &path));
+    let to = format!("webhook+{}/w", sink.url());
+    let o = notify_in(dir.path(), &["--to", &to, "--status", "succeeded"], &env);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = body(&only_request(&sink));
+    assert_eq!(b["commit"]["subject"], NASTY);
+    assert_eq!(b["commit"]["author"], "Ada Lovelace");
+    assert_eq!(
+        b["commit"]["url"],
+        "https://github.com/acme/billing/commit/0123456789abcdef0123456789abcdef01234567"
+    );
 }
 
 #[test]
