@@ -364,3 +364,30 @@ fn dry_run_prints_the_plan_changes_nothing_and_never_shows_a_secret() {
     assert_eq!(Raw::new(&reg).digest(&repo, "1.0.0"), None, "nothing pushed");
     let _ = std::fs::remove_file(secret_file);
 }
+
+#[test]
+fn reads_version_detect_env_output_tags_labels_and_version() {
+    let reg = registry();
+    let app = app_repo("env chain");
+    let mut env = Env::with_docker();
+    // What `version-detect --format env --env-prefix SHIPKIT_` exports for the next step.
+    env.set("SHIPKIT_DOCKER_TAGS", "2.0.0,2.0,2");
+    env.set("SHIPKIT_VERSION", "2.0.0");
+    env.set("SHIPKIT_LABELS", r#"{"org.opencontainers.image.revision":"abc123"}"#);
+    env.set("SHIPKIT_REPOSITORIES", &format!("{reg}/{}", unique("chain")));
+    env.set("SHIPKIT_IMAGE", "something@sha256:from-an-earlier-step");
+    let o = env.run(&["--dry-run", "--format", "json"], app.path());
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let plan = strs(&json_out(&o)["plan"]).join("\n");
+    assert!(
+        plan.contains("--label org.opencontainers.image.revision=abc123"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("--label org.opencontainers.image.version=2.0.0"),
+        "{plan}"
+    );
+    for t in ["2.0.0", "2.0", "2"] {
+        assert!(plan.contains(&format!("/manifests/{t}")), "{plan}");
+    }
+}
