@@ -3,7 +3,7 @@ use clap::{Args, Parser, Subcommand};
 use shipkit_core::cli::CommonArgs;
 use std::path::PathBuf;
 
-const EXAMPLES: &str = "Examples:
+pub const EXAMPLES: &str = "Examples:
   deploy-ecs deploy --cluster prod --service web --image 1234.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:...
   deploy-ecs deploy --environment staging --input image.json --input version.json
   deploy-ecs deploy -e production --service web --service worker --pre-run './manage.py migrate'

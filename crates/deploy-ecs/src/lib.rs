@@ -14,12 +14,20 @@ pub mod model;
 pub mod taskdef;
 pub mod tdfile;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// Parse the command line and run. Returns the process exit code for `run` (the task's exit code);
 /// every other outcome is `Ok(0)` or an error with its documented code.
 pub fn main_with_code() -> shipkit_core::Result<u8> {
-    let cli = cli::Cli::parse();
+    // Every subcommand's --help ends with the examples and the exit-code table too.
+    let help = format!("{}\n{}", cli::EXAMPLES, shipkit_core::cli::exit_codes_help());
+    let matches = cli::Cli::command()
+        .mut_subcommands(|c| c.after_long_help(help.clone()))
+        .get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let loaded = cli.common.init()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

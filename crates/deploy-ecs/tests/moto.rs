@@ -703,6 +703,12 @@ fn help_lists_exit_codes_and_version_works() {
         h.contains("Exit codes:") && h.contains("13") && h.contains("deploy-ecs deploy"),
         "{h}"
     );
+    let sub = run(&["deploy", "--help"]);
+    assert!(
+        stdout(&sub).contains("Exit codes:") && stdout(&sub).contains("SHIPKIT_IMAGE"),
+        "{}",
+        show(&sub)
+    );
     let v = run(&["--version"]);
     assert!(stdout(&v).starts_with("deploy-ecs "), "{}", show(&v));
 }
