@@ -385,8 +385,18 @@ fn push(a: &PushArgs, config: &Config, opts: Options) -> Result<Outcome> {
     let (src_repo, digest) = match source {
         Some(s) => s,
         None => {
-            let docker = find_program("docker", install_hint("docker"))?;
-            let _ = docker;
+            find_program("docker", install_hint("docker"))?;
+            if !spec.secrets.is_empty() {
+                // Secrets exist only in BuildKit; without buildx the legacy builder would fail late and vaguely.
+                let buildx = Command::new("docker").args(["buildx", "version"]).output()?;
+                if buildx.status != 0 {
+                    return Err(Error::new(
+                        shipkit_core::ExitCode::ToolMissing,
+                        "--secret needs BuildKit, and the docker buildx component is not installed",
+                    )
+                    .hint("install it (apt-get install docker-buildx, or the docker-buildx-plugin package)"));
+                }
+            }
             term::info(&format!("building {build_ref}"));
             spec.command(&build_ref).run_streaming().map_err(|e| {
                 e.hint("the docker build output above says why; is the daemon reachable (DOCKER_HOST)?")

@@ -362,6 +362,38 @@ fn dry_run_prints_the_plan_changes_nothing_and_never_shows_a_secret() {
     );
     assert!(!text.contains("TOKEN-VALUE"), "{text}");
     assert_eq!(Raw::new(&reg).digest(&repo, "1.0.0"), None, "nothing pushed");
+
+    // For real. Without buildx (this project's machines) the secret cannot be used: said clearly, before
+    // anything runs. With buildx the build runs. Either way the value is never shown.
+    let has_buildx = std::process::Command::new("docker")
+        .args(["buildx", "version"])
+        .env("DOCKER_HOST", shipkit_testkit::service("SHIPKIT_TEST_DOCKER_HOST"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let o = env.run(
+        &[
+            "--image",
+            &format!("{reg}/{repo}"),
+            "--tags",
+            "1.0.0",
+            "--secret",
+            &secret,
+            "--verbose",
+        ],
+        app.path(),
+    );
+    let text = out(&o) + &err(&o);
+    assert!(!text.contains("TOKEN-VALUE"), "{text}");
+    if has_buildx {
+        assert_eq!(code(&o), 0, "{text}");
+    } else {
+        assert_eq!(code(&o), 5, "{text}");
+        assert!(
+            text.contains("--secret needs BuildKit") && text.contains("buildx"),
+            "{text}"
+        );
+        assert_eq!(Raw::new(&reg).digest(&repo, "1.0.0"), None, "nothing pushed");
+    }
     let _ = std::fs::remove_file(secret_file);
 }
 
