@@ -238,6 +238,8 @@ pub fn main_body() -> Result<()> {
 
 pub fn run(cli: Cli) -> Result<()> {
     let loaded = cli.common.init()?;
+    // Paths in shipkit.yml are relative to the file's directory, wherever the tool is run from.
+    let config_dir = loaded.path.as_deref().and_then(|p| p.parent()).map(PathBuf::from);
     let config = loaded.config;
     let mut insecure = cli.registry.insecure_registries.clone();
     insecure.extend(config.image.insecure_registries.iter().cloned());
@@ -251,7 +253,7 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let out = cli.common.output_options();
     let (outputs, text, err) = match &cli.command {
-        None => push(&cli.push, &config, opts)?,
+        None => push(&cli.push, &config, config_dir.as_deref(), opts)?,
         Some(Cmd::Retag(a)) => retag(a, opts)?,
         Some(Cmd::Promote(a)) => promote(a, opts)?,
         Some(Cmd::Digest(a)) => digest(a, opts)?,
@@ -279,7 +281,7 @@ fn plan_outputs(plan: Vec<String>) -> Outcome {
     (o, text, None)
 }
 
-fn push(a: &PushArgs, config: &Config, opts: Options) -> Result<Outcome> {
+fn push(a: &PushArgs, config: &Config, config_dir: Option<&std::path::Path>, opts: Options) -> Result<Outcome> {
     // Inputs from other tools, then everything validated before anything runs.
     let inputs = Inputs::read(&a.inputs)?;
     let repos_text = if a.images.is_empty() {
@@ -306,7 +308,7 @@ fn push(a: &PushArgs, config: &Config, opts: Options) -> Result<Outcome> {
     for t in &tags {
         validate_tag(t)?;
     }
-    let spec = build_spec(a, config, &inputs)?;
+    let spec = build_spec(a, config, config_dir, &inputs)?;
     spec.validate()?;
 
     let key = spec.key()?;
@@ -468,14 +470,23 @@ fn dedup(v: &mut Vec<String>) {
     v.retain(|x| seen.insert(x.clone()));
 }
 
-fn build_spec(a: &PushArgs, config: &Config, inputs: &Inputs) -> Result<BuildSpec> {
+fn build_spec(
+    a: &PushArgs,
+    config: &Config,
+    config_dir: Option<&std::path::Path>,
+    inputs: &Inputs,
+) -> Result<BuildSpec> {
     let img = &config.image;
+    let from_config = |p: &String| match config_dir {
+        Some(d) if !std::path::Path::new(p).is_absolute() && !d.as_os_str().is_empty() => d.join(p),
+        _ => PathBuf::from(p),
+    };
     let context = a
         .context
         .clone()
-        .or_else(|| img.context.as_ref().map(PathBuf::from))
+        .or_else(|| img.context.as_ref().map(from_config))
         .unwrap_or_else(|| PathBuf::from("."));
-    let dockerfile = a.file.clone().or_else(|| img.dockerfile.as_ref().map(PathBuf::from));
+    let dockerfile = a.file.clone().or_else(|| img.dockerfile.as_ref().map(from_config));
     let mut build_args: Vec<(String, String)> = img.build_args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for s in &a.build_args {
         let (k, v) = parse_kv(s, "--build-arg")?;

@@ -423,3 +423,93 @@ fn reads_version_detect_env_output_tags_labels_and_version() {
         assert!(plan.contains(&format!("/manifests/{t}")), "{plan}");
     }
 }
+
+#[test]
+fn shipkit_yml_image_section_supplies_repositories_and_build_settings() {
+    let reg = registry();
+    let app = app_repo("config");
+    let (a, b) = (unique("cfg-a"), unique("cfg-b"));
+    app.write("docker/Dockerfile", "FROM scratch AS prod\nCOPY hello.txt /hello.txt\n");
+    app.write(
+        "shipkit.yml",
+        &format!(
+            "image:\n  repositories: [{reg}/{a}, {reg}/{b}]\n  dockerfile: docker/Dockerfile\n  target: prod\n  build_args: {{ RUST_VERSION: \"1.85\" }}\n"
+        ),
+    );
+    app.git(&["add", "-A"]);
+    app.git(&["commit", "-q", "-m", "config"]);
+    let env = Env::with_docker();
+    let o = env.run(&["--tags", "1.0.0", "--dry-run", "--format", "json"], app.path());
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let plan = strs(&json_out(&o)["plan"]).join("\n");
+    for needle in [
+        "/docker/Dockerfile --tag",
+        "--target prod",
+        "--build-arg RUST_VERSION=1.85",
+        &format!("{reg}/v2/{a}/manifests/1.0.0"),
+        &format!("{reg}/v2/{b}/manifests/1.0.0"),
+    ] {
+        assert!(plan.contains(needle), "{needle} missing from:\n{plan}");
+    }
+    // A flag wins over the file.
+    let o = env.run(
+        &["--tags", "1.0.0", "--dry-run", "--target", "other", "--format", "json"],
+        app.path(),
+    );
+    assert!(strs(&json_out(&o)["plan"]).join("\n").contains("--target other"));
+    // An unknown key in the image section is a config error naming it.
+    app.write("shipkit.yml", "image:\n  repositorys: [x]\n");
+    let o = env.run(&["--tags", "1.0.0", "--dry-run"], app.path());
+    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert!(err(&o).contains("repositorys"), "{}", err(&o));
+}
+
+#[test]
+fn retag_and_promote_dry_runs_change_nothing() {
+    let reg = registry();
+    let raw = Raw::new(&reg);
+    let repo = unique("dry-retag");
+    let (_, digest) = raw.put_image(&repo, "amd64", "dry");
+    raw.put_manifest(
+        &repo,
+        "1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &raw.manifest(&repo, &digest).1,
+    );
+    let env = Env::without_docker();
+    let o = env.run(
+        &[
+            "retag",
+            "--image",
+            &format!("{reg}/{repo}"),
+            "--from",
+            "1",
+            "--tags",
+            "2",
+            "--dry-run",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(
+        out(&o).contains(&format!("HEAD+PUT http://{reg}/v2/{repo}/manifests/2")),
+        "{}",
+        out(&o)
+    );
+    let prod = unique("dry-prod");
+    let o = env.run(
+        &[
+            "promote",
+            "--from",
+            &format!("{reg}/{repo}:1"),
+            "--to",
+            &format!("{reg}/{prod}:1"),
+            "--dry-run",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("?mount="), "{}", out(&o));
+    assert_eq!(raw.digest(&repo, "2"), None);
+    assert_eq!(raw.digest(&prod, "1"), None);
+}
