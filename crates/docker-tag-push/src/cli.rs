@@ -426,24 +426,69 @@ fn push(a: &PushArgs, config: &Config, config_dir: Option<&std::path::Path>, opt
             (first.clone(), d)
         }
     };
+    // Another registry gets the layers straight from the local daemon (one docker push there), not
+    // downloaded and uploaded again through this machine; a registry that is down fails only its own tags.
+    let mut holders: Vec<Repo> = vec![src_repo.clone()];
+    let mut failed_repos: Vec<(Repo, Error)> = vec![];
+    if built {
+        let mut seen = vec![first.registry.clone()];
+        for r in repos.iter().skip(1) {
+            if seen.contains(&r.registry) {
+                continue;
+            }
+            seen.push(r.registry.clone());
+            let target = r.with_tag(&push_tag).to_string();
+            let result = client.ping(&r.registry).and_then(|_| {
+                term::info(&format!("pushing {target}"));
+                Command::new("docker").args(["tag", &build_ref, &target]).read()?;
+                Command::new("docker").args(["push", &target]).run_streaming()
+            });
+            match result.and_then(|_| client.head_manifest(&r.with_tag(&push_tag))) {
+                Ok(Some(d)) if d == digest => {
+                    holders.push(r.clone());
+                    if key_tag.is_none() {
+                        report.pushed.push(target);
+                    }
+                }
+                Ok(other) => failed_repos.push((
+                    r.clone(),
+                    Error::remote(format!(
+                        "{target} holds {} after docker push, not {digest}",
+                        other.unwrap_or_else(|| "nothing".into())
+                    )),
+                )),
+                Err(e) => failed_repos.push((r.clone(), e)),
+            }
+        }
+    }
     let manifest = client
         .get_manifest(&src_repo.with_digest(&digest))?
         .ok_or_else(|| Error::not_found(format!("{src_repo}@{digest} disappeared from the registry")))?;
-    // The pushed key tag counts as done; each repository gets the user's tags and the key tag.
-    let targets: Vec<Target> = repos
-        .iter()
-        .map(|r| {
-            let mut t = tags.clone();
-            t.extend(key_tag.clone());
-            if built && r == first {
-                t.retain(|x| *x != push_tag);
+    // Each repository gets the user's tags and the key tag, minus what docker pushed; content comes from a
+    // repository of the same registry that has it (mount) when there is one.
+    let mut targets: Vec<Target> = vec![];
+    report.repos = repos.clone();
+    for r in &repos {
+        let mut t = tags.clone();
+        t.extend(key_tag.clone());
+        if let Some((_, e)) = failed_repos.iter().find(|(f, _)| f.registry == r.registry) {
+            for tag in t.iter().filter(|x| key_tag.as_ref() != Some(*x)) {
+                report
+                    .failed
+                    .push((format!("{r}:{tag}"), Error::new(e.code, e.message.clone())));
             }
-            Target {
-                repo: r.clone(),
-                tags: t,
-            }
-        })
-        .collect();
+            continue;
+        }
+        if built && holders.contains(r) {
+            t.retain(|x| *x != push_tag);
+        }
+        let source = holders.iter().find(|h| h.registry == r.registry).cloned();
+        targets.push(Target {
+            repo: r.clone(),
+            tags: t,
+            source,
+        });
+    }
     publish(&client, &manifest, &src_repo, &targets, &mut report);
     // The key tags are bookkeeping: report only the user's tags.
     if let Some(k) = &key_tag {
@@ -602,6 +647,7 @@ fn retag(a: &RetagArgs, opts: Options) -> Result<Outcome> {
             &[Target {
                 repo: r.clone(),
                 tags: tags.clone(),
+                source: None,
             }],
             &mut report,
         );
@@ -629,6 +675,7 @@ fn promote(a: &PromoteArgs, opts: Options) -> Result<Outcome> {
             None => targets.push(Target {
                 repo: t.repo.clone(),
                 tags: vec![tag.clone()],
+                source: None,
             }),
         }
     }

@@ -28,7 +28,13 @@ impl Report {
     /// The shared output keys: image, digest, refs, tags, pushed, skipped (and failed when some did).
     pub fn outputs(&self) -> Outputs {
         let mut o = Outputs::new();
-        let refs: Vec<String> = self.repos.iter().map(|r| format!("{r}@{}", self.digest)).collect();
+        // Only repositories where every tag is published.
+        let refs: Vec<String> = self
+            .repos
+            .iter()
+            .filter(|r| !self.failed.iter().any(|(f, _)| f.starts_with(&format!("{r}:"))))
+            .map(|r| format!("{r}@{}", self.digest))
+            .collect();
         o.set("image", refs.first().cloned().unwrap_or_default())
             .set("digest", self.digest.clone())
             .set("refs", refs)
@@ -100,6 +106,8 @@ impl Report {
 pub struct Target {
     pub repo: Repo,
     pub tags: Vec<String>,
+    /// Where to mount or copy the content from, instead of the common source.
+    pub source: Option<Repo>,
 }
 
 /// Point every `target` tag at `manifest` (found in `source`): copy or mount its content into each
@@ -111,7 +119,7 @@ pub fn publish(client: &Client, manifest: &Manifest, source: &Repo, targets: &[T
         if !report.repos.contains(&t.repo) {
             report.repos.push(t.repo.clone());
         }
-        if let Err(e) = client.copy_content(manifest, source, &t.repo) {
+        if let Err(e) = client.copy_content(manifest, t.source.as_ref().unwrap_or(source), &t.repo) {
             for tag in &t.tags {
                 report
                     .failed

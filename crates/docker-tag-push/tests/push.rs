@@ -225,6 +225,12 @@ fn registry_down_in_the_middle_says_exactly_what_is_published_and_exits_11() {
     );
     let raw = Raw::new(&reg);
     assert_eq!(raw.digest(&repo, "2.0"), j["digest"].as_str().map(String::from));
+    let digest = j["digest"].as_str().unwrap();
+    assert_eq!(
+        strs(&j["refs"]),
+        vec![format!("{image1}@{digest}")],
+        "only fully published repositories"
+    );
 }
 
 #[test]
