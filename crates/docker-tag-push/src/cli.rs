@@ -260,7 +260,40 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Login(a)) => login(a, opts)?,
     };
     outputs.emit(&out, &text)?;
+    step_summary(&outputs);
     err.map_or(Ok(()), Err)
+}
+
+/// On GitHub Actions, a short Markdown summary of what was published (elsewhere nothing).
+fn step_summary(o: &Outputs) {
+    let (Some(Value::String(digest)), Some(Value::Array(pushed))) = (o.get("digest"), o.get("pushed")) else {
+        return;
+    };
+    let list = |v: Option<&Value>| {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut md = format!("### docker-tag-push\n\ndigest `{digest}`\n\n| | |\n| --- | --- |\n");
+    md.push_str(&format!("| pushed | {} |\n", list(Some(&Value::Array(pushed.clone())))));
+    md.push_str(&format!("| already there | {} |\n", list(o.get("skipped"))));
+    if o.get("failed").is_some() {
+        md.push_str(&format!("| **not published** | {} |\n", list(o.get("failed"))));
+    }
+    if let Some(Value::Bool(built)) = o.get("built") {
+        md.push_str(&format!(
+            "| built | {} |\n",
+            if *built { "yes" } else { "no (build-avoidance hit)" }
+        ));
+    }
+    term::step_summary(&md);
 }
 
 /// Commands hand back outputs plus possibly a final error (partial success still writes the outputs).

@@ -23,7 +23,9 @@ fn retag_puts_same_bytes_under_new_tags_without_docker() {
         "application/vnd.oci.image.manifest.v1+json",
         &raw.manifest(&repo, &digest).1,
     );
-    let env = Env::without_docker();
+    let mut env = Env::without_docker();
+    let summary = env.home.path().join("summary.md");
+    env.set("GITHUB_STEP_SUMMARY", &summary.display().to_string());
     let dir = env.home.path();
     let image = format!("{reg}/{repo}");
     let o = env.run(
@@ -51,6 +53,11 @@ fn retag_puts_same_bytes_under_new_tags_without_docker() {
     for t in ["stable", "prod"] {
         assert_eq!(raw.digest(&repo, t).as_deref(), Some(digest.as_str()), "{t}");
     }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains(&format!("digest `{digest}`")) && md.contains(&format!("`{image}:prod`")),
+        "{md}"
+    );
     // A re-run changes nothing and says so (immutable-tag registries do not fail a re-run).
     let o = env.run(
         &[
