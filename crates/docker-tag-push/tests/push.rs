@@ -519,3 +519,48 @@ fn retag_and_promote_dry_runs_change_nothing() {
     assert_eq!(raw.digest(&repo, "2"), None);
     assert_eq!(raw.digest(&prod, "1"), None);
 }
+
+#[test]
+fn push_to_a_registry_that_needs_login_uses_the_stored_credentials_for_docker_and_the_api() {
+    let reg = shipkit_testkit::service("SHIPKIT_TEST_AUTH_REGISTRY");
+    let user = shipkit_testkit::service("SHIPKIT_TEST_AUTH_USER");
+    let password = shipkit_testkit::service("SHIPKIT_TEST_AUTH_PASSWORD");
+    let app = app_repo("auth push");
+    let env = Env::with_docker();
+    let image = format!("{reg}/{}", unique("authpush"));
+    // Not logged in: refused at the first registry call (the build-avoidance check), before any build.
+    let o = env.run(
+        &["--image", &image, "--tags", "1.0.0,latest", "--format", "json"],
+        app.path(),
+    );
+    assert_eq!(code(&o), 8, "{}", err(&o));
+    assert!(err(&o).contains("docker-tag-push login"), "{}", err(&o));
+    assert!(out(&o).is_empty(), "{}", out(&o));
+    let o = env.run_stdin(
+        &["login", &reg, "--username", &user, "--password-stdin"],
+        app.path(),
+        &password,
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = env.run(
+        &[
+            "--image",
+            &image,
+            "--tags",
+            "1.0.0,latest",
+            "--format",
+            "json",
+            "--verbose",
+        ],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let text = out(&o) + &err(&o);
+    assert!(!text.contains(&password), "password printed: {text}");
+    let j = json_out(&o);
+    let raw = Raw::with_basic(&reg, &user, &password);
+    let repo = image.split_once('/').unwrap().1;
+    for t in ["1.0.0", "latest"] {
+        assert_eq!(raw.digest(repo, t).as_deref(), j["digest"].as_str(), "{t}");
+    }
+}
