@@ -371,26 +371,39 @@ fn push(a: &PushArgs, config: &Config, config_dir: Option<&std::path::Path>, opt
             client.base_url(&first.registry),
             first.path
         ));
+        // One docker push per registry; other repositories of a registry mount from the one pushed there.
+        let mut holders: Vec<&Repo> = vec![first];
         for r in &repos {
+            let base = format!("{}/v2/{}", client.base_url(&r.registry), r.path);
+            let holder = holders.iter().find(|h| h.registry == r.registry).copied();
+            let pushed_here = match holder {
+                Some(h) if h == r => r == first,
+                Some(h) => {
+                    plan.push(format!(
+                        "POST {base}/blobs/uploads/?mount=<each blob>&from={}   # once per missing blob",
+                        h.path
+                    ));
+                    false
+                }
+                None => {
+                    holders.push(r);
+                    let target = r.with_tag(&push_tag).to_string();
+                    plan.push(format!(
+                        "GET {}/v2/   # is the registry up?",
+                        client.base_url(&r.registry)
+                    ));
+                    plan.push(Command::new("docker").args(["tag", &build_ref, &target]).display());
+                    plan.push(Command::new("docker").args(["push", &target]).display());
+                    true
+                }
+            };
             let mut all = tags.clone();
             all.extend(key_tag.clone());
             for t in all {
-                if r == first && t == push_tag {
+                if pushed_here && t == push_tag {
                     continue;
                 }
-                if r != first {
-                    plan.push(format!(
-                        "POST {}/v2/{}/blobs/uploads/?mount=<each blob>&from={}   # once per blob",
-                        client.base_url(&r.registry),
-                        r.path,
-                        first.path
-                    ));
-                }
-                plan.push(format!(
-                    "HEAD+PUT {}/v2/{}/manifests/{t}",
-                    client.base_url(&r.registry),
-                    r.path
-                ));
+                plan.push(format!("HEAD+PUT {base}/manifests/{t}"));
             }
         }
         return Ok(plan_outputs(plan));
