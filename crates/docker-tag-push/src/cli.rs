@@ -212,10 +212,15 @@ pub struct LoginArgs {
     #[arg(long, short = 'u', env = "SHIPKIT_REGISTRY_USERNAME")]
     pub username: String,
     /// Read the password from stdin (otherwise from the variable named by --password-env).
-    #[arg(long)]
+    #[arg(long, env = "SHIPKIT_PASSWORD_STDIN")]
     pub password_stdin: bool,
     /// Environment variable holding the password.
-    #[arg(long, value_name = "VAR", default_value = "SHIPKIT_REGISTRY_PASSWORD")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        default_value = "SHIPKIT_REGISTRY_PASSWORD",
+        env = "SHIPKIT_PASSWORD_ENV"
+    )]
     pub password_env: String,
 }
 
