@@ -709,7 +709,18 @@ pub fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         None => {
             let d = detect(&repo, &settings, &ci, false)?;
-            d.outputs(&settings).emit(&opts, &d.version.to_string())
+            let o = d.outputs(&settings);
+            o.emit(&opts, &d.version.to_string())?;
+            if opts.format == shipkit_core::output::Format::Github {
+                let tags = d.docker_tags(&settings.kinds);
+                shipkit_core::term::step_summary(&format!(
+                    "**version-detect**: `{}` ({}); Docker tags: {}",
+                    d.version,
+                    if d.is_release { "release" } else { "dev build" },
+                    tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Ok(())
         }
         Some(Command::Explain) => {
             let d = detect(&repo, &settings, &ci, true)?;

@@ -156,6 +156,22 @@ fn github_form_read_like_the_runner() {
     for (k, val) in &exp {
         assert_eq!(&parsed[&format!("shipkit_{k}")], val, "key {k}");
     }
+    // and a line in the step summary
+    let summary = r.path().join("summary.md");
+    let o = vd(
+        &r,
+        &["--format", "github"],
+        &[
+            ("GITHUB_OUTPUT", gh.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.contains(&format!("`{}`", v["version"].as_str().unwrap())),
+        "{text}"
+    );
     // without $GITHUB_OUTPUT: a clear usage error
     let o = vd(&r, &["--format", "github"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
