@@ -342,8 +342,8 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
         }
     }
 
-    let shallow = repo.is_shallow();
     let boundary = repo::shallow_boundary(repo);
+    let shallow = !boundary.is_empty() || repo.is_shallow();
     let w = repo::walk(repo, head, &index, &boundary)?;
     let dirty = repo::is_dirty(repo)?;
     if shipkit_core::exec::verbose() {
@@ -770,7 +770,7 @@ fn load_config(cli: &Cli) -> Result<shipkit_core::config::Loaded> {
 fn fetch(repo: &Repository, remote: &str) -> Result<()> {
     let dir = workdir(repo);
     let mut args = vec!["fetch", "--quiet", "--tags"];
-    if repo.is_shallow() {
+    if repo.is_shallow() || !repo::shallow_boundary(repo).is_empty() {
         args.push("--unshallow");
     }
     args.push(remote);

@@ -161,6 +161,7 @@ pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &OidSet) -> 
         return Ok(w);
     }
     let odb = repo.odb().map_err(git_err("cannot open the object database"))?;
+    let shallow_repo = !shallow.is_empty() || repo.is_shallow();
     // Until the first merge the walk is a chain: no commit can be reached twice, so `seen` starts there.
     let mut seen = OidSet::default();
     let mut stack = vec![head];
@@ -177,7 +178,7 @@ pub fn walk(repo: &Repository, head: Oid, tags: &TagIndex, shallow: &OidSet) -> 
         }
         let obj = match odb.read(oid) {
             Ok(o) => o,
-            Err(_) if !shallow.is_empty() => {
+            Err(_) if shallow_repo => {
                 w.hit_boundary = true;
                 continue;
             }
@@ -231,10 +232,10 @@ pub fn distance(repo: &Repository, head: Oid, base: Oid) -> Result<usize> {
 
 /// The commits of a shallow clone's boundary (`.git/shallow`).
 pub fn shallow_boundary(repo: &Repository) -> OidSet {
-    if !repo.is_shallow() {
-        return OidSet::default();
-    }
-    let text = std::fs::read_to_string(repo.path().join("shallow")).unwrap_or_default();
+    // In a linked worktree the file is in the common git dir.
+    let text = std::fs::read_to_string(repo.path().join("shallow"))
+        .or_else(|_| std::fs::read_to_string(repo.commondir().join("shallow")))
+        .unwrap_or_default();
     text.lines().filter_map(|l| Oid::from_str(l.trim()).ok()).collect()
 }
 
