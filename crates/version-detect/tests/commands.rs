@@ -233,3 +233,31 @@ fn boolean_flags_read_env_and_take_no_subcommand_as_value() {
     let o = vd(&r, &["--require-tag=false", "explain"], &[]);
     assert!(stdout(&o).contains("nearest tag:   none"), "{}", stdout(&o));
 }
+
+#[test]
+fn shallow_clone_cutting_one_side_of_a_merge_warns_and_fetch_fixes_it() {
+    let r = repo_with_commits(3);
+    r.tag("v1.0.0");
+    r.git(&["checkout", "-q", "-b", "side", "HEAD~2"]);
+    for i in 0..4 {
+        r.commit(&format!("side {i}"));
+    }
+    r.git(&["checkout", "-q", "main"]);
+    r.commit("main 1");
+    r.git(&["merge", "-q", "--no-ff", "side", "-m", "merge side"]);
+    let full = rev_count(&r, "v1.0.0..HEAD");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", r.path().display());
+    git_in(dir.path(), &["clone", "-q", "--depth", "3", &url, "clone"]);
+    let clone = dir.path().join("clone");
+    let o = vd_in(&clone, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("shallow clone: part of the history is missing"),
+        "{}",
+        stderr(&o)
+    );
+    let v = json_in(&clone, &["--fetch"], &[]);
+    assert_eq!(v["distance"], full);
+    assert_eq!(v["version"], format!("1.0.1-dev.{full}+g{}", &r.head()[..7]));
+}
