@@ -170,6 +170,8 @@ struct HostAuth {
 /// The registry client. One per run; it keeps tokens per registry and scope.
 pub struct Client {
     http: Http,
+    /// For streaming blobs between registries (no body held in memory).
+    agent: ureq::Agent,
     opts: Options,
     hosts: Mutex<HashMap<String, HostAuth>>,
 }
@@ -184,9 +186,17 @@ fn scope_push(repo: &Repo) -> String {
 impl Client {
     pub fn new(opts: Options) -> Client {
         let mut http = Http::new(opts.timeout, opts.backoff);
-        http.max_body = 4 * 1024 * 1024 * 1024;
+        http.max_body = 64 * 1024 * 1024;
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(opts.timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("shipkit-docker-tag-push/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
         Client {
             http,
+            agent,
             opts,
             hosts: Mutex::new(HashMap::new()),
         }
@@ -621,8 +631,147 @@ impl Client {
         } else {
             None
         };
-        let bytes = self.get_blob(from, digest)?;
-        self.upload_blob(to, digest, bytes, upload)
+        self.stream_blob(from, to, digest, upload)
+    }
+
+    /// The cached `Authorization` value for these scopes, without fetching anything.
+    fn cached_header(&self, registry: &str, scopes: &[String]) -> Option<String> {
+        self.hosts()
+            .get(registry)
+            .and_then(|h| h.headers.get(&scopes.join(" ")).cloned())
+    }
+
+    /// Copy a blob between repositories by streaming: GET (redirects to storage followed without our
+    /// credentials) piped into a monolithic PUT, so a large layer is never held in memory. Auth is settled
+    /// first with small requests; the whole copy is retried on transient failures.
+    pub fn stream_blob(&self, from: &Repo, to: &Repo, digest: &str, mut upload: Option<String>) -> Result<()> {
+        self.blob_exists(from, digest)?;
+        let attempts = self.opts.backoff.attempts;
+        let mut attempt = 1;
+        loop {
+            let url = match upload.take() {
+                Some(u) => u,
+                None => self.start_upload(to)?,
+            };
+            match self.stream_once(from, to, digest, &url) {
+                Ok(()) => return Ok(()),
+                Err((e, true)) if attempt < attempts => {
+                    let wait = self.opts.backoff.delay(attempt, None);
+                    shipkit_core::term::warn(&format!(
+                        "copying {digest} to {to}: {}; retrying in {:.1}s (attempt {}/{attempts})",
+                        e.message,
+                        wait.as_secs_f64(),
+                        attempt + 1
+                    ));
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    fn start_upload(&self, repo: &Repo) -> Result<String> {
+        let url = self.url(repo, "blobs/uploads/");
+        let resp = self.send(&repo.registry, &[scope_push(repo)], Request::new("POST", &url))?;
+        if resp.status != 202 {
+            return Err(unexpected("start blob upload", &repo.to_string(), &resp));
+        }
+        self.location(&repo.registry, &resp)
+    }
+
+    /// One streamed copy; the error says whether another try may help.
+    fn stream_once(&self, from: &Repo, to: &Repo, digest: &str, upload_url: &str) -> Result<(), (Error, bool)> {
+        let transient = |status: u16| matches!(status, 408 | 429) || status >= 500;
+        let from_base = self.base_url(&from.registry);
+        let mut url = self.url(from, &format!("blobs/{digest}"));
+        let pull_auth = self.cached_header(&from.registry, &[scope_pull(from)]);
+        let mut hops = 0;
+        let resp = loop {
+            if shipkit_core::exec::verbose() {
+                shipkit_core::term::info(&format!("> GET {}", strip_query(&url)));
+            }
+            let mut req = self.agent.get(&url);
+            if let (true, Some(h)) = (url.starts_with(&from_base), &pull_auth) {
+                req = req.header("Authorization", h);
+            }
+            let resp = req
+                .call()
+                .map_err(|e| (Error::remote(format!("GET {}: {e}", strip_query(&url))), true))?;
+            let status = resp.status().as_u16();
+            if matches!(status, 301 | 302 | 303 | 307 | 308) && hops < 5 {
+                let loc = resp
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        (
+                            Error::remote(format!("{from}@{digest}: redirect without Location")),
+                            false,
+                        )
+                    })?;
+                url = if loc.starts_with("http://") || loc.starts_with("https://") {
+                    loc.to_string()
+                } else {
+                    format!("{from_base}{loc}")
+                };
+                hops += 1;
+                continue;
+            }
+            if status != 200 {
+                let e = Error::new(
+                    if status == 404 {
+                        ExitCode::NotFound
+                    } else {
+                        ExitCode::Remote
+                    },
+                    format!("GET blob {from}@{digest}: HTTP {status}"),
+                );
+                return Err((e, transient(status)));
+            }
+            break resp;
+        };
+        let length = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        let mut reader = resp.into_body().into_reader();
+        let sep = if upload_url.contains('?') { '&' } else { '?' };
+        let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
+        if shipkit_core::exec::verbose() {
+            shipkit_core::term::info(&format!("> PUT {}", strip_query(&put_url)));
+        }
+        let mut put = self
+            .agent
+            .put(&put_url)
+            .header("Content-Type", "application/octet-stream");
+        if let Some(l) = &length {
+            put = put.header("Content-Length", l);
+        }
+        if let (true, Some(h)) = (
+            put_url.starts_with(&self.base_url(&to.registry)),
+            self.cached_header(&to.registry, &[scope_push(to)]),
+        ) {
+            put = put.header("Authorization", &h);
+        }
+        let resp = put
+            .send(ureq::SendBody::from_reader(&mut reader))
+            .map_err(|e| (Error::remote(format!("PUT {}: {e}", strip_query(&put_url))), true))?;
+        let status = resp.status().as_u16();
+        if status == 201 {
+            Ok(())
+        } else {
+            let code = if matches!(status, 401 | 403) {
+                ExitCode::Auth
+            } else {
+                ExitCode::Remote
+            };
+            Err((
+                Error::new(code, format!("upload blob {to}@{digest}: HTTP {status}")),
+                transient(status) || status == 401,
+            ))
+        }
     }
 }
 

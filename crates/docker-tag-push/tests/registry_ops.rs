@@ -401,3 +401,68 @@ fn bad_references_are_rejected_before_any_request() {
         assert_eq!(err(&o).lines().count(), 1, "one line: {}", err(&o));
     }
 }
+
+#[test]
+fn promote_streams_a_large_layer_from_an_authenticated_registry_to_another() {
+    let reg = shipkit_testkit::service("SHIPKIT_TEST_AUTH_REGISTRY");
+    let user = shipkit_testkit::service("SHIPKIT_TEST_AUTH_USER");
+    let password = shipkit_testkit::service("SHIPKIT_TEST_AUTH_PASSWORD");
+    let raw = Raw::with_basic(&reg, &user, &password);
+    let repo = unique("stream");
+    let mut layer = vec![0u8; 12 * 1024 * 1024];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for b in layer.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let layer_digest = raw.put_blob(&repo, &layer);
+    let config =
+        json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer_digest]}})
+            .to_string();
+    let config_digest = raw.put_blob(&repo, config.as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer_digest, "size": layer.len()}]
+    })
+    .to_string();
+    let digest = raw.put_manifest(
+        &repo,
+        "1.0.0",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        manifest.as_bytes(),
+    );
+
+    let other = ExtraRegistry::start(None);
+    let env = Env::without_docker();
+    let o = env.run_stdin(
+        &["login", &reg, "--username", &user, "--password-stdin"],
+        env.home.path(),
+        &password,
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = env.run(
+        &[
+            "promote",
+            "--from",
+            &format!("{reg}/{repo}:1.0.0"),
+            "--to",
+            &format!("{}/{repo}:1.0.0", other.addr),
+            "--format",
+            "json",
+            "--verbose",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(!err(&o).contains(&password));
+    assert_eq!(json_out(&o)["digest"], digest.as_str());
+    let other_raw = Raw::new(&other.addr);
+    assert_eq!(other_raw.digest(&repo, "1.0.0").as_deref(), Some(digest.as_str()));
+    assert_eq!(other_raw.blob(&repo, &layer_digest), layer, "the layer arrived whole");
+    let (ct, _) = other_raw.manifest(&repo, "1.0.0");
+    assert_eq!(ct, "application/vnd.docker.distribution.manifest.v2+json");
+}
