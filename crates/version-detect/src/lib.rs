@@ -741,7 +741,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Next(a)) => {
             let n = next(&repo, &settings, &ci, a.bump.as_deref())?;
-            n.outputs(&settings, &repo).emit(&opts, &n.version.to_string())
+            n.outputs().emit(&opts, &n.version.to_string())
         }
         Some(Command::Tag(a)) => tag(&repo, &settings, &ci, a, &cli.remote, &opts),
     }
@@ -871,7 +871,7 @@ pub fn next(repo: &Repository, s: &Settings, ci: &CiContext, bump: Option<&str>)
 }
 
 impl Next {
-    pub fn outputs(&self, _s: &Settings, _repo: &Repository) -> Outputs {
+    pub fn outputs(&self) -> Outputs {
         let d = &self.detection;
         let mut o = Outputs::new();
         o.set("version", self.version.to_string())
@@ -976,7 +976,7 @@ fn tag(
         push_tag(repo, remote, &n.tag_name)?;
         true
     };
-    let mut o = n.outputs(s, repo);
+    let mut o = n.outputs();
     o.set("pushed", pushed)
         .set("remote", if pushed { Value::from(remote) } else { Value::Null });
     let text = if pushed {
