@@ -998,6 +998,7 @@ fn push_tag(repo: &Repository, remote: &str, name: &str) -> Result<()> {
         }
     }
     let refspec = format!("refs/tags/{name}");
+    shipkit_core::term::info(&format!("version-detect: git push {remote} {refspec}"));
     let cmd = shipkit_core::exec::Command::new("git")
         .arg("-C")
         .arg(workdir(repo))
