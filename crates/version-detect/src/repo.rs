@@ -85,7 +85,19 @@ impl TagIndex {
             };
             let commit = match (r.target_peel(), r.target()) {
                 (Some(peeled), _) => Some(peeled),
-                (None, Some(target)) => peel_to_commit(repo, &odb, target),
+                (None, Some(target)) => match peel_to_commit(repo, &odb, target) {
+                    Ok(c) => c,
+                    Err(reason) => {
+                        index.ignored_count += 1;
+                        if keep_ignored {
+                            index.ignored.push(Ignored {
+                                name: name.to_string(),
+                                reason,
+                            });
+                        }
+                        continue;
+                    }
+                },
                 (None, None) => None,
             };
             let i = index.tags.len();
@@ -126,17 +138,21 @@ impl TagIndex {
 }
 
 /// Peel an unpeeled ref target: a commit stays, an annotated tag is followed. A missing object is taken
-/// as the commit it most likely is (lightweight tags into history a shallow clone does not have).
-fn peel_to_commit(repo: &Repository, odb: &git2::Odb<'_>, mut oid: Oid) -> Option<Oid> {
+/// as the commit it most likely is (lightweight tags into history a shallow clone does not have); a missing
+/// tag object gives `None`. A tree or blob is an error: the tag is ignored.
+fn peel_to_commit(repo: &Repository, odb: &git2::Odb<'_>, mut oid: Oid) -> Result<Option<Oid>, &'static str> {
     for _ in 0..8 {
         match odb.read_header(oid) {
-            Ok((_, ObjectType::Commit)) => return Some(oid),
-            Ok((_, ObjectType::Tag)) => oid = repo.find_tag(oid).ok()?.target_id(),
-            Ok(_) => return None,
-            Err(_) => return Some(oid),
+            Ok((_, ObjectType::Commit)) => return Ok(Some(oid)),
+            Ok((_, ObjectType::Tag)) => match repo.find_tag(oid) {
+                Ok(t) => oid = t.target_id(),
+                Err(_) => return Ok(None),
+            },
+            Ok(_) => return Err("points at a tree or blob, not a commit"),
+            Err(_) => return Ok(Some(oid)),
         }
     }
-    None
+    Ok(None)
 }
 
 /// What the walk back from HEAD found.

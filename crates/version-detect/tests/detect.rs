@@ -389,3 +389,22 @@ fn repo_flag_reads_that_repositorys_config() {
     let v = json_in(elsewhere.path(), &[], &[("SHIPKIT_REPO_DIR", repo_dir)]);
     assert_eq!(v["tag"], "web/v4.5.6");
 }
+
+#[test]
+fn odd_tag_objects_do_not_break_detection() {
+    let r = repo_with_commits(2);
+    r.tag_annotated("v1.0.0");
+    // a tag of a tag (nested annotated), a semver tag on a tree, and one on a blob
+    r.git(&["tag", "-a", "v1.1.0", "-m", "nested", "v1.0.0"]);
+    let tree = r.git(&["rev-parse", "HEAD^{tree}"]);
+    r.git(&["tag", "v5.0.0", &tree]);
+    let blob = r.git(&["hash-object", "-w", "--stdin"]);
+    r.git(&["tag", "v6.0.0", &blob]);
+    let v = json(&r, &[], &[]);
+    assert_eq!(v["version"], "1.1.0", "the nested tag peels to HEAD");
+    assert_eq!(v["is_release"], true);
+    // v5/v6 point at no commit: ignored, they hold no floating tag back
+    assert_eq!(tags(&v), ["1.1.0", "1.1", "1", "latest"]);
+    let text = stdout(&vd(&r, &["explain"], &[]));
+    assert!(text.contains("v5.0.0: points at a tree or blob"), "{text}");
+}
