@@ -1,6 +1,7 @@
-//! The registry auth flow against a scripted registry (testkit's HttpSink): a Bearer challenge answered with a
-//! token from the realm (credentials from a docker credential helper), a transient 503 retried, and a token
-//! that expires in the middle of a push refreshed once.
+//! Flows a real docker-registry never shows, against a scripted registry (testkit's HttpSink): a Bearer
+//! challenge answered with a token from the realm (credentials from a docker credential helper), a transient
+//! 503 retried, a token that expires in the middle of a push refreshed once, a token realm over plain HTTP
+//! refused, and a declined cross-repository mount (202) falling back to an upload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -149,4 +150,69 @@ fn token_realm_over_plain_http_to_a_remote_host_is_refused() {
 fn base64_encode(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[test]
+fn promote_falls_back_to_upload_when_the_registry_declines_the_mount() {
+    let sink = HttpSink::start();
+    let host = format!("127.0.0.1:{}", sink.port());
+    let blob = "config-blob-bytes";
+    let blob_digest = sha256(blob.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{blob_digest}","size":{}}},"layers":[]}}"#,
+        blob.len()
+    );
+    let digest = sha256(manifest.as_bytes());
+    sink.route("/v2/a/manifests/1", vec![], Some(Reply::json(200, &manifest)));
+    sink.route(
+        "/v2/b/blobs/uploads/",
+        vec![Reply::status(202).header("Location", "/upload/u1?_state=x")],
+        None,
+    );
+    sink.route(&format!("/v2/b/blobs/{blob_digest}"), vec![Reply::status(404)], None);
+    sink.route(
+        &format!("/v2/a/blobs/{blob_digest}"),
+        vec![Reply::status(200), Reply::text(200, blob)],
+        None,
+    );
+    sink.route("/upload/u1", vec![Reply::status(201)], None);
+    sink.route(
+        "/v2/b/manifests/1",
+        vec![
+            Reply::status(404),
+            Reply::status(201).header("Docker-Content-Digest", &digest),
+        ],
+        None,
+    );
+    let env = Env::without_docker();
+    let o = env.run(
+        &[
+            "promote",
+            "--from",
+            &format!("{host}/a:1"),
+            "--to",
+            &format!("{host}/b:1"),
+            "--format",
+            "json",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(json_out(&o)["digest"], digest.as_str());
+    let reqs = sink.requests();
+    let mount = reqs.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(mount.path, format!("/v2/b/blobs/uploads/?mount={blob_digest}&from=a"));
+    let upload = reqs.iter().find(|r| r.path.starts_with("/upload/u1")).unwrap();
+    assert_eq!(upload.method, "PUT");
+    assert_eq!(
+        upload.path,
+        format!("/upload/u1?_state=x&digest={}", blob_digest.replace(':', "%3A"))
+    );
+    assert_eq!(
+        upload.body,
+        blob.as_bytes(),
+        "the blob was streamed into the upload the registry opened"
+    );
+    let put = reqs.iter().filter(|r| r.path == "/v2/b/manifests/1").last().unwrap();
+    assert_eq!((put.method.as_str(), put.body.as_slice()), ("PUT", manifest.as_bytes()));
 }
