@@ -213,6 +213,6 @@ fn promote_falls_back_to_upload_when_the_registry_declines_the_mount() {
         blob.as_bytes(),
         "the blob was streamed into the upload the registry opened"
     );
-    let put = reqs.iter().filter(|r| r.path == "/v2/b/manifests/1").last().unwrap();
+    let put = reqs.iter().rfind(|r| r.path == "/v2/b/manifests/1").unwrap();
     assert_eq!((put.method.as_str(), put.body.as_slice()), ("PUT", manifest.as_bytes()));
 }
