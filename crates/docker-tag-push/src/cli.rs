@@ -257,6 +257,17 @@ pub fn run(cli: Cli) -> Result<()> {
         timeout: Duration::from_secs(cli.registry.registry_timeout.max(1)),
     };
     let out = cli.common.output_options();
+    // Where the output goes is checked before anything is built or pushed, not after.
+    use shipkit_core::output::Format;
+    for (format, name, var) in [
+        (Format::Github, "github", "GITHUB_OUTPUT"),
+        (Format::Circleci, "circleci", "BASH_ENV"),
+    ] {
+        if out.format == format && std::env::var_os(var).is_none_or(|v| v.is_empty()) {
+            return Err(Error::usage(format!("--format {name} needs ${var}, which is not set"))
+                .hint("run inside that CI system, or use --format env / json"));
+        }
+    }
     let (outputs, text, err) = match &cli.command {
         None => push(&cli.push, &config, config_dir.as_deref(), opts)?,
         Some(Cmd::Retag(a)) => retag(a, opts)?,

@@ -466,3 +466,29 @@ fn promote_streams_a_large_layer_from_an_authenticated_registry_to_another() {
     let (ct, _) = other_raw.manifest(&repo, "1.0.0");
     assert_eq!(ct, "application/vnd.docker.distribution.manifest.v2+json");
 }
+
+#[test]
+fn github_format_outside_github_fails_before_anything_changes() {
+    let reg = registry();
+    let raw = Raw::new(&reg);
+    let repo = unique("gh");
+    let (_, digest) = raw.put_image(&repo, "amd64", "gh");
+    let env = Env::without_docker();
+    let o = env.run(
+        &[
+            "retag",
+            "--image",
+            &format!("{reg}/{repo}"),
+            "--from",
+            &digest,
+            "--tags",
+            "x",
+            "--format",
+            "github",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(err(&o).contains("$GITHUB_OUTPUT"), "{}", err(&o));
+    assert_eq!(raw.digest(&repo, "x"), None, "nothing tagged");
+}
