@@ -258,6 +258,14 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let out = cli.common.output_options();
     // Where the output goes is checked before anything is built or pushed, not after.
+    if let Some(dir) = out.output_file.as_deref().and_then(|f| f.parent()) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(
+                Error::usage(format!("--output-file: directory {} does not exist", dir.display()))
+                    .hint("create it first, or write the file somewhere else"),
+            );
+        }
+    }
     use shipkit_core::output::Format;
     for (format, name, var) in [
         (Format::Github, "github", "GITHUB_OUTPUT"),
