@@ -118,7 +118,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct NextArgs {
     /// patch, minor or major instead of reading the commits
-    #[arg(long, env = "SHIPKIT_BUMP", value_name = "LEVEL")]
+    #[arg(long, env = "SHIPKIT_VERSION_BUMP", value_name = "LEVEL")]
     pub bump: Option<String>,
 }
 
@@ -128,7 +128,7 @@ pub struct TagArgs {
     #[arg(env = "SHIPKIT_TAG_VERSION", value_name = "VERSION")]
     pub version: Option<String>,
     /// patch, minor or major instead of reading the commits
-    #[arg(long, env = "SHIPKIT_BUMP", value_name = "LEVEL")]
+    #[arg(long, env = "SHIPKIT_VERSION_BUMP", value_name = "LEVEL")]
     pub bump: Option<String>,
     /// Tag message (default "Release <version>")
     #[arg(long, short, env = "SHIPKIT_TAG_MESSAGE", value_name = "TEXT")]

@@ -49,7 +49,7 @@ fn next_from_conventional_commits() {
     assert_eq!(next_of(&r, &["--bump", "patch"])["version"], "1.2.4");
     let o = vd(&r, &["next", "--bump", "minor"], &[]);
     assert_eq!(stdout(&o), "1.3.0\n");
-    let o = vd(&r, &["next"], &[("SHIPKIT_BUMP", "major")]);
+    let o = vd(&r, &["next"], &[("SHIPKIT_VERSION_BUMP", "major")]);
     assert_eq!(stdout(&o), "2.0.0\n");
 }
 
@@ -260,4 +260,43 @@ fn shallow_clone_cutting_one_side_of_a_merge_warns_and_fetch_fixes_it() {
     let v = json_in(&clone, &["--fetch"], &[]);
     assert_eq!(v["distance"], full);
     assert_eq!(v["version"], format!("1.0.1-dev.{full}+g{}", &r.head()[..7]));
+}
+
+#[test]
+fn own_outputs_in_the_environment_do_not_change_the_answer() {
+    // With `--env-prefix SHIPKIT_` every output lands as SHIPKIT_<KEY>; none of those may be read back as a flag
+    // (e.g. SHIPKIT_DOCKER_TAGS is docker-tag-push's input, not our --docker-tags kinds).
+    let r = repo_with_commits(1);
+    r.tag("v1.0.0");
+    r.commit("feat: x");
+    let before = json(&r, &[], &[]);
+    let next_before = json(&r, &["next"], &[]);
+    for cmd in [&["explain"][..], &["next"][..]] {
+        let mut a = cmd.to_vec();
+        a.extend([
+            "--format",
+            "env",
+            "--env-prefix",
+            "SHIPKIT_",
+            "--output-file",
+            "out.env",
+        ]);
+        let o = vd(&r, &a, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        for (args, expected) in [("", &before), (" next", &next_before)] {
+            let script = format!("set -a; . ./out.env; set +a; exec '{BIN}'{args} --format json");
+            let o = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .current_dir(r.path())
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{cmd:?}{args}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(&v, expected, "after sourcing the {cmd:?} outputs, `{args}` changed");
+        }
+    }
 }
