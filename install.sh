@@ -95,13 +95,15 @@ detect_target() {
 
 # download <url> <file>: curl or wget, https (http only to loopback), a few retries.
 download() {
+    _proto="=https"
     case "$1" in
         https://*) ;;
-        http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) ;;
+        http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) _proto="=http" ;;
         *) die 2 "refusing to download over an insecure or unknown scheme: $1" "use an https:// --base-url" ;;
     esac
     if has curl; then
-        curl -fsSL --retry 3 --connect-timeout 15 -o "$2" "$1"
+        # https stays https through redirects (GitHub Releases redirect to its object store)
+        curl -fsSL --proto "$_proto" --proto-redir "$_proto" --retry 3 --connect-timeout 15 -o "$2" "$1"
     elif has wget; then
         wget -q -O "$2" "$1"
     else
