@@ -39,6 +39,9 @@ impl Credentials {
     }
 }
 
+/// The user name docker uses for an identity (OAuth2 refresh) token instead of a password.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
 /// The docker CLI's config file.
 pub fn docker_config_path() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
@@ -103,6 +106,13 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
     if let Some(Value::Object(auths)) = config.get("auths") {
         for k in &keys {
             let Some(entry) = auths.get(k) else { continue };
+            if let Some(token) = entry
+                .get("identitytoken")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+            {
+                return Ok(Some(Credentials::new(IDENTITY_TOKEN_USER, token)));
+            }
             if let Some(Value::String(auth)) = entry.get("auth").filter(|a| a.as_str().is_some_and(|s| !s.is_empty())) {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(auth.trim())

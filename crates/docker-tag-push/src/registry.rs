@@ -380,13 +380,25 @@ impl Client {
                 all.push(c);
             }
         }
-        for s in all {
+        for s in &all {
             push("scope", s);
         }
-        let mut req = Request::new("GET", &url);
-        if let Some(c) = self.creds(registry)? {
-            req = req.header("Authorization", &format!("Basic {}", c.basic_token()));
-        }
+        let creds = self.creds(registry)?;
+        let req = match &creds {
+            // An identity (refresh) token, as `az acr login` stores: the OAuth2 form of the token request.
+            Some(c) if c.username == crate::auth::IDENTITY_TOKEN_USER => {
+                let mut form = format!("grant_type=refresh_token&refresh_token={}", url_encode(&c.password));
+                if let Some(s) = service {
+                    form.push_str(&format!("&service={}", url_encode(s)));
+                }
+                form.push_str(&format!("&scope={}", url_encode(&all.join(" "))));
+                Request::new("POST", realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form)
+            }
+            Some(c) => Request::new("GET", &url).header("Authorization", &format!("Basic {}", c.basic_token())),
+            None => Request::new("GET", &url),
+        };
         let resp = self.exchange(&req)?;
         match resp.status {
             200 => {}

@@ -216,3 +216,43 @@ fn promote_falls_back_to_upload_when_the_registry_declines_the_mount() {
     let put = reqs.iter().rfind(|r| r.path == "/v2/b/manifests/1").unwrap();
     assert_eq!((put.method.as_str(), put.body.as_slice()), ("PUT", manifest.as_bytes()));
 }
+
+#[test]
+fn identity_token_from_the_docker_config_uses_the_oauth2_refresh_token_grant() {
+    let sink = HttpSink::start();
+    let host = format!("127.0.0.1:{}", sink.port());
+    let digest = sha256(MANIFEST.as_bytes());
+    sink.route(
+        "/token",
+        vec![],
+        Some(Reply::json(200, r#"{"access_token":"access-xyz-987654"}"#)),
+    );
+    sink.route(
+        "/v2/app/manifests/1",
+        vec![challenge(&sink, "repository:app:pull")],
+        Some(Reply::status(200).header("Docker-Content-Digest", &digest)),
+    );
+    let env = Env::without_docker();
+    std::fs::write(
+        env.docker_config().join("config.json"),
+        format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"\",\"identitytoken\":\"refresh-Token-123456\"}}}}}}"),
+    )
+    .unwrap();
+    let o = env.run(&["digest", &format!("{host}/app:1"), "--verbose"], env.home.path());
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(out(&o), format!("{digest}\n"));
+    assert!(!err(&o).contains("refresh-Token-123456"));
+    let reqs = sink.requests();
+    let token = reqs.iter().find(|r| r.path.starts_with("/token")).unwrap();
+    assert_eq!(token.method, "POST");
+    let form = token.body_text();
+    assert!(
+        form.contains("grant_type=refresh_token")
+            && form.contains("refresh_token=refresh-Token-123456")
+            && form.contains("service=sink-registry")
+            && form.contains("scope=repository%3Aapp%3Apull"),
+        "{form}"
+    );
+    let last = reqs.iter().rfind(|r| r.path == "/v2/app/manifests/1").unwrap();
+    assert_eq!(last.header("authorization"), Some("Bearer access-xyz-987654"));
+}
