@@ -153,6 +153,9 @@ pub struct PushArgs {
     /// Print the docker commands and registry calls, change nothing.
     #[arg(long, env = "SHIPKIT_DRY_RUN")]
     pub dry_run: bool,
+    /// Allow `--tags latest` with no version tag beside it (refused by default).
+    #[arg(long, env = "SHIPKIT_ALLOW_ONLY_LATEST")]
+    pub allow_only_latest: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -364,6 +367,12 @@ fn push(a: &PushArgs, config: &Config, config_dir: Option<&std::path::Path>, opt
     }
     for t in &tags {
         validate_tag(t)?;
+    }
+    if tags == ["latest"] && !a.allow_only_latest {
+        return Err(Error::usage(
+            "refusing to publish `latest` alone: nothing would pin this image or allow a rollback",
+        )
+        .hint("add the version tag (--tags 1.2.3,latest, or --input version.json), or pass --allow-only-latest"));
     }
     let spec = build_spec(a, config, config_dir, &inputs)?;
     spec.validate()?;

@@ -314,6 +314,10 @@ fn bad_tag_or_uppercase_repository_is_rejected_before_anything_runs() {
             "lower case",
         ),
         (
+            vec!["--image", &format!("{reg}/{repo}"), "--tags", "latest"],
+            "`latest` alone",
+        ),
+        (
             vec![
                 "--image",
                 &format!("{reg}/{repo}"),
@@ -332,6 +336,7 @@ fn bad_tag_or_uppercase_repository_is_rejected_before_anything_runs() {
         assert!(!err(&o).contains("building"), "nothing ran: {}", err(&o));
     }
     assert_eq!(Raw::new(&reg).digest(&repo, "1.2"), None, "nothing pushed");
+    assert_eq!(Raw::new(&reg).digest(&repo, "latest"), None, "nothing pushed");
 }
 
 #[test]
