@@ -81,6 +81,17 @@ pub struct Cli {
     )]
     pub docker_tags: Option<Vec<String>>,
 
+    /// `next`/`tag`: only commits that change files under these paths (comma-separated, relative to the
+    /// repository root) decide the bump; for a service in a monorepo [config: version.paths]
+    #[arg(
+        long = "path",
+        env = "SHIPKIT_VERSION_PATHS",
+        global = true,
+        value_delimiter = ',',
+        value_name = "PATH"
+    )]
+    pub paths: Option<Vec<String>>,
+
     /// The repository (any directory inside it)
     #[arg(
         long,
@@ -198,6 +209,8 @@ pub struct Settings {
     pub kinds: Vec<String>,
     pub require_tag: bool,
     pub service: Option<String>,
+    /// `next`: only commits touching these paths count (empty: all).
+    pub paths: Vec<String>,
 }
 
 impl Settings {
@@ -250,6 +263,15 @@ impl Settings {
                 .or(cfg.require_tag)
                 .unwrap_or(false),
             service: loaded.config.service.clone(),
+            paths: cli
+                .paths
+                .clone()
+                .or_else(|| cfg.paths.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.trim().trim_start_matches("./").trim_end_matches('/').to_string())
+                .filter(|p| !p.is_empty() && p != ".")
+                .collect(),
         })
     }
 }
@@ -835,7 +857,7 @@ pub fn next(repo: &Repository, s: &Settings, ci: &CiContext, bump: Option<&str>)
                 let Ok(c) = repo.find_commit(oid) else { continue };
                 let msg = String::from_utf8_lossy(c.message_bytes());
                 if let Some(b) = semantics::classify_commit(&msg) {
-                    if best.as_ref().is_none_or(|(bb, _)| b > *bb) {
+                    if best.as_ref().is_none_or(|(bb, _)| b > *bb) && touches(repo, &c, &s.paths)? {
                         let subject = msg.lines().next().unwrap_or("").trim().to_string();
                         best = Some((b, format!("{} ({})", subject, &oid.to_string()[..7])));
                     }
@@ -849,7 +871,14 @@ pub fn next(repo: &Repository, s: &Settings, ci: &CiContext, bump: Option<&str>)
                 }
                 None => (
                     Bump::Patch,
-                    "no feat/fix/breaking commits since the tag: patch".to_string(),
+                    format!(
+                        "no feat/fix/breaking commits{} since the tag: patch",
+                        if s.paths.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" touching {}", s.paths.join(", "))
+                        }
+                    ),
                 ),
             }
         }
@@ -868,6 +897,26 @@ pub fn next(repo: &Repository, s: &Settings, ci: &CiContext, bump: Option<&str>)
         commits,
         tag_name,
     })
+}
+
+/// Does the commit change anything under `paths` (compared with its first parent)? Empty `paths`: yes.
+fn touches(repo: &Repository, c: &git2::Commit<'_>, paths: &[String]) -> Result<bool> {
+    if paths.is_empty() {
+        return Ok(true);
+    }
+    let tree = c.tree().map_err(repo::git_err("cannot read a commit's tree"))?;
+    let parent_tree = match c.parent(0) {
+        Ok(p) => Some(p.tree().map_err(repo::git_err("cannot read a commit's tree"))?),
+        Err(_) => None,
+    };
+    let mut opts = git2::DiffOptions::new();
+    for p in paths {
+        opts.pathspec(p);
+    }
+    let diff = repo
+        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
+        .map_err(repo::git_err("cannot compare a commit with its parent"))?;
+    Ok(diff.deltas().len() > 0)
 }
 
 impl Next {
@@ -1030,6 +1079,7 @@ pub fn version_of(dir: &Path) -> Result<String> {
         kinds: semantics::KINDS.iter().map(|k| k.to_string()).collect(),
         require_tag: false,
         service: None,
+        paths: Vec::new(),
     };
     Ok(
         detect(&repo, &s, &CiContext::empty(shipkit_core::ci::Provider::Local), false)?

@@ -300,3 +300,33 @@ fn own_outputs_in_the_environment_do_not_change_the_answer() {
         }
     }
 }
+
+#[test]
+fn next_in_a_monorepo_counts_only_commits_under_the_path() {
+    let r = repo_with_commits(1);
+    r.tag("billing/v1.4.0");
+    r.write("services/api/main.go", "x");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "feat!: api rewrite"]);
+    r.write("services/billing/main.go", "y");
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "fix(billing): rounding"]);
+    let args = ["next", "--tag-prefix", "billing/", "--path", "services/billing"];
+    let n = json(&r, &args, &[]);
+    assert_eq!(n["version"], "1.4.1", "the api's breaking change is not billing's: {n}");
+    assert!(n["reason"].as_str().unwrap().contains("rounding"), "{n}");
+    assert_eq!(n["tag"], "billing/v1.4.1");
+    // without the path every commit counts
+    assert_eq!(json(&r, &["next", "--tag-prefix", "billing/"], &[])["version"], "2.0.0");
+    // from the config file, and nothing under the path: patch
+    r.write(
+        "shipkit.yml",
+        "version:\n  tag_prefix: billing/\n  paths: [services/payments/]\n",
+    );
+    let n = json(&r, &["next"], &[]);
+    assert_eq!(n["version"], "1.4.1");
+    assert!(
+        n["reason"].as_str().unwrap().contains("touching services/payments"),
+        "{n}"
+    );
+}

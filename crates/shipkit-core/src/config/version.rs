@@ -15,4 +15,7 @@ pub struct VersionConfig {
     /// Fail when no version tag is found instead of answering `0.0.0-dev.N+g<sha>`.
     #[serde(default)]
     pub require_tag: Option<bool>,
+    /// `next`/`tag` in a monorepo: only commits touching these paths decide the bump (`[services/billing]`).
+    #[serde(default)]
+    pub paths: Option<Vec<String>>,
 }
