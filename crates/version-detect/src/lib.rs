@@ -434,6 +434,13 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
             );
         }
         let is_release = distance == 0 && !dirty;
+        if distance == 0 && dirty {
+            shipkit_core::term::warn(&format!(
+                "version-detect: HEAD is tagged {} but tracked files are modified: a dev build, not the release \
+                 (hint: `git status`; commit or discard the changes an earlier step made)",
+                base.name
+            ));
+        }
         let v = if is_release {
             base.version.clone()
         } else {

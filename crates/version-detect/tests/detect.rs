@@ -217,6 +217,12 @@ fn dirty_tree_is_flagged_untracked_files_are_not() {
     assert_eq!(v["dirty"], true);
     assert_eq!(v["is_release"], false);
     assert_eq!(v["version"], format!("1.0.1-dev.0+g{short}.dirty"));
+    let o = vd(&r, &[], &[]);
+    assert!(
+        stderr(&o).contains("HEAD is tagged v1.0.0 but tracked files are modified"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(tags(&v), [format!("sha-{short}"), "main".to_string()]);
 }
 
