@@ -574,6 +574,11 @@ fn push(a: &PushArgs, config: &Config, config_dir: Option<&std::path::Path>, opt
         let suffix = format!(":{k}");
         report.pushed.retain(|r| !r.ends_with(&suffix));
         report.skipped.retain(|r| !r.ends_with(&suffix));
+        // A key tag that could not be written costs only a future cache miss: not a failure of the run.
+        for (r, e) in report.failed.iter().filter(|(r, _)| r.ends_with(&suffix)) {
+            term::warn(&format!("could not write the build key tag {r}: {}", e.message));
+        }
+        report.failed.retain(|(r, _)| !r.ends_with(&suffix));
     }
     let mut outputs = report.outputs();
     outputs
