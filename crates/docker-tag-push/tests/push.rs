@@ -569,3 +569,42 @@ fn push_to_a_registry_that_needs_login_uses_the_stored_credentials_for_docker_an
         assert_eq!(raw.digest(repo, t).as_deref(), j["digest"].as_str(), "{t}");
     }
 }
+
+#[test]
+fn build_avoidance_hit_in_another_registry_copies_the_image_over_without_docker() {
+    let reg = registry();
+    let other = ExtraRegistry::start(None);
+    let app = app_repo("hit elsewhere");
+    let repo = unique("elsewhere");
+    let (here, there) = (format!("{reg}/{repo}"), format!("{}/{repo}", other.addr));
+    let o = Env::with_docker().run(&["--image", &there, "--tags", "1.0.0", "--format", "json"], app.path());
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let first = json_out(&o);
+    // A new first repository in another registry: the build is found in the second one and copied over.
+    let o = Env::without_docker().run(
+        &[
+            "--image",
+            &here,
+            "--image",
+            &there,
+            "--tags",
+            "1.0.0,1.0",
+            "--format",
+            "json",
+        ],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let j = json_out(&o);
+    assert_eq!(j["built"], false);
+    assert_eq!(j["digest"], first["digest"]);
+    assert_eq!(j["image"], format!("{here}@{}", first["digest"].as_str().unwrap()));
+    let raw = Raw::new(&reg);
+    for t in ["1.0.0", "1.0"] {
+        assert_eq!(raw.digest(&repo, t).as_deref(), first["digest"].as_str(), "{here}:{t}");
+    }
+    let m: Value = serde_json::from_slice(&raw.manifest(&repo, "1.0").1).unwrap();
+    let layer = raw.blob(&repo, m["layers"][0]["digest"].as_str().unwrap());
+    assert!(!layer.is_empty(), "layer copied");
+    assert_eq!(strs(&j["skipped"]), vec![format!("{there}:1.0.0")]);
+}
