@@ -164,3 +164,43 @@ pub fn elf_has_interpreter(bytes: &[u8]) -> bool {
         u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 3 // PT_INTERP
     })
 }
+
+/// The CI template files the tests cover.
+pub fn template_files() -> Vec<PathBuf> {
+    let t = root().join("ci-templates");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(t.join("github"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("action.yml"))
+        .filter(|p| p.exists())
+        .collect();
+    v.sort();
+    v.push(t.join("github/example-workflow.yml"));
+    v.push(t.join("circleci/orb.yml"));
+    v.push(t.join("circleci/.circleci/config.yml"));
+    v.push(t.join("gitlab/shipkit.gitlab-ci.yml"));
+    v.push(t.join("gitlab/example.gitlab-ci.yml"));
+    v
+}
+
+/// Every shell script in the templates (`file`, `where`, `shell`, `script`), read by
+/// `tests/support/template_scripts.py` with the venv's YAML parser.
+pub fn template_scripts() -> Vec<serde_json::Value> {
+    let out = Command::new(shipkit_testkit::venv_bin("python"))
+        .arg(root().join("tests/support/template_scripts.py"))
+        .args(template_files())
+        .output()
+        .expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The script of a template at `file_suffix` and `where` (as [`template_scripts`] names them).
+pub fn template_script(file_suffix: &str, place: &str) -> String {
+    template_scripts()
+        .into_iter()
+        .find(|s| s["file"].as_str().unwrap().ends_with(file_suffix) && s["where"] == place)
+        .unwrap_or_else(|| panic!("no script {file_suffix} {place}"))["script"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

@@ -26,14 +26,7 @@ fn action_files() -> Vec<PathBuf> {
 }
 
 fn all_files() -> Vec<PathBuf> {
-    let t = templates();
-    let mut v = action_files();
-    v.push(t.join("github/example-workflow.yml"));
-    v.push(t.join("circleci/orb.yml"));
-    v.push(t.join("circleci/.circleci/config.yml"));
-    v.push(t.join("gitlab/shipkit.gitlab-ci.yml"));
-    v.push(t.join("gitlab/example.gitlab-ci.yml"));
-    v
+    shipkit_e2e::template_files()
 }
 
 fn check_jsonschema(extra: &[&str], files: &[PathBuf]) -> Output {
@@ -162,15 +155,8 @@ fn zizmor_finds_nothing_in_the_github_workflow_and_actions() {
     }
 }
 
-/// Every shell script in the templates: file, where, shell, script.
 fn scripts() -> Vec<serde_json::Value> {
-    let out = Command::new(venv_bin("python"))
-        .arg(shipkit_e2e::root().join("tests/support/template_scripts.py"))
-        .args(all_files())
-        .output()
-        .expect("python runs");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+    shipkit_e2e::template_scripts()
 }
 
 #[test]

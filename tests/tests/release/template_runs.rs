@@ -1,0 +1,176 @@
+// The templates' own scripts run for real, the way each CI system runs them, against the release
+// archives served on 127.0.0.1: install pinned shipkit, run version-detect in a repository tagged v1.2.3,
+// and hand its values to the next step (GitHub $GITHUB_OUTPUT, CircleCI $BASH_ENV, GitLab dotenv).
+
+use shipkit_e2e::{release, release_site, root, template_script, Server};
+use shipkit_testkit::{GitRepo, CI_VARS};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A repository whose HEAD is the release v1.2.3.
+fn tagged_repo() -> GitRepo {
+    let repo = GitRepo::new();
+    repo.commit("feat: first");
+    repo.tag_annotated("v1.2.3");
+    repo
+}
+
+/// Run a script with `shell args...`, in `dir`, with only `env` on top of a CI-free environment.
+fn run(shell: &[&str], script: &str, dir: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(shell[0]);
+    cmd.args(&shell[1..]).arg(script).current_dir(dir);
+    for var in CI_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SHIPKIT_") || k.starts_with("INPUT_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("shell runs");
+    assert!(
+        out.status.success(),
+        "script failed ({:?}):\n{script}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn github_composite_action_installs_and_writes_outputs() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let repo = tagged_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let (output, path_file, cache) = (
+        tmp.path().join("output"),
+        tmp.path().join("path"),
+        tmp.path().join("cache"),
+    );
+    std::fs::write(&output, "").unwrap();
+    let action_path = root().join("ci-templates/github/version-detect");
+    // the step's `env:` as GitHub fills it from the inputs (empty ones included)
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_ACTION_PATH", action_path.to_str().unwrap()),
+        ("GITHUB_OUTPUT", output.to_str().unwrap()),
+        ("GITHUB_PATH", path_file.to_str().unwrap()),
+        ("RUNNER_TOOL_CACHE", cache.to_str().unwrap()),
+        ("INPUT_SHIPKIT_VERSION", rel.version.as_str()),
+        ("SHIPKIT_BASE_URL", server.url.as_str()),
+        ("SHIPKIT_TAG_PREFIX", ""),
+        ("INPUT_REQUIRE_TAG", "true"),
+        ("INPUT_FETCH", "false"),
+        ("SHIPKIT_FORMAT", "github"),
+        ("SHIPKIT_ENV_PREFIX", ""),
+    ];
+    let script = template_script("github/version-detect/action.yml", "runs.steps[0]");
+    run(
+        &["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
+        &script,
+        repo.path(),
+        &env,
+    );
+
+    let outputs = std::fs::read_to_string(&output).unwrap();
+    assert!(outputs.lines().any(|l| l == "version=1.2.3"), "{outputs}");
+    let tags = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("docker_tags="))
+        .expect("docker_tags output");
+    assert!(tags.split(',').any(|t| t == "1.2.3"), "{tags}");
+    assert!(tags.split(',').any(|t| t == "latest"), "{tags}");
+    assert_eq!(
+        std::fs::read_to_string(&path_file).unwrap().trim(),
+        cache.join("shipkit/bin").to_str().unwrap()
+    );
+    assert!(cache.join("shipkit/bin/version-detect").exists());
+}
+
+#[test]
+fn circleci_orb_commands_install_and_pass_values_through_bash_env() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let repo = tagged_repo();
+    let home = tempfile::tempdir().unwrap();
+    let bash_env = home.path().join("bash_env");
+    std::fs::write(&bash_env, "").unwrap();
+    let path = std::env::var("PATH").unwrap();
+    let base = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("BASH_ENV", bash_env.to_str().unwrap()),
+        ("PATH", path.as_str()),
+    ];
+    // CircleCI runs each step as `/bin/bash -eo pipefail`; bash sources $BASH_ENV first
+    let bash = ["bash", "-eo", "pipefail", "-c"];
+
+    let install = template_script("circleci/orb.yml", ".commands.install.steps[1]");
+    let mut env = base.to_vec();
+    env.extend([
+        ("SHIPKIT_INSTALL_VERSION", rel.version.as_str()),
+        ("SHIPKIT_INSTALL_TOOLS", "version-detect"),
+        ("SHIPKIT_BASE_URL", server.url.as_str()),
+    ]);
+    run(&bash, &install, repo.path(), &env);
+    assert!(home.path().join(".local/bin/version-detect").exists());
+
+    let detect = template_script("circleci/orb.yml", ".commands.version-detect.steps[0]");
+    let mut env = base.to_vec();
+    env.extend([
+        ("SHIPKIT_TAG_PREFIX", ""),
+        ("INPUT_REQUIRE_TAG", "true"),
+        ("INPUT_FETCH", "false"),
+    ]);
+    run(&bash, &detect, repo.path(), &env);
+    let saved = std::fs::read_to_string(repo.path().join(".shipkit/version.env")).unwrap();
+    assert!(saved.lines().any(|l| l == "SHIPKIT_VERSION=1.2.3"), "{saved}");
+
+    // the next step sees the values as environment variables, as the next tool's flags read them
+    let next = run(
+        &bash,
+        "printenv SHIPKIT_VERSION SHIPKIT_DOCKER_TAGS",
+        repo.path(),
+        &base,
+    );
+    let lines: Vec<String> = text(&next.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines[0], "1.2.3");
+    assert!(lines[1].split(',').any(|t| t == "1.2"), "{lines:?}");
+}
+
+#[test]
+fn gitlab_template_jobs_install_and_write_the_dotenv_report() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let repo = tagged_repo();
+    // `script: [!reference [.shipkit-install, script], ...]` resolved as GitLab does: one shell, in order
+    let script = format!(
+        "{}\n{}",
+        template_script("gitlab/shipkit.gitlab-ci.yml", ".shipkit-install.script"),
+        template_script("gitlab/shipkit.gitlab-ci.yml", ".shipkit-version-detect.script")
+    );
+    let env = [
+        ("CI_PROJECT_DIR", repo.path().to_str().unwrap()),
+        ("SHIPKIT_INSTALL_VERSION", rel.version.as_str()),
+        ("SHIPKIT_INSTALL_TOOLS", "version-detect"),
+        ("SHIPKIT_BASE_URL", server.url.as_str()),
+        ("SHIPKIT_NOTIFY_TO", ""),
+    ];
+    run(&["sh", "-c"], &script, repo.path(), &env);
+    let dotenv = std::fs::read_to_string(repo.path().join("version.env")).unwrap();
+    assert!(dotenv.lines().any(|l| l == "SHIPKIT_VERSION=1.2.3"), "{dotenv}");
+    assert!(
+        dotenv.lines().any(|l| l.starts_with("SHIPKIT_DOCKER_TAGS=")),
+        "{dotenv}"
+    );
+    assert!(repo.path().join(".shipkit-bin/version-detect").exists());
+}
