@@ -125,3 +125,48 @@ fn bad_options_fail_before_building() {
     assert!(help.status.success());
     assert!(text(&help.stdout).contains("--target-dir"));
 }
+
+#[test]
+fn binstall_metadata_of_every_tool_points_at_the_dist_archives() {
+    // cargo binstall renders these templates; they must name what scripts/dist writes and install.sh reads:
+    // <repo>/releases/download/v<version>/<tool>-<version>-<target>.tar.gz holding <tool>-<version>-<target>/<tool>
+    for tool in ["version-detect", "docker-tag-push", "deploy-ecs", "notify"] {
+        let manifest =
+            std::fs::read_to_string(shipkit_e2e::root().join("crates").join(tool).join("Cargo.toml")).unwrap();
+        let section = manifest
+            .split("[package.metadata.binstall]")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{tool}: no [package.metadata.binstall]"));
+        let value = |key: &str| {
+            section
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(key)?
+                        .trim_start()
+                        .strip_prefix('=')
+                        .map(|v| v.trim().trim_matches('"'))
+                })
+                .unwrap_or_else(|| panic!("{tool}: no {key}"))
+                .to_string()
+        };
+        let render = |t: &str| {
+            t.replace("{ repo }", "https://github.com/shipkit/shipkit")
+                .replace("{ name }", tool)
+                .replace("{ bin }", tool)
+                .replace("{ version }", "1.2.3")
+                .replace("{ target }", "x86_64-unknown-linux-musl")
+                .replace("{ binary-ext }", "")
+        };
+        assert_eq!(
+            render(&value("pkg-url")),
+            format!(
+                "https://github.com/shipkit/shipkit/releases/download/v1.2.3/{tool}-1.2.3-x86_64-unknown-linux-musl.tar.gz"
+            )
+        );
+        assert_eq!(
+            render(&value("bin-dir")),
+            format!("{tool}-1.2.3-x86_64-unknown-linux-musl/{tool}")
+        );
+        assert_eq!(value("pkg-fmt"), "tgz");
+    }
+}
