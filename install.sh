@@ -13,6 +13,7 @@
 # 7 download failed, 10 refused (checksum mismatch or missing), 1 anything else (e.g. cannot write --to).
 
 set -u
+set -f # no globbing: every word below is data
 
 ALL_TOOLS="version-detect,docker-tag-push,deploy-ecs,notify"
 DEFAULT_BASE_URL="https://github.com/shipkit/shipkit/releases/download"
@@ -63,6 +64,9 @@ die() {
 
 has() { command -v "$1" >/dev/null 2>&1; }
 
+# A URL for messages: credentials in it (https://user:token@host/...) are never printed.
+shown() { printf '%s' "$1" | sed 's#://[^/@]*@#://***@#'; }
+
 # Target detection in the manner of rustup-init.sh: kernel from uname -s, CPU from uname -m, a 32-bit
 # userland on a 64-bit kernel from the ELF class of /bin/sh, the C library from ldd. shipkit's Linux
 # builds are static musl binaries, so they run on glibc and musl systems alike.
@@ -96,10 +100,10 @@ detect_target() {
 # download <url> <file>: curl or wget, https (http only to loopback), a few retries.
 download() {
     _proto="=https"
-    case "$1" in
+    case "$(printf '%s' "$1" | sed 's#://[^/@]*@#://#')" in
         https://*) ;;
         http://127.0.0.1[:/]* | http://localhost[:/]* | http://\[::1\][:/]*) _proto="=http" ;;
-        *) die 2 "refusing to download over an insecure or unknown scheme: $1" "use an https:// --base-url" ;;
+        *) die 2 "refusing to download over an insecure or unknown scheme: $(shown "$1")" "use an https:// --base-url" ;;
     esac
     if has curl; then
         # https stays https through redirects (GitHub Releases redirect to its object store)
@@ -201,7 +205,7 @@ main() {
             */releases/download) latest_url="${base_url%/download}/latest/download/VERSION" ;;
             *) latest_url="$base_url/latest" ;;
         esac
-        download "$latest_url" "$_tmp/latest" || die 7 "cannot read the latest version from $latest_url" \
+        download "$latest_url" "$_tmp/latest" || die 7 "cannot read the latest version from $(shown "$latest_url")" \
             "pin a version with --version X, or publish that file"
         version=$(head -n 1 "$_tmp/latest" | tr -d ' \r\n')
         say "latest is $version"
@@ -230,17 +234,17 @@ main() {
     has sha256sum || has shasum || has openssl ||
         die 5 "no sha256sum, shasum or openssl to verify the downloads" "install coreutils"
     release_url="$base_url/v$version"
-    say "installing${needed} $version ($target${DETECTED_LIBC:+, $DETECTED_LIBC system}) from $release_url"
+    say "installing${needed} $version ($target${DETECTED_LIBC:+, $DETECTED_LIBC system}) from $(shown "$release_url")"
 
     download "$release_url/SHA256SUMS" "$_tmp/SHA256SUMS" ||
-        die 7 "cannot download $release_url/SHA256SUMS" "check --version and --base-url; nothing was installed"
+        die 7 "cannot download $(shown "$release_url")/SHA256SUMS" "check --version and --base-url; nothing was installed"
 
     # Verify every archive before installing any of them.
     for _t in $needed; do
         _name="$_t-$version-$target"
         _file="$_name.tar.gz"
         download "$release_url/$_file" "$_tmp/$_file" ||
-            die 7 "cannot download $release_url/$_file" "check --version, --target and --base-url; nothing was installed"
+            die 7 "cannot download $(shown "$release_url")/$_file" "check --version, --target and --base-url; nothing was installed"
         _want=$(expected_sum "$_tmp/SHA256SUMS" "$_file")
         [ -n "$_want" ] || die 10 "SHA256SUMS of $version has no checksum for $_file: refusing to install unverified code" \
             "the release is incomplete; nothing was installed"

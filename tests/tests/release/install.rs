@@ -326,3 +326,40 @@ fn bad_flags_are_refused_with_a_clear_line_and_no_network() {
     assert!(text(&help.stdout).contains("exit codes:"));
     assert_eq!(std::fs::read_dir(to.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn credentials_in_the_base_url_are_never_printed() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    let with_creds = server.url.replace("http://", "http://ci-user:S3cret-token@");
+    let run = |version: &str| {
+        Command::new("sh")
+            .arg(shipkit_e2e::root().join("install.sh"))
+            .args([
+                "--version",
+                version,
+                "--tools",
+                "version-detect",
+                "--to",
+                to.path().to_str().unwrap(),
+            ])
+            .args(["--base-url", &with_creds])
+            .output()
+            .unwrap()
+    };
+    let ok = run(&rel.version);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(
+        text(&ok.stderr).contains("http://***@127.0.0.1:"),
+        "{}",
+        text(&ok.stderr)
+    );
+    let missing = run("9.9.9");
+    assert_eq!(missing.status.code(), Some(7), "{}", text(&missing.stderr));
+    for out in [&ok, &missing] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains("S3cret-token"), "credentials printed: {all}");
+    }
+}
