@@ -34,6 +34,7 @@ usage: install.sh --version X [--tools a,b] [--to DIR] [--base-url URL] [--targe
   --target TRIPLE   override the detected target, e.g. aarch64-unknown-linux-musl
                                                                             [env SHIPKIT_INSTALL_TARGET]
   --force           download and install even when the same version is already in --to
+                                                                            [env SHIPKIT_INSTALL_FORCE=1]
   -h, --help        this text
 
 Every archive is checked against the release's SHA256SUMS before anything is installed; a mismatch or
@@ -146,7 +147,10 @@ main() {
     to=${SHIPKIT_INSTALL_DIR:-}
     base_url=${SHIPKIT_BASE_URL:-$DEFAULT_BASE_URL}
     target=${SHIPKIT_INSTALL_TARGET:-}
-    force=no
+    case "${SHIPKIT_INSTALL_FORCE:-}" in
+        1 | true | yes) force=yes ;;
+        *) force=no ;;
+    esac
     while [ $# -gt 0 ]; do
         case "$1" in
             --version | --tools | --to | --base-url | --target)
