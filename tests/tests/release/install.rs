@@ -18,12 +18,7 @@ fn curl_pipe_sh(server: &Server, version: &str, args: &[&str]) -> Output {
 fn pipe_sh(script: &str, server: &Server, args: &[&str], path: Option<&Path>) -> Output {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(script).arg("sh").args(args).env("URL", &server.url);
-    for var in [
-        "SHIPKIT_INSTALL_VERSION",
-        "SHIPKIT_INSTALL_TOOLS",
-        "SHIPKIT_INSTALL_DIR",
-        "SHIPKIT_BASE_URL",
-    ] {
+    for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("SHIPKIT_")) {
         cmd.env_remove(var);
     }
     if let Some(p) = path {
