@@ -79,6 +79,7 @@ impl Fixture {
 
     /// `extra(family)` is merged into each RegisterTaskDefinition request.
     pub fn with_td(n: usize, extra: impl Fn(&str) -> Value) -> Fixture {
+        assert_patched_moto();
         let cluster = unique("c");
         call("CreateCluster", json!({"clusterName": cluster}));
         let mut services = Vec::new();
@@ -129,6 +130,27 @@ impl Fixture {
     }
 }
 
+/// Fail fast, and say why, when the moto server was started without the fixture's deployment patch
+/// (every deploy would then wait for its timeout).
+fn assert_patched_moto() {
+    static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *CHECKED.get_or_init(|| {
+        let cluster = unique("probe");
+        call("CreateCluster", json!({"clusterName": cluster}));
+        let td = json!({"family": cluster, "containerDefinitions": [{"name": "a", "image": "probe:1", "memory": 64}]});
+        call("RegisterTaskDefinition", td.clone());
+        call("RegisterTaskDefinition", td);
+        call("CreateService", json!({"cluster": cluster, "serviceName": "p", "taskDefinition": format!("{cluster}:1"), "desiredCount": 1}));
+        let v = call("UpdateService", json!({"cluster": cluster, "service": "p", "taskDefinition": format!("{cluster}:2")}));
+        v["service"]["deployments"].as_array().map_or(0, Vec::len) == 2
+    });
+    assert!(
+        ok,
+        "the moto server at SHIPKIT_TEST_MOTO_URL runs without tests/fixtures/moto_server.py's deployment patch: \
+         restart it with `scripts/test-services start` (or ./scripts/test)"
+    );
+}
+
 pub fn td_tags(arn: &str) -> Vec<(String, String)> {
     let v = call("ListTagsForResource", json!({"resourceArn": arn}));
     v["tags"]
@@ -164,6 +186,8 @@ pub fn run_in(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str
             "/nonexistent/shipkit-test-aws-credentials",
         ),
         ("SHIPKIT_POLL_INTERVAL", "0.2s"),
+        // Fail in a minute, not ten, if something never stabilises.
+        ("SHIPKIT_TIMEOUT", "60s"),
         ("NO_COLOR", "1"),
     ];
     full.extend_from_slice(env);
