@@ -209,6 +209,7 @@ fn installer_dist_and_action_library_pass_shellcheck() {
     for (shell, file) in [
         ("sh", "install.sh"),
         ("bash", "scripts/dist"),
+        ("bash", "scripts/bench-dist"),
         ("bash", "ci-templates/github/lib.sh"),
     ] {
         let out = Command::new(venv_bin("shellcheck"))
