@@ -165,7 +165,12 @@ pub fn elf_has_interpreter(bytes: &[u8]) -> bool {
     })
 }
 
-/// The CI template files the tests cover.
+/// The example service (examples/sample-service), whose CI configs compose the templates.
+pub fn sample_service() -> PathBuf {
+    root().join("examples/sample-service")
+}
+
+/// The CI template files the tests cover, and the example service's CI configs that use them.
 pub fn template_files() -> Vec<PathBuf> {
     let t = root().join("ci-templates");
     let mut v: Vec<PathBuf> = std::fs::read_dir(t.join("github"))
@@ -174,11 +179,11 @@ pub fn template_files() -> Vec<PathBuf> {
         .filter(|p| p.exists())
         .collect();
     v.sort();
-    v.push(t.join("github/example-workflow.yml"));
+    v.push(sample_service().join(".github/workflows/ship.yml"));
     v.push(t.join("circleci/orb.yml"));
-    v.push(t.join("circleci/.circleci/config.yml"));
+    v.push(sample_service().join(".circleci/config.yml"));
     v.push(t.join("gitlab/shipkit.gitlab-ci.yml"));
-    v.push(t.join("gitlab/example.gitlab-ci.yml"));
+    v.push(sample_service().join(".gitlab-ci.yml"));
     v
 }
 

@@ -64,11 +64,11 @@ def main():
     for path in sys.argv[1:]:
         doc = load(path)
         p = "/" + path.replace("\\", "/")
-        if "/github/" in p:
+        if "/github/" in p or "/.github/" in p:
             github(path, doc, out)
-        elif "/circleci/" in p:
+        elif "/circleci/" in p or "/.circleci/" in p:
             circleci(path, doc, "", out)
-        elif "/gitlab/" in p:
+        elif "/gitlab/" in p or p.endswith(".gitlab-ci.yml"):
             gitlab(path, doc, out)
         else:
             raise SystemExit(f"unknown template kind: {path}")

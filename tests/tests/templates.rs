@@ -62,7 +62,7 @@ fn github_actions_are_one_per_tool_plus_install_and_valid() {
 fn github_example_workflow_is_valid() {
     check_jsonschema(
         &["--builtin-schema", "vendor.github-workflows"],
-        &[templates().join("github/example-workflow.yml")],
+        &[shipkit_e2e::sample_service().join(".github/workflows/ship.yml")],
     );
 }
 
@@ -72,7 +72,7 @@ fn circleci_orb_and_config_are_valid() {
         &["--builtin-schema", "vendor.circle-ci"],
         &[
             templates().join("circleci/orb.yml"),
-            templates().join("circleci/.circleci/config.yml"),
+            shipkit_e2e::sample_service().join(".circleci/config.yml"),
         ],
     );
 }
@@ -83,7 +83,7 @@ fn gitlab_template_and_example_are_valid() {
         &["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"],
         &[
             templates().join("gitlab/shipkit.gitlab-ci.yml"),
-            templates().join("gitlab/example.gitlab-ci.yml"),
+            shipkit_e2e::sample_service().join(".gitlab-ci.yml"),
         ],
     );
 }
@@ -137,7 +137,7 @@ fn zizmor(files: &[&Path]) -> Output {
 #[test]
 fn zizmor_finds_nothing_in_the_github_workflow_and_actions() {
     let mut files = action_files();
-    files.push(templates().join("github/example-workflow.yml"));
+    files.push(shipkit_e2e::sample_service().join(".github/workflows/ship.yml"));
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = zizmor(&refs);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Precedence: flag > environment variable > file > default. `${VAR}` is replaced by the environment
-//! variable's value (a missing one is an error; `$${` is a literal `${`), so no secret is committed.
+//! variable's value (a missing one is an error; `${VAR:-default}` falls back to `default` when the variable
+//! is unset or empty; `$${` is a literal `${`), so no secret is committed.
 //! Unknown keys and wrong types are errors that name the file, line and key.
 
 mod deploy;
@@ -122,7 +123,8 @@ fn one_line(s: &str) -> String {
     first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
-/// Replace `${VAR}` with the variable's value. A missing variable is an error naming file and line.
+/// Replace `${VAR}` with the variable's value. A missing variable is an error naming file and line;
+/// `${VAR:-default}` gives `default` when the variable is unset or empty (`${VAR:-}`: empty).
 /// `$${` stands for a literal `${`. Values of secret-looking variables are registered for masking.
 pub fn expand_env(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
     let mut out = String::with_capacity(text.len());
@@ -141,7 +143,10 @@ pub fn expand_env(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<Stri
                         lineno + 1
                     )));
                 };
-                let name = &tail[..end];
+                let (name, default) = match tail[..end].split_once(":-") {
+                    Some((n, d)) => (n, Some(d)),
+                    None => (&tail[..end], None),
+                };
                 let valid = !name.is_empty()
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     && !name.starts_with(|c: char| c.is_ascii_digit());
@@ -151,7 +156,8 @@ pub fn expand_env(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<Stri
                         lineno + 1
                     )));
                 }
-                let value = lookup(name).ok_or_else(|| {
+                let value = lookup(name).filter(|v| default.is_none() || !v.is_empty());
+                let value = value.or_else(|| default.map(String::from)).ok_or_else(|| {
                     Error::config(format!(
                         "{origin}:{}: environment variable {name} is not set",
                         lineno + 1
@@ -183,6 +189,13 @@ mod tests {
         let lookup = |k: &str| (k == "HOOK").then(|| "https://hooks.example.test/abc".to_string());
         let out = expand_env("a: ${HOOK}\nb: $${HOOK} $5\n", "f.yml", &lookup).unwrap();
         assert_eq!(out, "a: https://hooks.example.test/abc\nb: ${HOOK} $5\n");
+        let out = expand_env(
+            "a: \"${MISSING:-}\"\nb: ${MISSING:-fallback}\nc: ${HOOK:-x}\n",
+            "f.yml",
+            &lookup,
+        )
+        .unwrap();
+        assert_eq!(out, "a: \"\"\nb: fallback\nc: https://hooks.example.test/abc\n");
         let err = expand_env("x: 1\ny: ${MISSING}\n", "f.yml", &lookup).unwrap_err();
         assert_eq!(err.code, crate::ExitCode::Config);
         assert!(
