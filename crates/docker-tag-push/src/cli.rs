@@ -42,7 +42,7 @@ fn after_help() -> String {
 #[derive(Debug, Parser)]
 #[command(
     name = "docker-tag-push",
-    version,
+    version = shipkit_core::cli::VERSION,
     after_long_help = after_help(),
     args_conflicts_with_subcommands = true
 )]
