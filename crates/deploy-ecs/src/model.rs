@@ -248,14 +248,31 @@ impl WaitError {
 /// Reports progress lines (one per change); `prefix` names the service.
 pub trait Progress {
     fn line(&self, service: &str, line: &str);
+    /// Terse (CI logs, not a TTY): task-count changes only when the deployments change or every 30 s.
+    fn terse(&self) -> bool {
+        false
+    }
 }
 
-/// Prints to stderr.
+/// Prints to stderr; terse when stderr is not a terminal.
 pub struct StderrProgress;
 impl Progress for StderrProgress {
     fn line(&self, service: &str, line: &str) {
         shipkit_core::term::info(&format!("{service}: {line}"));
     }
+    fn terse(&self) -> bool {
+        !shipkit_core::term::stderr_is_tty()
+    }
+}
+
+/// What a terse log prints a line for: which deployments exist, their status and rollout state.
+fn shape(state: &ServiceState) -> String {
+    state
+        .deployments
+        .iter()
+        .map(|d| format!("{} {} {:?}", d.id, d.status, d.rollout_state))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// The progress line for a state: `web:13 PRIMARY 2/3 running, 1 pending | web:12 ACTIVE 1/1 running`.
@@ -297,6 +314,8 @@ pub async fn wait_deployment<A: EcsApi>(
 ) -> Result<(), WaitError> {
     let start = api.elapsed();
     let mut last_line = String::new();
+    let mut last_shape = String::new();
+    let mut last_print = start;
     let mut seen_events: Option<BTreeSet<String>> = None;
     let mut seen_stopped = BTreeSet::new();
     let mut stopped_reasons: Vec<String> = Vec::new();
@@ -319,9 +338,15 @@ pub async fn wait_deployment<A: EcsApi>(
             seen_events = Some(ids);
         }
         let line = progress_line(&state);
-        if line != last_line {
+        let now = api.elapsed();
+        let due = !progress.terse()
+            || shape(&state) != last_shape
+            || now.saturating_sub(last_print) >= Duration::from_secs(30);
+        if line != last_line && due {
             progress.line(service, &line);
             last_line = line;
+            last_shape = shape(&state);
+            last_print = now;
         }
         match evaluate(&state, id, task_definition) {
             Verdict::Done => return Ok(()),

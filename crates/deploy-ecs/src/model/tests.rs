@@ -366,6 +366,82 @@ fn new_events_are_printed_once() {
 }
 
 #[test]
+fn terse_progress_prints_deployment_changes_not_every_count() {
+    struct Terse(Script);
+    impl EcsApi for Terse {
+        async fn describe_service(&self, c: &str, s: &str) -> Result<ServiceState> {
+            self.0.describe_service(c, s).await
+        }
+        async fn stopped_tasks(&self, c: &str, id: &str) -> Result<Vec<TaskState>> {
+            self.0.stopped_tasks(c, id).await
+        }
+        async fn update_service(&self, c: &str, s: &str, td: &str) -> Result<String> {
+            self.0.update_service(c, s, td).await
+        }
+        async fn sleep(&self, d: Duration) {
+            self.0.sleep(d).await
+        }
+        fn elapsed(&self) -> Duration {
+            self.0.elapsed()
+        }
+    }
+    impl Progress for Terse {
+        fn line(&self, service: &str, line: &str) {
+            self.0.line(service, line)
+        }
+        fn terse(&self) -> bool {
+            true
+        }
+    }
+    let counts = |r: i32| {
+        svc(vec![
+            dep("ecs-svc/new", "PRIMARY", NEW, 4, r, "IN_PROGRESS"),
+            dep("ecs-svc/old", "ACTIVE", OLD, 4, 4 - r, "COMPLETED"),
+        ])
+    };
+    let t = Terse(Script {
+        services: RefCell::new(vec![
+            counts(0),
+            counts(1),
+            counts(2),
+            counts(3),
+            svc(vec![dep("ecs-svc/new", "PRIMARY", NEW, 4, 4, "COMPLETED")]),
+        ]),
+        ..Default::default()
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let out = rt.block_on(watch_and_rollback(
+        &t,
+        "c",
+        "web",
+        "ecs-svc/new",
+        NEW,
+        OLD,
+        true,
+        &opts(),
+        &t,
+    ));
+    assert_eq!(out, Outcome::Deployed);
+    let lines = t.0.lines.borrow();
+    // 5 polls ~10 s apart (±20%): the first state, at most one 30-second refresh, and the final state.
+    assert!((2..=3).contains(&lines.len()), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("web:13 PRIMARY 1/4")),
+        "count-only change printed: {lines:?}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("web:13 PRIMARY 4/4 running, 0 pending, COMPLETED"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn durations_parse() {
     assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
     assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
