@@ -219,6 +219,21 @@ struct Plan {
     current_commit: Option<String>,
 }
 
+/// What to roll back to: the service's task definition, unless a deployment is still rolling out, then
+/// the last one whose rollout COMPLETED (rolling back to a half-deployed revision helps nobody).
+fn stable_task_definition(state: &ServiceState) -> String {
+    if state.deployments.len() > 1 {
+        let completed = state
+            .deployments
+            .iter()
+            .find(|d| d.rollout_state.as_deref() == Some("COMPLETED"));
+        if let Some(d) = completed.filter(|d| !d.task_definition.is_empty()) {
+            return d.task_definition.clone();
+        }
+    }
+    state.task_definition.clone()
+}
+
 /// Out-of-order protection: refuse to replace what runs with an older build, by semver, else (versions
 /// missing or equal) by git ancestry of the recorded commit when this is a checkout that has both.
 fn check_order(p: &Plan, version: Option<&str>, sha: Option<&str>) -> Result<()> {
@@ -345,7 +360,7 @@ async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) 
                 );
             }
             Ok(Plan {
-                previous: state.task_definition.clone(),
+                previous: stable_task_definition(&state),
                 state,
                 new_td: td,
                 diff,

@@ -441,6 +441,53 @@ fn crash_looping_tasks_fail_the_deploy_and_roll_back() {
 }
 
 #[test]
+fn rollback_goes_to_the_last_completed_revision_not_a_half_deployed_one() {
+    let f = Fixture::new(1);
+    let s = &f.services[0];
+    assert_eq!(
+        code(&run(&[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            s,
+            "--image",
+            &f.image(0, "1.1.0")
+        ])),
+        0
+    );
+    let stable = f.current_td(0);
+    // Someone's deploy that never finishes is still rolling out...
+    let o = run(&[
+        "deploy",
+        "-c",
+        &f.cluster,
+        "-s",
+        s,
+        "--image",
+        &f.image(0, "stuck"),
+        "--no-wait",
+    ]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_ne!(f.current_td(0), stable);
+    // ...when a bad one fails: back to the last revision that completed.
+    let bad = run(&[
+        "deploy",
+        "-c",
+        &f.cluster,
+        "-s",
+        s,
+        "--image",
+        &f.image(0, "crashloop"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&bad), 1, "{}", show(&bad));
+    assert_eq!(json_out(&bad)["previous_task_definition_arn"], stable.as_str());
+    assert_eq!(f.current_td(0), stable);
+}
+
+#[test]
 fn circuit_breaker_rollback_is_a_failure() {
     let f = Fixture::new(1);
     let before = f.current_td(0);
