@@ -57,7 +57,13 @@ pub fn parse_env(items: &[String]) -> Result<Vec<(String, String)>> {
     items
         .iter()
         .map(|s| match s.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                // `--env API_TOKEN=...`: the value is masked in everything printed (dry-run diff, errors).
+                if shipkit_core::mask::is_secret_name(k.trim()) && !v.is_empty() {
+                    shipkit_core::mask::register(v);
+                }
+                Ok((k.trim().to_string(), v.to_string()))
+            }
             _ => Err(Error::usage(format!("invalid --env `{s}`")).hint("write --env NAME=value")),
         })
         .collect()
@@ -292,6 +298,14 @@ mod tests {
             e.message
         );
         assert_eq!(e.code, shipkit_core::ExitCode::Usage);
+    }
+
+    #[test]
+    fn secret_looking_env_values_are_masked() {
+        let env = parse_env(&["API_TOKEN=s3cr3t-value-42".into(), "PLAIN=x".into()]).unwrap();
+        assert_eq!(env[0].1, "s3cr3t-value-42");
+        assert!(!shipkit_core::mask::mask("diff: s3cr3t-value-42").contains("s3cr3t-value-42"));
+        assert!(parse_env(&["=x".into()]).is_err());
     }
 
     #[test]
