@@ -416,18 +416,38 @@ fn lock_unlock_rollback_pin_and_status() {
 fn crash_looping_tasks_fail_the_deploy_and_roll_back() {
     let f = Fixture::new(1);
     let before = f.current_td(0);
-    let o = run(&[
-        "deploy",
-        "-c",
-        &f.cluster,
-        "-s",
-        &f.services[0],
-        "--image",
-        &f.image(0, "crashloop"),
-        "--format",
-        "json",
-    ]);
+    // Run as on GitHub Actions: annotations on stderr, a summary table in $GITHUB_STEP_SUMMARY.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let o = run_at(
+        &moto_url(),
+        &[
+            "deploy",
+            "-c",
+            &f.cluster,
+            "-s",
+            &f.services[0],
+            "--image",
+            &f.image(0, "crashloop"),
+            "--format",
+            "json",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
     assert_eq!(code(&o), 1, "{}", show(&o));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("| service | status |") && md.contains("rolled_back"),
+        "{md}"
+    );
+    assert!(
+        stderr(&o).contains("::warning::") && stderr(&o).contains("::error::"),
+        "{}",
+        show(&o)
+    );
     let out = json_out(&o);
     assert_eq!(out["status"], "rolled_back");
     assert_eq!(out["services"][0]["status"], "rolled_back");
