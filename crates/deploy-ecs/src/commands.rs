@@ -1114,3 +1114,48 @@ fn status_table(rows: &[Value]) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::AwsArgs;
+
+    fn aws_args(cluster: Option<&str>, env: Option<&str>) -> AwsArgs {
+        AwsArgs {
+            region: None,
+            endpoint_url: None,
+            profile: None,
+            max_attempts: 8,
+            cluster: cluster.map(String::from),
+            environment: env.map(String::from),
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_deploy_defaults() {
+        let cfg = shipkit_core::config::parse(
+            "deploy: {region: eu-west-1, cluster: dflt, timeout: 5m}\n\
+             environments:\n  staging: {cluster: stg, services: [web, worker], region: eu-central-1, timeout: 90s}\n",
+            "shipkit.yml",
+        )
+        .unwrap();
+        let (t, region) = resolve(&aws_args(None, Some("staging")), &cfg, &[], true).unwrap();
+        assert_eq!(
+            (t.cluster.as_str(), t.services.len(), region.as_deref()),
+            ("stg", 2, Some("eu-central-1"))
+        );
+        assert_eq!(t.timeout, Duration::from_secs(90));
+        let (t, _) = resolve(&aws_args(Some("flag"), Some("staging")), &cfg, &["api".into()], true).unwrap();
+        assert_eq!(
+            (t.cluster.as_str(), t.services.clone()),
+            ("flag", vec!["api".to_string()])
+        );
+        let (t, region) = resolve(&aws_args(None, None), &cfg, &["web".into()], true).unwrap();
+        assert_eq!((t.cluster.as_str(), region.as_deref()), ("dflt", Some("eu-west-1")));
+        assert_eq!(t.timeout, Duration::from_secs(300));
+        let e = resolve(&aws_args(None, None), &cfg, &[], true).err().unwrap();
+        assert_eq!(e.code, ExitCode::Usage);
+        let e = resolve(&aws_args(None, Some("prod")), &cfg, &[], true).err().unwrap();
+        assert_eq!(e.code, ExitCode::Config);
+    }
+}
