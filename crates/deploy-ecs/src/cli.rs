@@ -18,7 +18,7 @@ pub const EXAMPLES: &str = "Examples:
 #[derive(Debug, Parser)]
 #[command(
     name = "deploy-ecs",
-    version,
+    version = shipkit_core::cli::VERSION,
     about = "Deploy an image to Amazon ECS and wait until it is really healthy; roll back by itself; see what runs where",
     after_help = EXAMPLES,
     after_long_help = format!("{EXAMPLES}\n{}", shipkit_core::cli::exit_codes_help()),
@@ -47,7 +47,7 @@ pub struct AwsArgs {
     #[arg(long, env = "SHIPKIT_AWS_MAX_ATTEMPTS", default_value_t = 8, global = true)]
     pub max_attempts: u32,
     /// ECS cluster (else environments.<name>.cluster / deploy.cluster in shipkit.yml).
-    #[arg(short, long, env = "SHIPKIT_CLUSTER", global = true)]
+    #[arg(short, long, env = "SHIPKIT_ECS_CLUSTER", global = true)]
     pub cluster: Option<String>,
     /// Environment from shipkit.yml (`environments.<name>`: cluster, services, container, region, timeout).
     #[arg(short, long, env = "SHIPKIT_ENVIRONMENT", global = true, value_name = "NAME")]
@@ -73,7 +73,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServicesArg {
     /// Service name (repeatable; comma-separated in the env var). Default: environments.<name>.services.
-    #[arg(short, long = "service", env = "SHIPKIT_SERVICES", value_delimiter = ',')]
+    #[arg(short, long = "service", env = "SHIPKIT_ECS_SERVICES", value_delimiter = ',')]
     pub services: Vec<String>,
 }
 
@@ -142,7 +142,7 @@ pub struct DeployArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Service whose current task definition and network settings to use.
-    #[arg(short, long, env = "SHIPKIT_SERVICE")]
+    #[arg(short, long, env = "SHIPKIT_ECS_SERVICE")]
     pub service: Option<String>,
     /// Task definition (family, family:revision or ARN); default: the service's current one.
     #[arg(long, env = "SHIPKIT_TASK_DEFINITION")]
@@ -187,4 +187,47 @@ pub struct LockArgs {
     /// Why (shown to everyone whose deploy is refused).
     #[arg(long, env = "SHIPKIT_REASON")]
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    fn env_names(cmd: &clap::Command, out: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            if let Some(e) = a.get_env() {
+                out.push(e.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            env_names(sub, out);
+        }
+    }
+
+    /// The contract: deploy-ecs's outputs, written as `SHIPKIT_<KEY>` and sourced into a CI job, must not
+    /// become its own flags — a staging deploy's `cluster`/`services` would redirect the production deploy.
+    /// Only `image` and `version` mean the same thing on both sides.
+    #[test]
+    fn sourced_outputs_do_not_redirect_the_next_deploy() {
+        let mut read = vec![];
+        env_names(&Cli::command(), &mut read);
+        assert!(read.contains(&"SHIPKIT_ECS_CLUSTER".to_string()), "{read:?}");
+        let outputs = [
+            "status",
+            "cluster",
+            "services",
+            "task_definition_arn",
+            "previous_task_definition_arn",
+            "exit_code",
+            "message",
+        ];
+        for key in outputs {
+            let var = shipkit_core::output::env_key("SHIPKIT_", key);
+            assert!(
+                !read.contains(&var),
+                "deploy-ecs writes {var} and also reads it as a flag"
+            );
+        }
+    }
 }
