@@ -6,7 +6,7 @@
 //! circuit-breaker rollback to the old revision, our deployment disappearing or being replaced, or its
 //! new tasks stopping are failures, detected as early as possible.
 
-use shipkit_core::{Error, ExitCode, Result};
+use shipkit_core::{ExitCode, Result};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -432,48 +432,7 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Parse `10m`, `90s`, `1h`, `1m30s`, `500ms`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || Error::usage(format!("invalid duration `{s}`")).hint("write it like 10m, 90s, 1m30s or 500ms");
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = t.parse::<f64>() {
-        return if n >= 0.0 {
-            Ok(Duration::from_secs_f64(n))
-        } else {
-            Err(bad())
-        };
-    }
-    let mut total = Duration::ZERO;
-    let mut num = String::new();
-    let mut chars = t.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let n: f64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                'h' => 3600.0,
-                'm' => 60.0,
-                's' => 1.0,
-                _ => return Err(bad()),
-            }
-        };
-        total += Duration::from_secs_f64(n * unit);
-    }
-    if !num.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
-}
+pub use shipkit_core::time::parse_duration;
 
 /// How one service's deploy ended.
 #[derive(Debug, Clone, PartialEq)]

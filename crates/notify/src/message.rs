@@ -401,44 +401,9 @@ pub fn apply_ci(m: &mut Message, ci: &CiContext) {
     m.actor = ci.actor.clone();
 }
 
-/// `95`, `95s`, `1m35s`, `1h2m`, `500ms` → seconds (rounded down).
+/// `95`, `95s`, `1m35s`, `1h 2m`, `500ms` → seconds (rounded down).
 pub fn parse_duration_secs(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<f64>() {
-        return (n >= 0.0).then_some(n as u64);
-    }
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        if c.is_whitespace() {
-            continue;
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        let unit = if c == 'm' && chars.peek() == Some(&'s') {
-            chars.next();
-            0.001
-        } else {
-            match c {
-                'h' => 3600.0,
-                'm' => 60.0,
-                's' => 1.0,
-                _ => return None,
-            }
-        };
-        total += n * unit;
-        any = true;
-    }
-    if !num.is_empty() || !any {
-        return None;
-    }
-    Some(total as u64)
+    shipkit_core::time::parse_duration(s).ok().map(|d| d.as_secs())
 }
 
 /// Seconds → `2h 3m`, `3m 12s`, `45s`.

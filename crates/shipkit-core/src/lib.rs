@@ -23,5 +23,6 @@ pub mod mask;
 pub mod output;
 pub mod retry;
 pub mod term;
+pub mod time;
 
 pub use error::{Error, ExitCode, Result, ResultExt};

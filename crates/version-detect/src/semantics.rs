@@ -228,27 +228,7 @@ pub fn conventional_bump(base: Option<&Version>, wanted: Bump) -> Bump {
     }
 }
 
-/// Seconds since the epoch (UTC) as RFC 3339, e.g. `2023-11-14T22:13:20Z`.
-pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use shipkit_core::time::rfc3339_utc as rfc3339;
 
 #[cfg(test)]
 mod tests {
@@ -332,13 +312,6 @@ mod tests {
         assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Patch), v("2.0.0"));
         assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Major), v("2.0.0"));
         assert_eq!(bump_version(None, Bump::Minor), v("0.1.0"));
-    }
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]
