@@ -144,7 +144,7 @@ pub struct Cli {
     pub channel: Option<String>,
 
     /// Slack bot: reply in the thread of --update instead of editing it (failures also go to the channel).
-    #[arg(long, env = "SHIPKIT_NOTIFY_THREAD", value_parser = flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
+    #[arg(long, env = "SHIPKIT_NOTIFY_THREAD", value_parser = shipkit_core::cli::bool_flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub thread: bool,
 
     /// Slack bot token for slack://CHANNEL targets (prefer the env var).
@@ -168,24 +168,15 @@ pub struct Cli {
     pub max_wait: String,
 
     /// Fail when a target fails: exit 11 if some did, 7 if all did (default: warn and exit 0).
-    #[arg(long, env = "SHIPKIT_NOTIFY_STRICT", value_parser = flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
+    #[arg(long, env = "SHIPKIT_NOTIFY_STRICT", value_parser = shipkit_core::cli::bool_flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub strict: bool,
 
     /// Print the requests that would be sent (URLs and tokens masked) and send nothing.
-    #[arg(long, env = "SHIPKIT_NOTIFY_DRY_RUN", value_parser = flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
+    #[arg(long, env = "SHIPKIT_NOTIFY_DRY_RUN", value_parser = shipkit_core::cli::bool_flag, value_name = "BOOL", num_args = 0..=1, default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub dry_run: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,
-}
-
-/// A boolean flag that also reads an env var: an empty value (an unset CI input) is false.
-fn flag(s: &str) -> std::result::Result<bool, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "" | "false" | "0" | "no" | "off" => Ok(false),
-        "true" | "1" | "yes" | "on" => Ok(true),
-        other => Err(format!("`{other}` is not true or false")),
-    }
 }
 
 /// `10s`, `500ms`, `1m`, `10` (seconds).

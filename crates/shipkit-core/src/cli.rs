@@ -84,3 +84,35 @@ pub fn exit_codes_help() -> String {
         ExitCode::help_table()
     )
 }
+
+/// `true/1/yes/on` → `Some(true)`, `false/0/no/off` → `Some(false)`, empty → `None` (an unset CI input);
+/// anything else is an error naming the value.
+pub fn parse_bool(s: &str) -> std::result::Result<Option<bool>, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "false" | "0" | "no" | "off" => Ok(Some(false)),
+        "true" | "1" | "yes" | "on" => Ok(Some(true)),
+        other => Err(format!("`{other}` is not true or false")),
+    }
+}
+
+/// For a boolean flag that also reads an env var (`value_parser = shipkit_core::cli::bool_flag`):
+/// as [`parse_bool`], with an empty value (a CI template's unset input) meaning false.
+pub fn bool_flag(s: &str) -> std::result::Result<bool, String> {
+    parse_bool(s).map(|b| b.unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool(" Yes "), Ok(Some(true)));
+        assert_eq!(parse_bool("0"), Ok(Some(false)));
+        assert_eq!(parse_bool(""), Ok(None));
+        assert_eq!(bool_flag(""), Ok(false));
+        assert_eq!(bool_flag("on"), Ok(true));
+        assert!(bool_flag("maybe").unwrap_err().contains("maybe"));
+    }
+}

@@ -66,7 +66,7 @@ pub struct Cli {
     pub require_tag: Option<String>,
 
     /// First fetch tags (and the full history of a shallow clone) from the remote with the git CLI
-    #[arg(long, env = "SHIPKIT_FETCH", global = true, value_parser = flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "SHIPKIT_FETCH", global = true, value_parser = shipkit_core::cli::bool_flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub fetch: bool,
 
@@ -145,25 +145,9 @@ pub struct TagArgs {
     #[arg(long, short, env = "SHIPKIT_TAG_MESSAGE", value_name = "TEXT")]
     pub message: Option<String>,
     /// Create the tag locally only
-    #[arg(long, env = "SHIPKIT_NO_PUSH", value_parser = flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+    #[arg(long, env = "SHIPKIT_NO_PUSH", value_parser = shipkit_core::cli::bool_flag, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub no_push: bool,
-}
-
-/// A boolean flag that also reads an env var: `--fetch`, `--fetch=false`; an empty value (an unset CI input)
-/// is false.
-fn flag(s: &str) -> std::result::Result<bool, String> {
-    parse_bool(s).map(|b| b.unwrap_or(false))
-}
-
-/// `true/1/yes/on`, `false/0/no/off`; empty is `None`.
-fn parse_bool(s: &str) -> std::result::Result<Option<bool>, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "" => Ok(None),
-        "false" | "0" | "no" | "off" => Ok(Some(false)),
-        "true" | "1" | "yes" | "on" => Ok(Some(true)),
-        other => Err(format!("`{other}` is not true or false")),
-    }
 }
 
 fn after_help() -> String {
@@ -254,7 +238,7 @@ impl Settings {
             require_tag: cli
                 .require_tag
                 .as_deref()
-                .map(parse_bool)
+                .map(shipkit_core::cli::parse_bool)
                 .transpose()
                 .map_err(|m| {
                     Error::usage(format!("--require-tag: {m}")).hint("use --require-tag or --require-tag=false")
