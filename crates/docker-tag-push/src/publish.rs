@@ -136,19 +136,7 @@ pub fn publish(client: &Client, manifest: &Manifest, source: &Repo, targets: &[T
                 !report.pushed.contains(&name) && !report.skipped.contains(&name)
             })
             .collect();
-        let results: Vec<Result<bool>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = todo
-                .iter()
-                .map(|tag| scope.spawn(|| put_tag(client, manifest, &t.repo, tag)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
-                })
-                .collect()
-        });
+        let results = crate::registry::parallel_map(&todo, |tag| put_tag(client, manifest, &t.repo, tag));
         for (tag, result) in todo.into_iter().zip(results) {
             let name = format!("{}:{tag}", t.repo);
             match result {

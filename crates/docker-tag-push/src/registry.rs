@@ -613,19 +613,9 @@ impl Client {
         }
         // Up to 4 blobs at a time (each may be held in memory when copied across registries).
         for chunk in m.blobs().chunks(4) {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|blob| scope.spawn(move || self.ensure_blob(&blob.digest, from, to)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
-                    })
-                    .collect::<Result<Vec<()>>>()
-            })?;
+            parallel_map(chunk, |blob| self.ensure_blob(&blob.digest, from, to))
+                .into_iter()
+                .collect::<Result<Vec<()>>>()?;
         }
         Ok(())
     }
@@ -841,6 +831,22 @@ pub fn url_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Run `f` on every item, each on its own scoped thread (registry calls are latency-bound, not CPU-bound),
+/// and return the results in order; a worker that panicked becomes an error.
+pub(crate) fn parallel_map<I: Sync, T: Send>(items: &[I], f: impl Fn(&I) -> Result<T> + Sync) -> Vec<Result<T>> {
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items.iter().map(|item| scope.spawn(move || f(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::failure("a worker thread panicked")))
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]

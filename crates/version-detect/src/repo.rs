@@ -58,6 +58,17 @@ pub struct TagIndex {
 }
 
 impl TagIndex {
+    /// Count a tag that does not count; remember it and why when `keep` (`explain`).
+    fn ignore(&mut self, name: &str, reason: &'static str, keep: bool) {
+        self.ignored_count += 1;
+        if keep {
+            self.ignored.push(Ignored {
+                name: name.to_string(),
+                reason,
+            });
+        }
+    }
+
     /// Read `refs/tags/*` once. Only tags that parse as semver after `prefix` count.
     pub fn read(repo: &Repository, prefix: &str, keep_ignored: bool) -> Result<TagIndex> {
         let mut index = TagIndex::default();
@@ -73,13 +84,7 @@ impl TagIndex {
             let version = match parse_tag(name, prefix) {
                 Ok(v) => v,
                 Err(reason) => {
-                    index.ignored_count += 1;
-                    if keep_ignored {
-                        index.ignored.push(Ignored {
-                            name: name.to_string(),
-                            reason,
-                        });
-                    }
+                    index.ignore(name, reason, keep_ignored);
                     continue;
                 }
             };
@@ -88,13 +93,7 @@ impl TagIndex {
                 (None, Some(target)) => match peel_to_commit(repo, &odb, target) {
                     Ok(c) => c,
                     Err(reason) => {
-                        index.ignored_count += 1;
-                        if keep_ignored {
-                            index.ignored.push(Ignored {
-                                name: name.to_string(),
-                                reason,
-                            });
-                        }
+                        index.ignore(name, reason, keep_ignored);
                         continue;
                     }
                 },
