@@ -61,19 +61,15 @@ impl CommonArgs {
     }
 }
 
-/// Run a tool's body: register secrets from the environment, run, and on error print
+/// Run a tool's body: register secrets from the environment, catch SIGINT/SIGTERM, run, and on error print
 /// `<tool>: error: ... (hint: ...)` as one masked line (plus a GitHub `::error::` annotation when run there)
-/// and exit with the error's code.
+/// and exit with the error's code. Prefer [`crate::app::run`], which also parses and renders clap errors.
 pub fn run_main(tool: &str, body: impl FnOnce() -> Result<()>) -> std::process::ExitCode {
     crate::mask::register_from_env();
+    crate::cancel::install();
     match body() {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let line = e.one_line();
-            crate::term::annotate_error(&line);
-            crate::term::info(&format!("{tool}: {line}"));
-            std::process::ExitCode::from(e.code.code())
-        }
+        Err(e) => crate::app::report(tool, &e),
     }
 }
 

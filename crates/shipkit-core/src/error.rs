@@ -37,11 +37,15 @@ pub enum ExitCode {
     NotFound = 12,
     /// 13: a deploy failed and the rollback failed too: a person must look now.
     RollbackFailed = 13,
+    /// 130: cancelled by SIGINT (Ctrl-C); what was changed was undone or reported first.
+    Interrupted = 130,
+    /// 143: cancelled by SIGTERM (CI cancel or job timeout); what was changed was undone or reported first.
+    Terminated = 143,
 }
 
 impl ExitCode {
     /// Every code, in order, for documentation and tests.
-    pub const ALL: [ExitCode; 14] = [
+    pub const ALL: [ExitCode; 16] = [
         ExitCode::Success,
         ExitCode::Failure,
         ExitCode::Usage,
@@ -56,6 +60,8 @@ impl ExitCode {
         ExitCode::Partial,
         ExitCode::NotFound,
         ExitCode::RollbackFailed,
+        ExitCode::Interrupted,
+        ExitCode::Terminated,
     ];
 
     pub fn code(self) -> u8 {
@@ -79,6 +85,8 @@ impl ExitCode {
             ExitCode::Partial => "partly done: some targets failed (see output)",
             ExitCode::NotFound => "not found",
             ExitCode::RollbackFailed => "deploy failed and rollback failed too",
+            ExitCode::Interrupted => "cancelled by SIGINT (work undone or reported first)",
+            ExitCode::Terminated => "cancelled by SIGTERM (work undone or reported first)",
         }
     }
 
@@ -86,7 +94,7 @@ impl ExitCode {
     pub fn help_table() -> String {
         let mut s = String::from("Exit codes:\n");
         for c in Self::ALL {
-            s.push_str(&format!("  {:>2}  {}\n", c.code(), c.describe()));
+            s.push_str(&format!("  {:>3}  {}\n", c.code(), c.describe()));
         }
         s
     }
@@ -225,6 +233,6 @@ mod tests {
             assert!(seen.insert(c.code()), "duplicate code {}", c.code());
             assert!(!c.describe().is_empty());
         }
-        assert!(ExitCode::help_table().contains(" 7  a remote service failed"));
+        assert!(ExitCode::help_table().contains("  7  a remote service failed"));
     }
 }

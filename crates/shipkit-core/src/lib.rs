@@ -1,5 +1,7 @@
 //! The ground every shipkit tool stands on, written once:
 //!
+//! - [`app`]: the one entry point every tool's `main` calls (clap errors, exit codes, signals).
+//! - [`cancel`]: SIGINT/SIGTERM recorded, so work stops cleanly (exit 130/143).
 //! - [`ci`]: which CI system runs us and what it says about the build (repo, branch, tag, sha, PR, URL).
 //! - [`output`]: results in the form the next step wants (`text`, `json`, `env`, `github`, `circleci`, `dotenv`).
 //! - [`error`]: one-line errors with a hint and a documented exit code ([`ExitCode`]).
@@ -11,6 +13,8 @@
 //! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
 //! - `http` (feature `http`): a small blocking HTTP client with retries for the tools that talk to services.
 
+pub mod app;
+pub mod cancel;
 pub mod ci;
 pub mod cli;
 pub mod config;

@@ -34,16 +34,51 @@ pub fn now_rfc3339() -> String {
     rfc3339_utc(secs as i64)
 }
 
-/// Parse `10m`, `90s`, `1h`, `1m30s`, `1m 30s`, `500ms`, or plain seconds (`95`, `1.5`).
+/// The longest duration any flag, env var or config value may give: 7 days. Anything longer is a typo
+/// (or an attack on `Instant` arithmetic) and is refused with exit 2 naming this limit.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `now + d`, saturating far in the future instead of panicking on overflow.
+pub fn deadline_after(d: Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let mut d = d;
+    loop {
+        if let Some(t) = now.checked_add(d) {
+            return t;
+        }
+        d /= 2;
+    }
+}
+
+/// Seconds (any float text) into a `Duration` no longer than `max`; `None` for negative, NaN, infinite or
+/// too-large values. The one place outside numbers become durations (`Retry-After`, flags, config).
+pub fn secs_f64_bounded(n: f64, max: Duration) -> Option<Duration> {
+    if n.is_finite() && n >= 0.0 && n <= max.as_secs_f64() {
+        Some(Duration::from_secs_f64(n))
+    } else {
+        None
+    }
+}
+
+/// Parse `10m`, `90s`, `1h`, `1m30s`, `1m 30s`, `500ms`, or plain seconds (`95`, `1.5`), at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration> {
-    let bad = || Error::usage(format!("invalid duration `{s}`")).hint("write it like 10m, 90s, 1m30s or 500ms");
+    parse_duration_max(s, MAX_DURATION)
+}
+
+/// [`parse_duration`] with a tighter limit; out of range is exit 2 naming the limit.
+pub fn parse_duration_max(s: &str, max: Duration) -> Result<Duration> {
+    let shown: String = s.chars().take(40).collect();
+    let bad = || Error::usage(format!("invalid duration `{shown}`")).hint("write it like 10m, 90s, 1m30s or 500ms");
+    let too_long = || {
+        Error::usage(format!("duration `{shown}` is too long")).hint(format!("the limit is {}", human_duration(max)))
+    };
     let t = s.trim();
     if let Ok(n) = t.parse::<f64>() {
-        return if n >= 0.0 && n.is_finite() {
-            Ok(Duration::from_secs_f64(n))
-        } else {
-            Err(bad())
-        };
+        if !(n >= 0.0) || n.is_nan() {
+            return Err(bad());
+        }
+        return secs_f64_bounded(n, max).ok_or_else(too_long);
     }
     let mut total = Duration::ZERO;
     let mut num = String::new();
@@ -70,13 +105,37 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
                 _ => return Err(bad()),
             }
         };
-        total += Duration::from_secs_f64(n * unit);
+        if !n.is_finite() || n < 0.0 {
+            return Err(bad());
+        }
+        let part = secs_f64_bounded(n * unit, max).ok_or_else(too_long)?;
+        total = total.checked_add(part).filter(|t| *t <= max).ok_or_else(too_long)?;
         any = true;
     }
     if !num.is_empty() || !any {
         return Err(bad());
     }
     Ok(total)
+}
+
+/// A duration as people write it: `1h2m3s`, `4m10s`, `12s`, `850ms` (the one human formatter).
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.subsec_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -100,7 +159,19 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("95").unwrap(), Duration::from_secs(95));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        for bad in ["", "10x", "m", "10m5", "-3"] {
+        for huge in ["1e30", "18446744073709551615", "1e20s", "9999999h", "168h1s", "inf"] {
+            let e = parse_duration(huge).unwrap_err();
+            assert_eq!(e.code, crate::ExitCode::Usage, "{huge}");
+        }
+        assert!(parse_duration("1e30")
+            .unwrap_err()
+            .one_line()
+            .contains("the limit is 168h"));
+        assert_eq!(parse_duration("168h").unwrap(), MAX_DURATION);
+        assert_eq!(human_duration(Duration::from_secs(3723)), "1h2m3s");
+        assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
+        assert!(deadline_after(Duration::MAX) > std::time::Instant::now());
+        for bad in ["", "10x", "m", "10m5", "-3", "NaN", "-inf"] {
             let e = parse_duration(bad).unwrap_err();
             assert_eq!(e.code, crate::ExitCode::Usage, "{bad}");
         }
