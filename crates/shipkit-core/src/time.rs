@@ -75,7 +75,7 @@ pub fn parse_duration_max(s: &str, max: Duration) -> Result<Duration> {
     };
     let t = s.trim();
     if let Ok(n) = t.parse::<f64>() {
-        if !(n >= 0.0) || n.is_nan() {
+        if n.is_nan() || n < 0.0 {
             return Err(bad());
         }
         return secs_f64_bounded(n, max).ok_or_else(too_long);
