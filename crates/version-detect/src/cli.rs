@@ -138,4 +138,3 @@ pub struct TagArgs {
 fn after_help() -> String {
     format!("{EXAMPLES}\n{}", shipkit_core::cli::exit_codes_help())
 }
-

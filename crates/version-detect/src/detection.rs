@@ -240,11 +240,7 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
     };
     let d = decide(repo, s, &index, &w, &state, &mut notes)?;
 
-    let branch = if head.detached {
-        ci.branch.clone()
-    } else {
-        head.branch
-    };
+    let branch = if head.detached { ci.branch.clone() } else { head.branch };
     let source = ci.repository_url.clone().or_else(|| {
         repo.find_remote("origin")
             .ok()

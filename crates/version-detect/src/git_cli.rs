@@ -68,4 +68,3 @@ pub fn push_tag(repo: &Repository, remote: &str, name: &str) -> Result<()> {
     }
     Err(failure)
 }
-

@@ -256,4 +256,3 @@ fn opt_str(s: &str) -> Value {
         Value::from(s)
     }
 }
-

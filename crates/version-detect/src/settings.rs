@@ -110,4 +110,3 @@ pub fn load_config(cli: &Cli) -> Result<shipkit_core::config::Loaded> {
     }
     cli.common.init()
 }
-
