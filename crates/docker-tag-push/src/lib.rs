@@ -1,18 +1,47 @@
 //! Build a Docker image once, tag it with every version tag, push, report the registry digest; retag and
 //! promote without pulling.
 //!
+//! - [`cli`]: clap definitions (flags, subcommands).
+//! - [`settings`]: flags > env > shipkit.yml > defaults, resolved and validated before any work.
+//! - [`commands`]: one file per command (`push` is the default one).
 //! - [`reference`]: image names, tags and digests, validated before anything runs.
 //! - [`registry`]: a small OCI distribution API client (manifests, blobs, mounts, auth flow).
 //! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
 //! - [`build`]: the `docker build` command and the build-avoidance key.
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, with an exact report.
-//! - [`cli`]: flags and commands.
 
 pub mod auth;
 pub mod build;
 pub mod cli;
+pub mod commands;
 pub mod publish;
 pub mod reference;
 pub mod registry;
+pub mod settings;
 
-pub use cli::main_body;
+pub use cli::Cli;
+
+use cli::Cmd;
+use settings::{LoginSettings, PromoteSettings, PushSettings, RetagSettings, Settings};
+use shipkit_core::Result;
+
+/// Resolve the settings, run the command, write the outputs; the exit code on success is 0.
+pub fn run(cli: Cli) -> Result<u8> {
+    let settings = Settings::resolve(&cli)?;
+    let opts = settings.registry.clone();
+    let (outputs, text, err) = match &cli.command {
+        None => commands::push::run(&PushSettings::resolve(&cli.push, &settings)?, opts)?,
+        Some(Cmd::Retag(a)) => commands::retag::run(&RetagSettings::resolve(a)?, opts)?,
+        Some(Cmd::Promote(a)) => commands::promote::run(&PromoteSettings::resolve(a)?, opts)?,
+        Some(Cmd::Digest(a)) => commands::digest::run(&settings::digest_ref(a)?, opts)?,
+        Some(Cmd::Login(a)) => commands::login::run(&LoginSettings::resolve(a)?, opts)?,
+    };
+    outputs.emit(&settings.output, &text)?;
+    commands::step_summary(&outputs);
+    err.map_or(Ok(0), Err)
+}
+
+/// The whole tool: parse `args` (the program name first), run, print the one-line error, exit code.
+pub fn entry(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    shipkit_core::app::run::<Cli>("docker-tag-push", args, run)
+}

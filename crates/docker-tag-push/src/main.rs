@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    shipkit_core::cli::run_main("docker-tag-push", docker_tag_push::main_body)
+    docker_tag_push::entry(std::env::args_os())
 }

@@ -1,0 +1,250 @@
+//! The default command: build once (unless an image of the same inputs is already in a registry), push
+//! once per registry with docker, then point every tag of every repository at the registry's digest.
+//!
+//! Steps: [`find_prebuilt`] (build avoidance) → [`build_and_push`] → [`push_other_registries`] →
+//! [`targets`] → [`crate::publish::publish`] → [`finish`].
+
+use super::{plan_outputs, Outcome};
+use crate::build::BuildKey;
+use crate::publish::{publish, short, Report, Target};
+use crate::reference::Repo;
+use crate::registry::{Client, Options};
+use crate::settings::PushSettings;
+use shipkit_core::exec::{find_program, install_hint, Command};
+use shipkit_core::{term, Error, Result};
+
+/// What the run pushes where, decided before anything runs.
+pub(super) struct Run<'a> {
+    pub s: &'a PushSettings,
+    /// `build-<key>` when the inputs have a key (the build-avoidance tag).
+    pub key_tag: Option<String>,
+    /// The tag `docker push` writes: the key tag, else the first tag.
+    pub push_tag: String,
+    /// `first-repo:push_tag`, the name the image is built as.
+    pub build_ref: String,
+}
+
+impl Run<'_> {
+    fn first(&self) -> &Repo {
+        &self.s.repos[0]
+    }
+
+    /// The user's tags plus the key tag.
+    pub(super) fn all_tags(&self) -> Vec<String> {
+        let mut t = self.s.tags.clone();
+        t.extend(self.key_tag.clone());
+        t
+    }
+}
+
+pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
+    let key = s.spec.key()?;
+    let key_tag = key.tag();
+    let push_tag = key_tag.clone().unwrap_or_else(|| s.tags[0].clone());
+    let build_ref = s.repos[0].with_tag(&push_tag).to_string();
+    let run = Run {
+        s,
+        key_tag,
+        push_tag,
+        build_ref,
+    };
+    let client = Client::new(opts);
+    if s.dry_run {
+        return Ok(plan_outputs(super::push_plan::plan(&run, &client)));
+    }
+    match &key {
+        BuildKey::Key(k) => term::info(&format!("build key {k} (tag build-{k})")),
+        BuildKey::Unavailable(why) => term::info(&format!("no build key: {why}; the image is always built")),
+    }
+    let mut report = Report {
+        tags: s.tags.clone(),
+        ..Default::default()
+    };
+    let prebuilt = find_prebuilt(&run, &client)?;
+    let built = prebuilt.is_none();
+    let (src_repo, digest) = match prebuilt {
+        Some(found) => found,
+        None => build_and_push(&run, &client, &mut report)?,
+    };
+    let (holders, failed_repos) = if built {
+        push_other_registries(&run, &client, &digest, &mut report)
+    } else {
+        (vec![src_repo.clone()], vec![])
+    };
+    let manifest = client
+        .get_manifest(&src_repo.with_digest(&digest))?
+        .ok_or_else(|| Error::not_found(format!("{src_repo}@{digest} disappeared from the registry")))?;
+    report.repos = s.repos.clone();
+    let targets = targets(&run, built, &holders, &failed_repos, &mut report);
+    publish(&client, &manifest, &src_repo, &targets, &mut report);
+    Ok(finish(&run, built, &src_repo, report))
+}
+
+/// Build avoidance: an image with the same inputs (its `build-<key>` tag) in any of the repositories.
+fn find_prebuilt(run: &Run, client: &Client) -> Result<Option<(Repo, String)>> {
+    let (Some(k), false) = (&run.key_tag, run.s.force_build) else {
+        return Ok(None);
+    };
+    for r in &run.s.repos {
+        if let Some(d) = client.head_manifest(&r.with_tag(k))? {
+            term::info(&format!("build skipped: {r}:{k} is already built ({})", short(&d)));
+            return Ok(Some((r.clone(), d)));
+        }
+    }
+    Ok(None)
+}
+
+/// Secrets exist only in BuildKit; without buildx the legacy builder would fail late and vaguely.
+fn check_buildx(run: &Run) -> Result<()> {
+    if run.s.spec.secrets.is_empty() {
+        return Ok(());
+    }
+    let buildx = Command::new("docker").args(["buildx", "version"]).output()?;
+    if buildx.status != 0 {
+        return Err(Error::new(
+            shipkit_core::ExitCode::ToolMissing,
+            "--secret needs BuildKit, and the docker buildx component is not installed",
+        )
+        .hint("install it (apt-get install docker-buildx, or the docker-buildx-plugin package)"));
+    }
+    Ok(())
+}
+
+/// `docker build`, `docker push` to the first repository, and the digest as the registry reports it.
+fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Repo, String)> {
+    let first = run.first();
+    find_program("docker", install_hint("docker"))?;
+    check_buildx(run)?;
+    term::info(&format!("building {}", run.build_ref));
+    run.s
+        .spec
+        .command(&run.build_ref)
+        .run_streaming()
+        .map_err(|e| e.hint("the docker build output above says why; is the daemon reachable (DOCKER_HOST)?"))?;
+    term::info(&format!("pushing {}", run.build_ref));
+    Command::new("docker")
+        .arg("push")
+        .arg(&run.build_ref)
+        .run_streaming()
+        .map_err(|e| {
+            e.hint(format!(
+                "nothing was published; check that {} is reachable and that you are logged in \
+                 (docker-tag-push login {})",
+                first.registry, first.registry
+            ))
+        })?;
+    let d = client.head_manifest(&first.with_tag(&run.push_tag))?.ok_or_else(|| {
+        Error::remote(format!(
+            "{} is missing from the registry right after docker push",
+            run.build_ref
+        ))
+    })?;
+    if run.key_tag.is_none() {
+        report.pushed.push(run.build_ref.clone());
+    }
+    Ok((first.clone(), d))
+}
+
+/// Another registry gets the layers straight from the local daemon (one docker push there), not
+/// downloaded and uploaded again through this machine; a registry that is down fails only its own tags.
+/// Returns the repositories holding the image, and the ones that failed with why.
+fn push_other_registries(
+    run: &Run,
+    client: &Client,
+    digest: &str,
+    report: &mut Report,
+) -> (Vec<Repo>, Vec<(Repo, Error)>) {
+    let first = run.first();
+    let mut holders: Vec<Repo> = vec![first.clone()];
+    let mut failed: Vec<(Repo, Error)> = vec![];
+    let mut seen = vec![first.registry.clone()];
+    for r in run.s.repos.iter().skip(1) {
+        if seen.contains(&r.registry) {
+            continue;
+        }
+        seen.push(r.registry.clone());
+        let target = r.with_tag(&run.push_tag).to_string();
+        let result = client.ping(&r.registry).and_then(|()| {
+            term::info(&format!("pushing {target}"));
+            Command::new("docker").args(["tag", &run.build_ref, &target]).read()?;
+            Command::new("docker").args(["push", &target]).run_streaming()
+        });
+        match result.and_then(|()| client.head_manifest(&r.with_tag(&run.push_tag))) {
+            Ok(Some(d)) if d == digest => {
+                holders.push(r.clone());
+                if run.key_tag.is_none() {
+                    report.pushed.push(target);
+                }
+            }
+            Ok(other) => failed.push((
+                r.clone(),
+                Error::remote(format!(
+                    "{target} holds {} after docker push, not {digest}",
+                    other.unwrap_or_else(|| "nothing".into())
+                )),
+            )),
+            Err(e) => failed.push((r.clone(), e)),
+        }
+    }
+    (holders, failed)
+}
+
+/// Each repository gets the user's tags and the key tag, minus what docker pushed; content comes from a
+/// repository of the same registry that has it (mount) when there is one. A repository whose registry
+/// failed gets its tags reported as not published.
+fn targets(
+    run: &Run,
+    built: bool,
+    holders: &[Repo],
+    failed_repos: &[(Repo, Error)],
+    report: &mut Report,
+) -> Vec<Target> {
+    let mut targets: Vec<Target> = vec![];
+    for r in &run.s.repos {
+        let mut t = run.all_tags();
+        if let Some((_, e)) = failed_repos.iter().find(|(f, _)| f.registry == r.registry) {
+            for tag in t.iter().filter(|x| run.key_tag.as_ref() != Some(*x)) {
+                report
+                    .failed
+                    .push((format!("{r}:{tag}"), Error::new(e.code, e.message.clone())));
+            }
+            continue;
+        }
+        if built && holders.contains(r) {
+            t.retain(|x| *x != run.push_tag);
+        }
+        let source = holders.iter().find(|h| h.registry == r.registry).cloned();
+        targets.push(Target {
+            repo: r.clone(),
+            tags: t,
+            source,
+        });
+    }
+    targets
+}
+
+/// Outputs and text; the key tags are bookkeeping, so only the user's tags are reported.
+fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report) -> Outcome {
+    if let Some(k) = &run.key_tag {
+        let suffix = format!(":{k}");
+        report.pushed.retain(|r| !r.ends_with(&suffix));
+        report.skipped.retain(|r| !r.ends_with(&suffix));
+        // A key tag that could not be written costs only a future cache miss: not a failure of the run.
+        for (r, e) in report.failed.iter().filter(|(r, _)| r.ends_with(&suffix)) {
+            term::warn(&format!("could not write the build key tag {r}: {}", e.message));
+        }
+        report.failed.retain(|(r, _)| !r.ends_with(&suffix));
+    }
+    let mut outputs = report.outputs();
+    outputs
+        .set("built", built)
+        .set("build_key", run.key_tag.clone().unwrap_or_default());
+    let mut text = report.text();
+    text.push_str(&match (built, &run.key_tag) {
+        (true, Some(k)) => format!("built:   yes (build key tag {k})\n"),
+        (true, None) => "built:   yes (no build key: see above)\n".to_string(),
+        (false, Some(k)) => format!("built:   no: reused {src_repo}:{k}\n"),
+        (false, None) => String::new(),
+    });
+    (outputs, text, report.result().err())
+}

@@ -1,0 +1,348 @@
+//! Flags > environment > shipkit.yml > defaults, resolved once into typed settings before any work.
+//!
+//! Everything a command needs is parsed and validated here (image references, tags, labels, the build
+//! spec, the output destination), so a bad value stops the run before the first build, request or write.
+
+use crate::build::{parse_kv, BuildSpec};
+use crate::cli::{Cli, DigestArgs, LoginArgs, PromoteArgs, PushArgs, RetagArgs};
+use crate::publish::Target;
+use crate::reference::{validate_tag, ImageRef, Reference, Repo};
+use crate::registry::Options;
+use serde_json::Value;
+use shipkit_core::config::Config;
+use shipkit_core::contract::Inputs;
+use shipkit_core::output::{Format, OutputOptions};
+use shipkit_core::retry::Backoff;
+use shipkit_core::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What every command shares: the config file, the registry client options, the output destination.
+#[derive(Debug)]
+pub struct Settings {
+    pub config: Config,
+    /// The directory of shipkit.yml: paths in it are relative to it, wherever the tool is run from.
+    pub config_dir: Option<PathBuf>,
+    pub registry: Options,
+    pub output: OutputOptions,
+}
+
+impl Settings {
+    /// Load the config, resolve the registry options, and check the output destination.
+    pub fn resolve(cli: &Cli) -> Result<Settings> {
+        let loaded = cli.common.init()?;
+        let config_dir = loaded.path.as_deref().and_then(Path::parent).map(PathBuf::from);
+        let config = loaded.config;
+        let mut insecure = cli.registry.insecure_registries.clone();
+        insecure.extend(config.image.insecure_registries.iter().cloned());
+        let registry = Options {
+            insecure,
+            backoff: Backoff {
+                attempts: cli.registry.retries.max(1),
+                ..Backoff::default()
+            },
+            timeout: Duration::from_secs(cli.registry.registry_timeout.max(1)),
+        };
+        let output = cli.common.output_options();
+        check_output_destination(&output)?;
+        Ok(Settings {
+            config,
+            config_dir,
+            registry,
+            output,
+        })
+    }
+}
+
+/// Where the output goes is checked before anything is built or pushed, not after.
+fn check_output_destination(out: &OutputOptions) -> Result<()> {
+    if let Some(dir) = out.output_file.as_deref().and_then(Path::parent) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            return Err(
+                Error::usage(format!("--output-file: directory {} does not exist", dir.display()))
+                    .hint("create it first, or write the file somewhere else"),
+            );
+        }
+    }
+    for (format, name, var) in [
+        (Format::Github, "github", "GITHUB_OUTPUT"),
+        (Format::Circleci, "circleci", "BASH_ENV"),
+    ] {
+        if out.format == format && std::env::var_os(var).is_none_or(|v| v.is_empty()) {
+            return Err(Error::usage(format!("--format {name} needs ${var}, which is not set"))
+                .hint("run inside that CI system, or use --format env / json"));
+        }
+    }
+    Ok(())
+}
+
+/// Trimmed, non-empty items of a comma-split list.
+pub fn split_list(v: &[String]) -> Vec<String> {
+    v.iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Drop repeated items, keeping the first of each.
+pub fn dedup(v: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+}
+
+/// The default command, resolved.
+#[derive(Debug)]
+pub struct PushSettings {
+    /// The first one is `image`.
+    pub repos: Vec<Repo>,
+    pub tags: Vec<String>,
+    pub spec: BuildSpec,
+    pub force_build: bool,
+    pub dry_run: bool,
+}
+
+impl PushSettings {
+    pub fn resolve(a: &PushArgs, s: &Settings) -> Result<PushSettings> {
+        // Inputs from other tools, then everything validated before anything runs.
+        let inputs = Inputs::read(&a.inputs)?;
+        let repos_text = if a.images.is_empty() {
+            s.config.image.repositories.clone()
+        } else {
+            split_list(&a.images)
+        };
+        if repos_text.is_empty() {
+            return Err(Error::usage("no image repository given")
+                .hint("pass --image REGISTRY/NAME (or SHIPKIT_REPOSITORIES, or image.repositories in shipkit.yml)"));
+        }
+        let repos = repos_text.iter().map(|r| Repo::parse(r)).collect::<Result<Vec<_>>>()?;
+        let mut tags = if a.tags.is_empty() {
+            inputs.list("docker_tags")
+        } else {
+            split_list(&a.tags)
+        };
+        dedup(&mut tags);
+        if tags.is_empty() {
+            return Err(Error::usage("no tags given").hint(
+                "pass --tags 1.2.3,1.2,latest (or SHIPKIT_DOCKER_TAGS, or --input version.json from version-detect)",
+            ));
+        }
+        for t in &tags {
+            validate_tag(t)?;
+        }
+        if tags == ["latest"] && !a.allow_only_latest {
+            return Err(Error::usage(
+                "refusing to publish `latest` alone: nothing would pin this image or allow a rollback",
+            )
+            .hint("add the version tag (--tags 1.2.3,latest, or --input version.json), or pass --allow-only-latest"));
+        }
+        let spec = build_spec(a, &s.config, s.config_dir.as_deref(), &inputs)?;
+        spec.validate()?;
+        Ok(PushSettings {
+            repos,
+            tags,
+            spec,
+            force_build: a.force_build,
+            dry_run: a.dry_run,
+        })
+    }
+}
+
+/// Labels in order of precedence, a later key replacing an earlier one.
+#[derive(Default)]
+struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    fn add(&mut self, k: String, v: String) {
+        self.0.retain(|(x, _)| *x != k);
+        self.0.push((k, v));
+    }
+
+    /// A JSON object (or a string holding one), as version-detect writes `labels`.
+    fn add_json(&mut self, v: &Value, origin: &str) -> Result<()> {
+        let v = match v {
+            Value::String(s) => serde_json::from_str::<Value>(s)
+                .map_err(|e| Error::usage(format!("{origin} is not a JSON object: {e}")))?,
+            v => v.clone(),
+        };
+        let Value::Object(m) = v else {
+            return Err(Error::usage(format!("{origin} is not a JSON object"))
+                .hint("labels look like {\"org.opencontainers.image.version\":\"1.2.3\"}"));
+        };
+        for (k, v) in m {
+            self.add(k, shipkit_core::output::scalar_text(&v));
+        }
+        Ok(())
+    }
+}
+
+/// The build: flags over shipkit.yml's `image` section; labels from --input, --labels, --label, and the
+/// version label from the version.
+fn build_spec(a: &PushArgs, config: &Config, config_dir: Option<&Path>, inputs: &Inputs) -> Result<BuildSpec> {
+    let img = &config.image;
+    let from_config = |p: &String| match config_dir {
+        Some(d) if !Path::new(p).is_absolute() && !d.as_os_str().is_empty() => d.join(p),
+        _ => PathBuf::from(p),
+    };
+    let context = a
+        .context
+        .clone()
+        .or_else(|| img.context.as_ref().map(from_config))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dockerfile = a.file.clone().or_else(|| img.dockerfile.as_ref().map(from_config));
+    let mut build_args: Vec<(String, String)> = img.build_args.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for s in &a.build_args {
+        let (k, v) = parse_kv(s, "--build-arg")?;
+        build_args.retain(|(x, _)| *x != k);
+        build_args.push((k, v));
+    }
+    build_args.sort();
+    let mut labels = Labels::default();
+    if let Some(v) = inputs.get("labels") {
+        labels.add_json(v, "labels of --input")?;
+    }
+    if let Some(s) = &a.labels {
+        labels.add_json(&Value::String(s.clone()), "--labels")?;
+    }
+    for s in &a.label {
+        let (k, v) = parse_kv(s, "--label")?;
+        labels.add(k, v);
+    }
+    let version = a.image_version.clone().or_else(|| inputs.text("version"));
+    if let Some(v) = version {
+        if !labels.0.iter().any(|(k, _)| k == "org.opencontainers.image.version") {
+            labels.add("org.opencontainers.image.version".into(), v);
+        }
+    }
+    Ok(BuildSpec {
+        context,
+        dockerfile,
+        target: a.target.clone().or_else(|| img.target.clone()),
+        platform: a.platform.clone().or_else(|| img.platform.clone()),
+        build_args,
+        labels: labels.0,
+        cache_from: a.cache_from.clone(),
+        secrets: a.secrets.clone(),
+    })
+}
+
+/// `retag`, resolved.
+#[derive(Debug)]
+pub struct RetagSettings {
+    pub repos: Vec<Repo>,
+    pub from: Reference,
+    pub tags: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl RetagSettings {
+    pub fn resolve(a: &RetagArgs) -> Result<RetagSettings> {
+        let repos = split_list(&a.images)
+            .iter()
+            .map(|r| Repo::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let from = Reference::parse(a.from.trim())?;
+        let mut tags = split_list(&a.tags);
+        dedup(&mut tags);
+        for t in &tags {
+            validate_tag(t)?;
+        }
+        if tags.is_empty() {
+            return Err(Error::usage("no tags given").hint("pass --tags a,b"));
+        }
+        Ok(RetagSettings {
+            repos,
+            from,
+            tags,
+            dry_run: a.dry_run,
+        })
+    }
+}
+
+/// `promote`, resolved: the destinations grouped by repository.
+#[derive(Debug)]
+pub struct PromoteSettings {
+    pub from: ImageRef,
+    pub targets: Vec<Target>,
+    /// Every destination tag, once.
+    pub tags: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl PromoteSettings {
+    pub fn resolve(a: &PromoteArgs) -> Result<PromoteSettings> {
+        let from = ImageRef::parse(&a.from, None)?;
+        let to = split_list(&a.to)
+            .iter()
+            .map(|t| ImageRef::parse(t, None))
+            .collect::<Result<Vec<_>>>()?;
+        let mut targets: Vec<Target> = vec![];
+        let mut tags = vec![];
+        for t in &to {
+            let Reference::Tag(tag) = &t.reference else {
+                return Err(Error::usage(format!("--to {t} must name a tag, not a digest")).hint("write --to REPO:TAG"));
+            };
+            tags.push(tag.clone());
+            match targets.iter_mut().find(|x| x.repo == t.repo) {
+                Some(x) => x.tags.push(tag.clone()),
+                None => targets.push(Target {
+                    repo: t.repo.clone(),
+                    tags: vec![tag.clone()],
+                    source: None,
+                }),
+            }
+        }
+        dedup(&mut tags);
+        Ok(PromoteSettings {
+            from,
+            targets,
+            tags,
+            dry_run: a.dry_run,
+        })
+    }
+}
+
+/// `digest`, resolved.
+pub fn digest_ref(a: &DigestArgs) -> Result<ImageRef> {
+    ImageRef::parse(&a.reference, None)
+}
+
+/// `login`, resolved: the registry as the docker config keys it, the user, the password (no `Debug`: it
+/// holds the password).
+pub struct LoginSettings {
+    pub registry: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl LoginSettings {
+    pub fn resolve(a: &LoginArgs) -> Result<LoginSettings> {
+        let registry = a
+            .registry
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        let registry = match registry {
+            "index.docker.io" | "registry-1.docker.io" | "index.docker.io/v1" => crate::reference::DOCKER_HUB,
+            r => r,
+        };
+        let password = if a.password_stdin {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+            s.trim_end_matches(['\r', '\n']).to_string()
+        } else {
+            std::env::var(&a.password_env).unwrap_or_default()
+        };
+        if password.is_empty() {
+            return Err(Error::usage("no password given").hint(format!(
+                "pipe it in with --password-stdin, or set {} (never as a flag: it would show in the process list)",
+                a.password_env
+            )));
+        }
+        Ok(LoginSettings {
+            registry: registry.to_string(),
+            username: a.username.clone(),
+            password,
+        })
+    }
+}
