@@ -204,6 +204,11 @@ impl Aws {
         self.calls.set(self.calls.get() + 1);
     }
 
+    /// Count one API call made with [`Aws::client`] outside this module.
+    pub fn count_call(&self) {
+        self.count();
+    }
+
     /// API calls made so far (retries not counted).
     pub fn calls(&self) -> u64 {
         self.calls.get()

@@ -10,6 +10,7 @@
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod model;
 pub mod taskdef;
 pub mod tdfile;

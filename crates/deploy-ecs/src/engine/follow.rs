@@ -1,0 +1,346 @@
+//! Follow one ECS service deployment to ECS's verdict: print where it is (stage, green tasks, the hook
+//! or bake time it waits on, elapsed and remaining) at least every 30 s, add deploy-ecs's own early
+//! signal (new tasks stopping: the crash loop ECS does not count), and on failure or timeout ask ECS to
+//! roll back (StopServiceDeployment ROLLBACK) and wait for ECS's rollback — never a second deployment.
+
+use super::state::{judge, progress_line, reached, ServiceDeployment, Verdict};
+use crate::model::{EcsApi, Outcome, Progress, WaitOptions};
+use shipkit_core::time::human_duration;
+use shipkit_core::{ExitCode, Result};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// The calls following needs beyond [`EcsApi`] (the AWS client; scripted in tests).
+#[allow(async_fn_in_trait)]
+pub trait EngineApi: EcsApi {
+    async fn describe_deployment(&self, arn: &str) -> Result<ServiceDeployment>;
+    /// StopServiceDeployment with stopType ROLLBACK.
+    async fn rollback_deployment(&self, arn: &str) -> Result<()>;
+}
+
+/// How to follow.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    pub wait: WaitOptions,
+    /// The timeout was given (flag or shipkit.yml): do not add the bake time to it.
+    pub timeout_explicit: bool,
+    /// Return once the deployment reaches this stage (or PAUSED: a pause hook awaits action).
+    pub wait_until: Option<String>,
+    /// Ask ECS to roll back on our own failure signals and on timeout.
+    pub rollback: bool,
+}
+
+/// How following ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Followed {
+    Finished(Outcome),
+    /// `--wait-until` reached; the deployment goes on.
+    Reached {
+        stage: String,
+    },
+}
+
+/// The end of following, with the last thing ECS said (for the outputs: stage, hook, ARN).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub followed: Followed,
+    pub last: Option<ServiceDeployment>,
+    pub timeout: Duration,
+}
+
+/// The timeout for this deployment: the given one, or the default plus the time ECS waits on purpose.
+pub fn effective_timeout(opts: &FollowOptions, d: &ServiceDeployment) -> Duration {
+    if opts.timeout_explicit {
+        opts.wait.timeout
+    } else {
+        opts.wait.timeout.saturating_add(d.plan.deliberate_wait())
+    }
+}
+
+struct Printer<'a> {
+    service: &'a str,
+    progress: &'a dyn Progress,
+    last_shape: String,
+    last_print: Option<Duration>,
+}
+
+impl Printer<'_> {
+    /// How long until the next heartbeat is due (sleeps end there, so a line comes at least every 30 s).
+    fn until_heartbeat(&self, now: Duration) -> Duration {
+        self.last_print
+            .map_or(Duration::ZERO, |t| (t + Duration::from_secs(30)).saturating_sub(now))
+    }
+
+    /// Print on every change of what the deployment does, and a heartbeat at least every 30 s.
+    fn show(&mut self, d: &ServiceDeployment, now: Duration, waited: Duration, timeout: Duration) {
+        let line = progress_line(d, waited, timeout);
+        let shape = line.rsplit_once(" · ").map_or(line.as_str(), |(s, _)| s).to_string();
+        let heartbeat = self
+            .last_print
+            .is_none_or(|t| now.saturating_sub(t) >= Duration::from_secs(30));
+        if shape != self.last_shape || heartbeat {
+            self.progress.line(self.service, &line);
+            self.last_shape = shape;
+            self.last_print = Some(now);
+        }
+    }
+}
+
+fn api_failure(e: shipkit_core::Error) -> Followed {
+    Followed::Finished(Outcome::Failed {
+        reason: e.message,
+        code: e.code,
+    })
+}
+
+/// Follow `arn` (started as DescribeServices deployment `deployment_id`) to its end.
+pub async fn follow<A: EngineApi>(
+    api: &A,
+    cluster: &str,
+    service: &str,
+    arn: &str,
+    deployment_id: &str,
+    opts: &FollowOptions,
+    progress: &dyn Progress,
+) -> Report {
+    let start = api.elapsed();
+    let mut printer = Printer {
+        service,
+        progress,
+        last_shape: String::new(),
+        last_print: None,
+    };
+    let mut timeout = opts.wait.timeout;
+    let mut last: Option<ServiceDeployment> = None;
+    let mut seen_stopped = BTreeSet::new();
+    let mut attempt = 0u64;
+    let done = |followed, last, timeout| Report {
+        followed,
+        last,
+        timeout,
+    };
+    loop {
+        if let Some(sig) = shipkit_core::cancel::requested() {
+            let e = shipkit_core::cancel::cancelled_error(
+                sig,
+                &format!(
+                    "stopped following {service}'s deployment; ECS carries on with it (`deploy-ecs abort` rolls it back)"
+                ),
+            );
+            return done(api_failure(e), last, timeout);
+        }
+        let d = match api.describe_deployment(arn).await {
+            Ok(d) => d,
+            Err(e) => return done(api_failure(e), last, timeout),
+        };
+        if last.is_none() {
+            timeout = effective_timeout(opts, &d);
+            let extra = d.plan.deliberate_wait();
+            if !opts.timeout_explicit && !extra.is_zero() {
+                progress.line(
+                    service,
+                    &format!(
+                        "timeout {}: {} plus {} ECS waits on purpose (bake time, traffic-shift holds)",
+                        human_duration(timeout),
+                        human_duration(opts.wait.timeout),
+                        human_duration(extra)
+                    ),
+                );
+            }
+        }
+        let now = api.elapsed();
+        let waited = now.saturating_sub(start);
+        printer.show(&d, now, waited, timeout);
+        let verdict = judge(&d);
+        last = Some(d.clone());
+        if let Some(stage) = &opts.wait_until {
+            if reached(&d, stage) && verdict == Verdict::Running {
+                return done(Followed::Reached { stage: stage.clone() }, last, timeout);
+            }
+        }
+        match verdict {
+            Verdict::Succeeded => return done(Followed::Finished(Outcome::Deployed), last, timeout),
+            Verdict::RolledBack { reason } => {
+                return done(Followed::Finished(Outcome::RolledBack { reason }), last, timeout)
+            }
+            Verdict::RollbackFailed { reason } => {
+                let outcome = Outcome::RollbackFailed {
+                    reason: "ECS rolled the deployment back".into(),
+                    rollback_reason: reason,
+                };
+                return done(Followed::Finished(outcome), last, timeout);
+            }
+            Verdict::Stopped { reason, replaced } => {
+                if replaced {
+                    progress.line(
+                        service,
+                        "another deployment took over: not rolling back (that would undo it)",
+                    );
+                }
+                let outcome = Outcome::Failed {
+                    reason: format!("ECS stopped the deployment: {reason}"),
+                    code: ExitCode::Failure,
+                };
+                return done(Followed::Finished(outcome), last, timeout);
+            }
+            Verdict::RollingBack { reason } => {
+                progress.line(service, &format!("ECS is rolling back: {reason}; waiting for it"));
+                let f = wait_rollback(api, arn, reason, false, opts, &mut printer).await;
+                return done(f.0, f.1.or(last), timeout);
+            }
+            Verdict::Running => {}
+        }
+        // deploy-ecs's own early signal: new tasks stopping (the crash loop the circuit breaker misses).
+        let stopped = match api.stopped_tasks(cluster, deployment_id).await {
+            Ok(s) => s,
+            Err(e) => return done(api_failure(e), last, timeout),
+        };
+        let mut newest = None;
+        for t in stopped {
+            if seen_stopped.insert(t.arn.clone()) {
+                let line = t.describe();
+                progress.line(service, &line);
+                newest = Some(line);
+            }
+        }
+        let failure = if seen_stopped.len() >= opts.wait.max_task_failures.max(1) {
+            Some((
+                format!(
+                    "{} new task(s) stopped: {}",
+                    seen_stopped.len(),
+                    newest.unwrap_or_default()
+                ),
+                false,
+            ))
+        } else if waited >= timeout {
+            Some((
+                format!(
+                    "deployment {} not finished after {}: {}",
+                    d.short_id(),
+                    human_duration(timeout),
+                    progress_line(&d, waited, timeout)
+                ),
+                true,
+            ))
+        } else {
+            None
+        };
+        if let Some((reason, timed_out)) = failure {
+            let f = our_rollback(api, service, arn, reason, timed_out, opts, &mut printer).await;
+            return done(f.0, f.1.or(last), timeout);
+        }
+        attempt += 1;
+        let pause = jittered(opts.wait.poll, attempt)
+            .min(printer.until_heartbeat(api.elapsed()))
+            .min(timeout.saturating_sub(waited));
+        api.sleep(pause.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// Our failure signal or our timeout: ask ECS to roll back (unless told not to) and wait for it.
+async fn our_rollback<A: EngineApi>(
+    api: &A,
+    service: &str,
+    arn: &str,
+    reason: String,
+    timed_out: bool,
+    opts: &FollowOptions,
+    printer: &mut Printer<'_>,
+) -> (Followed, Option<ServiceDeployment>) {
+    if !opts.rollback {
+        let code = if timed_out {
+            ExitCode::Timeout
+        } else {
+            ExitCode::Failure
+        };
+        return (Followed::Finished(Outcome::Failed { reason, code }), None);
+    }
+    printer.progress.line(
+        service,
+        &format!("{reason}; asking ECS to roll back (StopServiceDeployment ROLLBACK)"),
+    );
+    if let Err(e) = api.rollback_deployment(arn).await {
+        // The deployment may have ended meanwhile (ConflictException): ECS's verdict decides.
+        if let Ok(d) = api.describe_deployment(arn).await {
+            match judge(&d) {
+                Verdict::Succeeded | Verdict::Running => {}
+                _ => return wait_rollback(api, arn, reason, timed_out, opts, printer).await,
+            }
+        }
+        let outcome = Outcome::RollbackFailed {
+            reason,
+            rollback_reason: e.message,
+        };
+        return (Followed::Finished(outcome), None);
+    }
+    wait_rollback(api, arn, reason, timed_out, opts, printer).await
+}
+
+/// Wait for ECS's rollback of `arn` (its own full timeout).
+async fn wait_rollback<A: EngineApi>(
+    api: &A,
+    arn: &str,
+    reason: String,
+    timed_out: bool,
+    opts: &FollowOptions,
+    printer: &mut Printer<'_>,
+) -> (Followed, Option<ServiceDeployment>) {
+    let start = api.elapsed();
+    let mut attempt = 0u64;
+    let mut last = None;
+    loop {
+        let d = match api.describe_deployment(arn).await {
+            Ok(d) => d,
+            Err(e) => {
+                let outcome = Outcome::RollbackFailed {
+                    reason,
+                    rollback_reason: format!("cannot see the rollback: {}", e.message),
+                };
+                return (Followed::Finished(outcome), last);
+            }
+        };
+        let now = api.elapsed();
+        let waited = now.saturating_sub(start);
+        printer.show(&d, now, waited, opts.wait.timeout);
+        let verdict = judge(&d);
+        last = Some(d);
+        let outcome = match verdict {
+            Verdict::RolledBack { .. } if timed_out => Some(Outcome::TimedOutRolledBack { reason: reason.clone() }),
+            Verdict::RolledBack { .. } => Some(Outcome::RolledBack { reason: reason.clone() }),
+            Verdict::RollbackFailed { reason: r } => Some(Outcome::RollbackFailed {
+                reason: reason.clone(),
+                rollback_reason: r,
+            }),
+            Verdict::Stopped { reason: r, .. } => Some(Outcome::RollbackFailed {
+                reason: reason.clone(),
+                rollback_reason: format!("ECS stopped the rollback: {r}"),
+            }),
+            Verdict::Succeeded => Some(Outcome::Deployed),
+            Verdict::RollingBack { .. } | Verdict::Running => None,
+        };
+        if let Some(o) = outcome {
+            return (Followed::Finished(o), last);
+        }
+        if waited >= opts.wait.timeout {
+            let outcome = Outcome::RollbackFailed {
+                reason,
+                rollback_reason: format!(
+                    "ECS's rollback not finished after {}",
+                    human_duration(opts.wait.timeout)
+                ),
+            };
+            return (Followed::Finished(outcome), last);
+        }
+        attempt += 1;
+        let pause = jittered(opts.wait.poll, attempt)
+            .min(printer.until_heartbeat(api.elapsed()))
+            .min(opts.wait.timeout.saturating_sub(waited));
+        api.sleep(pause.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// The poll interval with ±20% jitter.
+fn jittered(base: Duration, attempt: u64) -> Duration {
+    let r = shipkit_core::retry::cheap_random().wrapping_add(attempt) % 401;
+    base.mul_f64(0.8 + (r as f64) / 1000.0)
+}

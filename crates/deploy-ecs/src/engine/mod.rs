@@ -1,0 +1,96 @@
+//! deploy-ecs on ECS's own deployment engine (issue 12): every UpdateService starts a ServiceDeployment
+//! that ECS runs through the lifecycle stages of the service's strategy (ROLLING, BLUE_GREEN, LINEAR,
+//! CANARY), with bake time, Lambda and PAUSE hooks, alarm and circuit-breaker rollback. deploy-ecs finds
+//! that deployment, follows it ([`follow`]), takes ECS's verdict, adds its own crash-loop signal, and
+//! asks ECS to roll back (StopServiceDeployment ROLLBACK) instead of starting a deployment of its own.
+//! Where the calls are missing (emulators) or not allowed (a CI role without the permissions), deploy-ecs
+//! says so and follows DescribeServices as before ([`crate::model`]).
+//!
+//! - [`state`]: the deployment as data and the pure decisions (verdict, stage reached, progress line).
+//! - [`api`]: the SDK calls.
+//! - [`follow`]: the follow / roll back loop, behind [`follow::EngineApi`].
+
+pub mod api;
+pub mod follow;
+pub mod run;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+use crate::aws::Aws;
+use shipkit_core::Result;
+pub use state::ServiceDeployment;
+
+impl follow::EngineApi for Aws {
+    async fn describe_deployment(&self, arn: &str) -> Result<ServiceDeployment> {
+        self.count_call();
+        api::describe(&self.client, arn).await
+    }
+    async fn rollback_deployment(&self, arn: &str) -> Result<()> {
+        self.count_call();
+        api::stop_with_rollback(&self.client, arn).await
+    }
+}
+
+/// How a deploy is followed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mode {
+    /// ECS's ServiceDeployment with this ARN.
+    Engine(String),
+    /// DescribeServices (the deployment-engine calls are not available: why).
+    Services(String),
+}
+
+/// Find the ServiceDeployment an UpdateService started: the ARN the service names, else the newest
+/// in-progress one ListServiceDeployments shows that was created since `since` (seconds since the epoch).
+pub async fn locate(aws: &Aws, cluster: &str, service: &str, started: &api::Started, since: i64) -> Mode {
+    let arn = match &started.service_deployment_arn {
+        Some(a) => Ok(Some(a.clone())),
+        None => {
+            aws.count_call();
+            api::list(&aws.client, cluster, service, &["PENDING", "IN_PROGRESS"])
+                .await
+                .map(|v| {
+                    v.into_iter()
+                        .find(|b| b.created_at.is_none_or(|t| t >= since - 5))
+                        .map(|b| b.arn)
+                })
+        }
+    };
+    let arn = match arn {
+        Ok(Some(a)) => a,
+        Ok(None) => return Mode::Services("ECS named no service deployment for this update".into()),
+        Err(e) if api::unavailable(&e) => return Mode::Services(e.message),
+        Err(e) => return Mode::Services(format!("ListServiceDeployments failed: {}", e.message)),
+    };
+    // One describe up front: the calls may exist but not be allowed.
+    aws.count_call();
+    match api::describe(&aws.client, &arn).await {
+        Ok(_) => Mode::Engine(arn),
+        Err(e) if api::unavailable(&e) => Mode::Services(e.message),
+        Err(_) => Mode::Engine(arn),
+    }
+}
+
+/// The task definition that was serving before the service's last completed deploy: the source revision
+/// of its newest SUCCESSFUL service deployment. None when ECS has no such record (or the calls are
+/// unavailable).
+pub async fn serving_before_last_deploy(aws: &Aws, cluster: &str, service: &str) -> Result<Option<String>> {
+    aws.count_call();
+    let list = match api::list(&aws.client, cluster, service, &["SUCCESSFUL"]).await {
+        Ok(l) => l,
+        Err(e) if api::unavailable(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(newest) = list.first() else {
+        return Ok(None);
+    };
+    aws.count_call();
+    let d = api::describe(&aws.client, &newest.arn).await?;
+    let Some(source) = d.source.last() else {
+        return Ok(None);
+    };
+    aws.count_call();
+    api::revision_task_definition(&aws.client, &source.arn).await.map(Some)
+}

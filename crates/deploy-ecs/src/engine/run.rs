@@ -1,0 +1,209 @@
+//! The engine's part of the commands: update a service and follow what ECS does (`deploy`), resume a
+//! deployment paused at a PAUSE hook (`continue`), roll an in-progress deployment back (`abort`).
+
+use super::api::{self, Started};
+use super::follow::{follow, FollowOptions, Followed};
+use super::state::ServiceDeployment;
+use super::{locate, Mode};
+use crate::aws::Aws;
+use crate::model::{self, short_td, Outcome, Progress};
+use serde_json::{json, Value};
+use shipkit_core::{Error, Result};
+
+/// How following one service ended, with what the outputs need.
+#[derive(Debug, Clone)]
+pub struct EngineResult {
+    /// None: not followed to the end (`--no-wait`, or `--wait-until` reached).
+    pub outcome: Option<Outcome>,
+    /// The `--wait-until` stage reached.
+    pub reached: Option<String>,
+    pub mode: Mode,
+    pub deployment_id: String,
+    pub last: Option<ServiceDeployment>,
+}
+
+impl EngineResult {
+    /// `stage`, `service_deployment_arn`, `hook`, `strategy`, `follow_mode` for the outputs.
+    pub fn outputs(&self) -> Value {
+        let last = self.last.as_ref();
+        let hook = last.and_then(|d| d.running_hook());
+        json!({
+            "service_deployment_arn": match &self.mode { Mode::Engine(a) => Value::from(a.as_str()), Mode::Services(_) => Value::Null },
+            "follow_mode": match &self.mode { Mode::Engine(_) => "service_deployment", Mode::Services(_) => "describe_services" },
+            "deployment_status": last.map(|d| d.status.clone()),
+            "stage": last.and_then(|d| d.stage.clone()),
+            "strategy": last.map(|d| d.plan.strategy.clone()),
+            "hook": hook.map(|h| h.id.clone()),
+            "hook_status": hook.map(|h| h.status.clone()),
+        })
+    }
+}
+
+/// Say how the deployment is followed.
+fn announce(progress: &dyn Progress, service: &str, mode: &Mode, d: Option<&ServiceDeployment>) {
+    match mode {
+        Mode::Engine(arn) => {
+            let short = arn.rsplit('/').next().unwrap_or(arn);
+            let strategy = d.map_or("ROLLING", |d| d.plan.strategy.as_str());
+            progress.line(
+                service,
+                &format!("following ECS service deployment {short} ({strategy})"),
+            );
+        }
+        Mode::Services(why) => progress.line(
+            service,
+            &format!("ECS service deployments unavailable ({why}): following DescribeServices instead"),
+        ),
+    }
+}
+
+/// UpdateService to `new_arn` and follow the deployment ECS starts: its verdict, our crash-loop signal,
+/// ECS's rollback. Without the deployment-engine calls: DescribeServices and our own rollback to
+/// `previous`, as before.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_and_follow(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    new_arn: &str,
+    previous: &str,
+    opts: &FollowOptions,
+    no_wait: bool,
+    progress: &dyn Progress,
+) -> Result<EngineResult> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    aws.count_call();
+    let started: Started = api::update_service(&aws.client, cluster, service, new_arn).await?;
+    let mode = locate(aws, cluster, service, &started, since).await;
+    progress.line(
+        service,
+        &format!(
+            "updated to {} (deployment {})",
+            short_td(new_arn),
+            started.deployment_id
+        ),
+    );
+    let mut result = EngineResult {
+        outcome: None,
+        reached: None,
+        mode: mode.clone(),
+        deployment_id: started.deployment_id.clone(),
+        last: None,
+    };
+    match &mode {
+        Mode::Engine(arn) => {
+            let first = {
+                aws.count_call();
+                api::describe(&aws.client, arn).await.ok()
+            };
+            announce(progress, service, &mode, first.as_ref());
+            result.last = first;
+            if no_wait {
+                return Ok(result);
+            }
+            let report = follow(aws, cluster, service, arn, &started.deployment_id, opts, progress).await;
+            result.last = report.last.or(result.last);
+            match report.followed {
+                Followed::Finished(o) => result.outcome = Some(o),
+                Followed::Reached { stage } => result.reached = Some(stage),
+            }
+        }
+        Mode::Services(_) => {
+            announce(progress, service, &mode, None);
+            if no_wait {
+                return Ok(result);
+            }
+            if let Some(stage) = &opts.wait_until {
+                progress.line(
+                    service,
+                    &format!("--wait-until {stage} needs ECS service deployments: waiting until stable instead"),
+                );
+            }
+            let outcome = model::watch_and_rollback(
+                aws,
+                cluster,
+                service,
+                &started.deployment_id,
+                new_arn,
+                previous,
+                opts.rollback,
+                &opts.wait,
+                progress,
+            )
+            .await;
+            result.outcome = Some(outcome);
+        }
+    }
+    Ok(result)
+}
+
+/// The service's in-progress service deployment (PENDING or IN_PROGRESS), newest first.
+pub async fn in_progress(aws: &Aws, cluster: &str, service: &str) -> Result<ServiceDeployment> {
+    aws.count_call();
+    let list = api::list(&aws.client, cluster, service, &["PENDING", "IN_PROGRESS"])
+        .await
+        .map_err(|e| needs_engine(e, service))?;
+    let Some(b) = list.first() else {
+        return Err(
+            Error::not_found(format!("service {service} has no deployment in progress")).hint(
+                "`deploy-ecs status` shows what runs; only an in-progress deployment can be continued or aborted",
+            ),
+        );
+    };
+    aws.count_call();
+    api::describe(&aws.client, &b.arn).await
+}
+
+fn needs_engine(e: Error, service: &str) -> Error {
+    if api::unavailable(&e) {
+        return Error::new(
+            e.code,
+            format!("{service}: ECS service deployments are not available here ({})", e.message),
+        )
+        .hint("continue and abort need ecs:ListServiceDeployments, ecs:DescribeServiceDeployments, ecs:ContinueServiceDeployment and ecs:StopServiceDeployment");
+    }
+    e
+}
+
+/// `continue`: resume the deployment paused at a PAUSE hook (the given one, else the one awaiting action).
+pub async fn continue_paused(aws: &Aws, cluster: &str, service: &str, hook: Option<&str>) -> Result<ServiceDeployment> {
+    let d = in_progress(aws, cluster, service).await?;
+    let awaiting: Vec<&super::state::Hook> = d.hooks.iter().filter(|h| h.awaiting()).collect();
+    let chosen = match hook {
+        Some(id) => d.hooks.iter().find(|h| h.id == id).ok_or_else(|| {
+            Error::not_found(format!("deployment {} has no hook {id}", d.short_id()))
+                .hint("`deploy-ecs deploy --wait-until paused` prints the hook id; or leave --hook out")
+        })?,
+        None => *awaiting.first().ok_or_else(|| {
+            Error::refused(format!(
+                "{service}'s deployment {} is not paused at a hook (stage {})",
+                d.short_id(),
+                d.stage.as_deref().unwrap_or("unknown")
+            ))
+            .hint("continue resumes a deployment waiting at a PAUSE hook; nothing to continue now")
+        })?,
+    };
+    if !chosen.awaiting() {
+        return Err(Error::refused(format!(
+            "hook {} is {}, not AWAITING_ACTION: nothing to continue",
+            chosen.id, chosen.status
+        )));
+    }
+    aws.count_call();
+    api::continue_hook(&aws.client, &d.arn, &chosen.id, false).await?;
+    Ok(d)
+}
+
+/// `abort`: roll back the in-progress deployment (ContinueServiceDeployment ROLLBACK at a pause hook,
+/// else StopServiceDeployment ROLLBACK).
+pub async fn abort(aws: &Aws, cluster: &str, service: &str) -> Result<ServiceDeployment> {
+    let d = in_progress(aws, cluster, service).await?;
+    aws.count_call();
+    match d.awaiting_hook() {
+        Some(h) => api::continue_hook(&aws.client, &d.arn, &h.id, true).await?,
+        None => api::stop_with_rollback(&aws.client, &d.arn).await?,
+    }
+    Ok(d)
+}
