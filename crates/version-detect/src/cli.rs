@@ -44,6 +44,24 @@ pub struct Cli {
     #[arg(long, env = "SHIPKIT_TAG_PREFIX", global = true, value_name = "PREFIX")]
     pub tag_prefix: Option<String>,
 
+    /// Take versions from tags matching this regular expression instead of the default forms (semver, `X.Y`,
+    /// PEP 440): named group `version`, or `major` and `minor` (plus optional `patch`, `pre`, `build`);
+    /// searched in the tag name after --tag-prefix, e.g. '^release_(?P<major>\d+)_(?P<minor>\d+)$'
+    /// [config: version.tag_pattern]
+    #[arg(long, env = "SHIPKIT_TAG_PATTERN", global = true, value_name = "REGEX")]
+    pub tag_pattern: Option<String>,
+
+    /// Which tag list decides the floating tags (X.Y, X, latest) and the versions that exist: auto (the
+    /// remote's `git ls-remote --tags` when the clone is shallow, single-branch or in CI; floating tags
+    /// withheld with a warning when the remote cannot be asked), remote (always ask), local (the local tags
+    /// are complete) [config: version.tag_list] [default: auto]
+    #[arg(long, env = "SHIPKIT_TAG_LIST", global = true, value_enum, value_name = "SOURCE")]
+    pub tag_list: Option<crate::remote::TagListMode>,
+
+    /// Deadline for `git ls-remote` and `git push` (e.g. 20s, 1m) [default: 20s]
+    #[arg(long, env = "SHIPKIT_REMOTE_TIMEOUT", global = true, value_name = "DURATION")]
+    pub remote_timeout: Option<String>,
+
     /// Fail (exit 4) when no version tag is reachable instead of answering 0.0.0-dev.N+g<sha>
     /// [config: version.require_tag]
     #[arg(long, env = "SHIPKIT_REQUIRE_TAG", global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true",
@@ -55,8 +73,9 @@ pub struct Cli {
           default_value = "false", default_missing_value = "true", hide_default_value = true, hide_possible_values = true)]
     pub fetch: bool,
 
-    /// Docker tag kinds to emit, comma-separated: semver,minor,major,latest,sha,branch,pr (default: all that
-    /// apply) [config: version.docker_tags]
+    /// Docker tag kinds to emit, comma-separated: semver,minor,major,latest,sha,branch,pr,major0 (default:
+    /// all that apply except major0; major0 opts in to the major tag `0` for 0.x releases)
+    /// [config: version.docker_tags]
     #[arg(
         long,
         env = "SHIPKIT_DOCKER_TAG_KINDS",
@@ -116,6 +135,10 @@ pub struct NextArgs {
     /// patch, minor or major instead of reading the commits
     #[arg(long, env = "SHIPKIT_VERSION_BUMP", value_name = "LEVEL")]
     pub bump: Option<String>,
+    /// A prerelease of the next version: `--pre rc` gives X.Y.Z-rc.N, N one above the highest existing rc of
+    /// X.Y.Z (1 when none)
+    #[arg(long, env = "SHIPKIT_VERSION_PRE", value_name = "ID")]
+    pub pre: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,6 +149,9 @@ pub struct TagArgs {
     /// patch, minor or major instead of reading the commits
     #[arg(long, env = "SHIPKIT_VERSION_BUMP", value_name = "LEVEL")]
     pub bump: Option<String>,
+    /// Tag a prerelease of the next version: `--pre rc` tags X.Y.Z-rc.N (see `next --pre`)
+    #[arg(long, env = "SHIPKIT_VERSION_PRE", value_name = "ID")]
+    pub pre: Option<String>,
     /// Tag message (default "Release <version>")
     #[arg(long, short, env = "SHIPKIT_TAG_MESSAGE", value_name = "TEXT")]
     pub message: Option<String>,

@@ -1,9 +1,10 @@
 //! One checkout's version: the tag index, the CI's tag variable, the walk back from HEAD, the release / dev
 //! decision and the state (branch, dirty, shallow) that the Docker tags and `explain` are made from.
 
+use crate::remote::{self, TagList};
 use crate::repo::{self, TagIndex, VersionTag};
-use crate::semantics;
 use crate::settings::Settings;
+use crate::{hints, semantics};
 use git2::{Oid, Repository};
 use semver::Version;
 use shipkit_core::ci::CiContext;
@@ -33,6 +34,21 @@ pub struct Detection {
     pub ci_tag_note: Option<String>,
     pub notes: Vec<String>,
     pub index: TagIndex,
+    /// The tag list that decided the floating tags.
+    pub tag_list: TagList,
+    /// The branch's Docker tag, and whether `branch-` was put in front (it looked like a release tag).
+    pub branch_tag: Option<(String, bool)>,
+}
+
+/// What the detection is for: which answers need the remote's tag list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The version and Docker tags: the remote list only for a release's floating tags.
+    Build,
+    /// `explain`: as `Build`, and keep every ignored tag.
+    Explain,
+    /// `next`/`tag`: the remote list to know which versions exist.
+    Next,
 }
 
 pub(crate) fn shallow_hint() -> &'static str {
@@ -70,9 +86,9 @@ fn read_head(repo: &Repository) -> Result<Head> {
 
 /// The CI's tag names the release when it points at HEAD (its ref may not be fetched): add it to the
 /// index then. Returns the note for `explain`.
-fn apply_ci_tag(repo: &Repository, index: &mut TagIndex, ci: &CiContext, prefix: &str, head: Oid) -> Option<String> {
+fn apply_ci_tag(repo: &Repository, index: &mut TagIndex, ci: &CiContext, s: &Settings, head: Oid) -> Option<String> {
     let t = ci.tag.as_deref()?;
-    let v = match semantics::parse_tag(t, prefix) {
+    let v = match s.rules.parse(t) {
         Err(reason) => return Some(format!("CI tag {t} ignored: {reason}")),
         Ok(v) => v,
     };
@@ -121,16 +137,19 @@ fn no_tag(s: &Settings, index: &TagIndex, w: &repo::Walk, st: &State<'_>, notes:
         ))
         .hint(shallow_hint()));
     }
+    let hint = hints::no_tag_hint(index, &s.prefix);
     if s.require_tag {
         return Err(Error::git(format!(
-            "no version tag{} is reachable from HEAD ({} tags ignored)",
+            "no version tag{} is reachable from HEAD ({} version tags, {} other tags)",
             prefix_note(&s.prefix),
+            index.tags.len(),
             index.ignored_count
         ))
-        .hint("create one (git tag -a v0.1.0 -m v0.1.0), fetch tags (--fetch), or drop --require-tag"));
+        .hint(hint.fix));
     }
-    if index.tags.is_empty() && index.ignored_count > 0 && !s.prefix.is_empty() {
-        notes.push(format!("no tag starts with the prefix {:?}", s.prefix));
+    if let Some(problem) = hint.problem {
+        shipkit_core::term::warn(&format!("version-detect: {problem} (hint: {})", hint.fix));
+        notes.push(format!("{problem} (hint: {})", hint.fix));
     }
     Ok(Decided {
         version: semantics::dev_version(None, w.visited, st.short_sha, st.dirty),
@@ -217,15 +236,68 @@ fn verbose_walk(index: &TagIndex, w: &repo::Walk) {
     }
 }
 
+/// Does this answer need the tag list beyond the local tags?
+fn needs_tag_list(purpose: Purpose, s: &Settings, d: &Decided) -> bool {
+    let floating_kind = ["minor", "major", "major0", "latest"]
+        .iter()
+        .any(|k| s.kinds.iter().any(|x| x == k));
+    match purpose {
+        Purpose::Next => true,
+        Purpose::Explain => d.is_release && d.version.pre.is_empty(),
+        Purpose::Build => d.is_release && d.version.pre.is_empty() && floating_kind,
+    }
+}
+
+/// Warnings and notes that do not change the version: unused version-looking tags, a withheld floating
+/// decision, a shortened Docker tag, a prefixed branch tag.
+fn warn_and_note(d: &Detection, s: &Settings, purpose: Purpose, notes: &mut Vec<String>) {
+    if let Some(w) = hints::unused_warning(&d.index) {
+        shipkit_core::term::warn(&format!("version-detect: {w}"));
+        notes.push(w);
+    }
+    if let remote::Source::Withheld { why_incomplete, reason } = &d.tag_list.source {
+        let w = if purpose == Purpose::Next {
+            format!(
+                "version-detect: the local tags may be incomplete ({why_incomplete}) and the remote `{}` could not be \
+                 asked ({reason}): a version tagged only there is not known (hint: fetch every tag first: --fetch)",
+                s.remote
+            )
+        } else {
+            remote::withheld_warning(&d.tag_list, &s.remote).unwrap_or_default()
+        };
+        shipkit_core::term::warn(&w);
+        notes.push(w.trim_start_matches("version-detect: ").to_string());
+    }
+    if d.is_release {
+        let (plain, shortened) = semantics::docker_version_checked(&d.version);
+        if shortened {
+            notes.push(format!(
+                "the Docker tag of {} is shortened to {} characters (a hash of the whole version at the end): {plain}",
+                d.version,
+                semantics::MAX_DOCKER_TAG
+            ));
+        }
+    }
+    let branch_selected = s.kinds.iter().any(|k| k == "branch");
+    if let (false, None, true, Some((tag, true))) = (d.is_release, d.pr_number, branch_selected, &d.branch_tag) {
+        let w = format!(
+            "the branch name looks like a release, floating, sha or pr tag: its Docker tag is {tag} (hint: a branch \
+             tag never takes a release tag's name)"
+        );
+        shipkit_core::term::warn(&format!("version-detect: {w}"));
+        notes.push(w);
+    }
+}
+
 /// Detect the version of the checkout at `repo`.
-pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) -> Result<Detection> {
+pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, purpose: Purpose) -> Result<Detection> {
     let head = read_head(repo)?;
     let sha = head.id.to_string();
     let short_sha = sha[..7].to_string();
     let mut notes = Vec::new();
 
-    let mut index = TagIndex::read(repo, &s.prefix, explain)?;
-    let ci_tag_note = apply_ci_tag(repo, &mut index, ci, &s.prefix, head.id);
+    let mut index = TagIndex::read(repo, &s.rules)?;
+    let ci_tag_note = apply_ci_tag(repo, &mut index, ci, s, head.id);
 
     let boundary = repo::shallow_boundary(repo);
     let shallow = !boundary.is_empty() || repo.is_shallow();
@@ -239,6 +311,12 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
         shallow,
     };
     let d = decide(repo, s, &index, &w, &state, &mut notes)?;
+    let tag_list = if needs_tag_list(purpose, s, &d) {
+        let incomplete = remote::incomplete_reason(repo, &s.remote, shallow, ci);
+        remote::resolve(repo, s.tag_list, &s.remote, s.remote_timeout, incomplete, &s.rules)
+    } else {
+        TagList::not_needed()
+    };
 
     let branch = if head.detached { ci.branch.clone() } else { head.branch };
     let source = ci.repository_url.clone().or_else(|| {
@@ -246,7 +324,7 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
             .ok()
             .and_then(|r| r.url().ok().map(shipkit_core::ci::clean_repo_url))
     });
-    Ok(Detection {
+    let mut detection = Detection {
         version: d.version,
         is_release: d.is_release,
         base: d.base,
@@ -255,6 +333,7 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
         head: head.id,
         sha,
         short_sha,
+        branch_tag: branch.as_deref().and_then(semantics::branch_docker_tag),
         branch,
         detached: head.detached,
         dirty,
@@ -263,9 +342,13 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, explain: bool) ->
         commit_time: head.time,
         source,
         ci_tag_note,
-        notes,
+        notes: Vec::new(),
         index,
-    })
+        tag_list,
+    };
+    warn_and_note(&detection, s, purpose, &mut notes);
+    detection.notes = notes;
+    Ok(detection)
 }
 
 fn prefix_note(prefix: &str) -> String {

@@ -12,13 +12,16 @@ pub mod cli;
 pub mod commands;
 pub mod detection;
 pub mod git_cli;
+pub mod hints;
+pub mod remote;
 pub mod render;
 pub mod repo;
 pub mod semantics;
 pub mod settings;
+pub mod tags;
 
 pub use cli::Cli;
-pub use detection::{detect, Detection};
+pub use detection::{detect, Detection, Purpose};
 pub use settings::Settings;
 
 use cli::Command;
@@ -36,7 +39,7 @@ pub fn run(cli: Cli) -> Result<u8> {
     let s = Settings::resolve(&cli, &loaded)?;
     let mut repo = repo::open(&cli.repo)?;
     if cli.fetch {
-        git_cli::fetch(&repo, &cli.remote)?;
+        git_cli::fetch(&repo, &s.remote)?;
         repo = repo::open(&cli.repo)?;
     }
     let ci = CiContext::detect();
@@ -44,8 +47,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         None => commands::detect::run(&repo, &s, &ci, &opts),
         Some(Command::Explain) => commands::explain::run(&repo, &s, &ci, &opts),
-        Some(Command::Next(a)) => commands::next::run(&repo, &s, &ci, a.bump.as_deref(), &opts),
-        Some(Command::Tag(a)) => commands::tag::run(&repo, &s, &ci, a, &cli.remote, &opts),
+        Some(Command::Next(a)) => commands::next::run(&repo, &s, &ci, a, &opts),
+        Some(Command::Tag(a)) => commands::tag::run(&repo, &s, &ci, a, &opts),
     }
 }
 
@@ -58,9 +61,12 @@ pub fn entry(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process
 pub fn version_of(dir: &Path) -> Result<String> {
     let repo = repo::open(dir)?;
     let s = Settings::defaults();
-    Ok(
-        detect(&repo, &s, &CiContext::empty(shipkit_core::ci::Provider::Local), false)?
-            .version
-            .to_string(),
-    )
+    Ok(detect(
+        &repo,
+        &s,
+        &CiContext::empty(shipkit_core::ci::Provider::Local),
+        Purpose::Build,
+    )?
+    .version
+    .to_string())
 }

@@ -10,18 +10,23 @@ use serde_json::Value;
 use shipkit_core::output::Outputs;
 
 impl Detection {
-    /// Every release tag of the repository (name, version), for the floating tags.
+    /// Every release tag of the repository (name, version), for the floating tags: the local tags and, when
+    /// the remote was asked, the remote's.
     pub fn all_versions(&self) -> Vec<(String, Version)> {
-        self.index
+        let mut all: Vec<(String, Version)> = self
+            .index
             .tags
             .iter()
             .map(|t| (t.name.clone(), t.version.clone()))
-            .collect()
+            .collect();
+        all.extend(self.tag_list.remote_versions.iter().cloned());
+        all
     }
 
-    /// Floating tags (1.2, 1, latest) for a release that is not a prerelease; empty otherwise.
+    /// Floating tags (1.2, 1, latest) for a release that is not a prerelease; empty otherwise, and when the
+    /// tag list may be incomplete and the remote could not be asked (withheld).
     pub fn floating(&self) -> Vec<Floating> {
-        if self.is_release && self.version.pre.is_empty() {
+        if self.is_release && self.version.pre.is_empty() && !self.tag_list.withheld() {
             semantics::floating(&self.version, &self.all_versions())
         } else {
             Vec::new()
@@ -53,8 +58,8 @@ impl Detection {
                 }
                 None => {
                     if has("branch") {
-                        if let Some(b) = self.branch.as_deref().and_then(semantics::sanitize_branch) {
-                            out.push(b);
+                        if let Some((b, _)) = &self.branch_tag {
+                            out.push(b.clone());
                         }
                     }
                 }
@@ -166,9 +171,19 @@ impl Detection {
         if self.index.ignored.len() > 20 {
             t.push_str(&format!("  ... and {} more\n", self.index.ignored.len() - 20));
         }
+        if !self.index.unused.is_empty() {
+            t.push_str(&format!(
+                "unused tags:   {} look like versions but are not semver, X.Y or PEP 440 (see --tag-pattern)\n",
+                self.index.unused.len()
+            ));
+            for n in self.index.unused.iter().take(20) {
+                t.push_str(&format!("  {n}\n"));
+            }
+        }
         if let Some(n) = &self.ci_tag_note {
             t.push_str(&format!("CI tag:        {n}\n"));
         }
+        t.push_str(&format!("tag list:      {}\n", self.tag_list.describe()));
     }
 
     /// The nearest tag and the distance.
@@ -211,15 +226,21 @@ impl Detection {
             t.push_str("  none: a prerelease gets only its exact tag\n");
             return;
         }
+        if self.tag_list.withheld() {
+            t.push_str("  none: withheld: the local tags may be incomplete and the remote could not be asked\n");
+            return;
+        }
         for f in self.floating() {
             let off = if s.kinds.iter().any(|k| k == f.kind) {
                 ""
+            } else if f.kind == "major0" {
+                " (not emitted: the major tag 0 of a 0.x release is opt-in, --docker-tags ...,major0)"
             } else {
                 " (kind not selected by --docker-tags)"
             };
             let scope = match f.kind {
                 "minor" => format!("{}.{}.x ", self.version.major, self.version.minor),
-                "major" => format!("{}.x ", self.version.major),
+                "major" | "major0" => format!("{}.x ", self.version.major),
                 _ => String::new(),
             };
             match &f.held_back_by {

@@ -1,7 +1,8 @@
 //! Reading the repository with git2: the tag index (refs read once, packed-refs' peeled ids used), the walk
 //! back from HEAD to the nearest tagged commits, the distance, dirty and shallow state.
 
-use crate::semantics::{parse_tag, precedence};
+use crate::semantics::precedence;
+use crate::tags::{looks_like_version, TagRules};
 use git2::{ObjectType, Oid, Repository};
 use semver::Version;
 use shipkit_core::{Error, ExitCode, Result};
@@ -52,25 +53,29 @@ pub struct Ignored {
 pub struct TagIndex {
     pub tags: Vec<VersionTag>,
     pub by_commit: OidMap<Vec<usize>>,
-    /// Filled only when asked (`explain`).
+    /// Tags that do not count, and why.
     pub ignored: Vec<Ignored>,
     pub ignored_count: usize,
+    /// Tags after the prefix that look like versions (`1.2.3.4`, `1!2.0`) but do not parse: named in a
+    /// warning and in `explain`.
+    pub unused: Vec<String>,
 }
 
 impl TagIndex {
-    /// Count a tag that does not count; remember it and why when `keep` (`explain`).
-    fn ignore(&mut self, name: &str, reason: &'static str, keep: bool) {
+    /// Count a tag that does not count, and remember it and why.
+    fn ignore(&mut self, name: &str, reason: &'static str, rules: &TagRules) {
         self.ignored_count += 1;
-        if keep {
-            self.ignored.push(Ignored {
-                name: name.to_string(),
-                reason,
-            });
+        if name.strip_prefix(rules.prefix.as_str()).is_some_and(looks_like_version) {
+            self.unused.push(name.to_string());
         }
+        self.ignored.push(Ignored {
+            name: name.to_string(),
+            reason,
+        });
     }
 
-    /// Read `refs/tags/*` once. Only tags that parse as semver after `prefix` count.
-    pub fn read(repo: &Repository, prefix: &str, keep_ignored: bool) -> Result<TagIndex> {
+    /// Read `refs/tags/*` once. Only tags that `rules` parse count.
+    pub fn read(repo: &Repository, rules: &TagRules) -> Result<TagIndex> {
         let mut index = TagIndex::default();
         let refs = repo
             .references_glob("refs/tags/*")
@@ -81,10 +86,10 @@ impl TagIndex {
             let Some(name) = r.name().ok().and_then(|n| n.strip_prefix("refs/tags/")) else {
                 continue;
             };
-            let version = match parse_tag(name, prefix) {
+            let version = match rules.parse(name) {
                 Ok(v) => v,
                 Err(reason) => {
-                    index.ignore(name, reason, keep_ignored);
+                    index.ignore(name, reason, rules);
                     continue;
                 }
             };
@@ -93,7 +98,7 @@ impl TagIndex {
                 (None, Some(target)) => match peel_to_commit(repo, &odb, target) {
                     Ok(c) => c,
                     Err(reason) => {
-                        index.ignore(name, reason, keep_ignored);
+                        index.ignore(name, reason, rules);
                         continue;
                     }
                 },
@@ -272,10 +277,16 @@ pub fn open(dir: &Path) -> Result<Repository> {
     })
 }
 
-/// Are tracked files modified (staged or not)? Untracked files do not count, as with `git describe --dirty`.
+/// Are tracked files modified (staged or not), or a submodule moved to another commit or changed inside?
+/// Untracked files do not count, as with `git describe --dirty`; neither do files a sparse checkout leaves
+/// out (their index entries are marked skip-worktree, which libgit2 does not know: `git status` decides
+/// there) nor submodules that are not checked out.
 pub fn is_dirty(repo: &Repository) -> Result<bool> {
     if repo.is_bare() {
         return Ok(false);
+    }
+    if sparse_checkout(repo) {
+        return sparse_dirty(repo);
     }
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(false)
@@ -284,7 +295,55 @@ pub fn is_dirty(repo: &Repository) -> Result<bool> {
     let statuses = repo
         .statuses(Some(&mut opts))
         .map_err(git_err("cannot read the working tree status"))?;
-    Ok(statuses.iter().any(|e| e.status() != git2::Status::CURRENT))
+    if statuses.iter().any(|e| e.status() != git2::Status::CURRENT) {
+        return Ok(true);
+    }
+    submodules_dirty(repo)
+}
+
+/// `core.sparseCheckout` is on.
+fn sparse_checkout(repo: &Repository) -> bool {
+    repo.config()
+        .and_then(|c| c.get_bool("core.sparsecheckout"))
+        .unwrap_or(false)
+}
+
+/// In a sparse checkout: `git status --porcelain --untracked-files=no` (git knows skip-worktree entries).
+fn sparse_dirty(repo: &Repository) -> Result<bool> {
+    let dir = repo.workdir().unwrap_or_else(|| repo.path());
+    let out = shipkit_core::exec::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--ignore-submodules=untracked",
+        ])
+        .read()?;
+    Ok(!out.trim().is_empty())
+}
+
+/// A checked-out submodule at another commit than the superproject records, or with modified files inside.
+fn submodules_dirty(repo: &Repository) -> Result<bool> {
+    let Ok(subs) = repo.submodules() else {
+        return Ok(false);
+    };
+    use git2::SubmoduleStatus as S;
+    let changed = S::INDEX_MODIFIED | S::WD_MODIFIED | S::WD_INDEX_MODIFIED | S::WD_WD_MODIFIED | S::INDEX_DELETED;
+    for sub in subs {
+        let Ok(name) = sub.name() else { continue };
+        let Ok(st) = repo.submodule_status(name, git2::SubmoduleIgnore::Untracked) else {
+            continue;
+        };
+        if st.contains(S::WD_UNINITIALIZED) {
+            continue;
+        }
+        if st.intersects(changed) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Map a git2 error to a git-problem error (exit 4) with context.

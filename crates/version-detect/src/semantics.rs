@@ -4,14 +4,7 @@
 use semver::{BuildMetadata, Prerelease, Version};
 use std::cmp::Ordering;
 
-/// Parse a tag name (without `refs/tags/`) as a version: `prefix` + optional `v` + strict semver.
-pub fn parse_tag(name: &str, prefix: &str) -> Result<Version, &'static str> {
-    let Some(rest) = name.strip_prefix(prefix) else {
-        return Err("does not start with the tag prefix");
-    };
-    let rest = rest.strip_prefix('v').unwrap_or(rest);
-    Version::parse(rest).map_err(|_| "not semver after the prefix")
-}
+pub use crate::tags::parse_tag;
 
 /// Semver precedence (build metadata ignored), then the full order so the result is stable.
 pub fn precedence(a: &Version, b: &Version) -> Ordering {
@@ -30,7 +23,8 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
 }
 
 /// The dev version after `base` (a tag `distance` commits back): `1.2.4-dev.5+g1a2b3c4` after `1.2.3`,
-/// `2.0.0-rc.1.dev.5+g1a2b3c4` after `2.0.0-rc.1`, `0.0.0-dev.N+g...` with no tag. It sorts above `base`
+/// `2.0.0-rc.1.dev.5+g1a2b3c4` after `2.0.0-rc.1`, `2.0.0-alpha.0.dev.5+g...` after `2.0.0-alpha`,
+/// `0.0.0-dev.N+g...` with no tag. It sorts above `base`
 /// and below the next release. `dirty` adds `.dirty` to the build metadata.
 pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dirty: bool) -> Version {
     let mut v = match base {
@@ -46,7 +40,16 @@ pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dir
         }
         Some(b) => {
             let mut v = Version::new(b.major, b.minor, b.patch);
-            v.pre = Prerelease::new(&format!("{}.dev.{distance}", b.pre)).unwrap_or(Prerelease::EMPTY);
+            // After a prerelease whose last part is a word (`alpha`, `beta2`) a `.0` goes first, so the dev
+            // version sorts below the next prerelease (`alpha.1`, `beta3`): `alpha.0.dev.N`.
+            let last_is_word = b
+                .pre
+                .as_str()
+                .rsplit('.')
+                .next()
+                .is_some_and(|p| !p.bytes().all(|c| c.is_ascii_digit()));
+            let zero = if last_is_word { ".0" } else { "" };
+            v.pre = Prerelease::new(&format!("{}{zero}.dev.{distance}", b.pre)).unwrap_or(Prerelease::EMPTY);
             v
         }
     };
@@ -59,8 +62,18 @@ pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dir
     v
 }
 
-/// The Docker tag kinds (`--docker-tags`).
-pub const KINDS: [&str; 7] = ["semver", "minor", "major", "latest", "sha", "branch", "pr"];
+/// The Docker tag kinds (`--docker-tags`). `major0` (the major tag `0` for 0.x releases) is opt-in: it is
+/// not in the default set (docker/metadata-action advises against a `0` tag).
+pub const KINDS: [&str; 8] = ["semver", "minor", "major", "latest", "sha", "branch", "pr", "major0"];
+
+/// The kinds emitted when none are chosen.
+pub fn default_kinds() -> Vec<String> {
+    KINDS
+        .iter()
+        .filter(|k| **k != "major0")
+        .map(|k| k.to_string())
+        .collect()
+}
 
 /// Check a list of kinds; `None` means all.
 pub fn parse_kinds(list: &[String]) -> Result<Vec<String>, String> {
@@ -92,12 +105,13 @@ pub struct Floating {
 }
 
 /// Floating tags for release `v` against every release tag of the repository (`all`: name and version;
-/// prereleases are skipped: they never hold a floating tag).
+/// prereleases are skipped: they never hold a floating tag). For a 0.x release the major tag `0` has the
+/// kind `major0` (opt-in).
 pub fn floating(v: &Version, all: &[(String, Version)]) -> Vec<Floating> {
     // (kind, docker tag, how many leading components must match: minor 2, major 1, latest 0)
     let groups: [(&'static str, String, u8); 3] = [
         ("minor", format!("{}.{}", v.major, v.minor), 2),
-        ("major", format!("{}", v.major), 1),
+        (if v.major == 0 { "major0" } else { "major" }, format!("{}", v.major), 1),
         ("latest", "latest".to_string(), 0),
     ];
     let in_group = |o: &Version, depth: u8| (depth < 1 || o.major == v.major) && (depth < 2 || o.minor == v.minor);
@@ -138,11 +152,69 @@ pub fn sanitize_branch(branch: &str) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
-/// A version as a Docker tag: build metadata dropped (`+` is not allowed in Docker tags).
+/// The longest Docker tag (the distribution spec's `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
+pub const MAX_DOCKER_TAG: usize = 128;
+
+/// A version as a Docker tag: build metadata dropped (`+` is not allowed in Docker tags), except a PEP 440
+/// post release's `post.N`, kept as `-post.N` so it does not collide with its base's tag. Never longer than
+/// 128 characters: see [`fit_docker_tag`].
 pub fn docker_version(v: &Version) -> String {
-    let mut v = v.clone();
-    v.build = BuildMetadata::EMPTY;
-    v.to_string()
+    docker_version_checked(v).0
+}
+
+/// [`docker_version`], and whether the tag was shortened to 128 characters.
+pub fn docker_version_checked(v: &Version) -> (String, bool) {
+    let mut plain = v.clone();
+    plain.build = BuildMetadata::EMPTY;
+    let mut t = plain.to_string();
+    if let Some(post) = v.build.as_str().split('.').collect::<Vec<_>>().get(..2) {
+        if post[0] == "post" {
+            t.push_str(&format!("-post.{}", post[1]));
+        }
+    }
+    fit_docker_tag(&t)
+}
+
+/// A Docker tag of at most 128 characters: a longer one is cut to 119 characters and ends with `-` and the
+/// first 8 hex digits of the SHA-1 of the whole text, so the same version always gives the same tag and two
+/// long versions do not collide. Returns the tag and whether it was shortened.
+pub fn fit_docker_tag(tag: &str) -> (String, bool) {
+    if tag.len() <= MAX_DOCKER_TAG {
+        return (tag.to_string(), false);
+    }
+    let hash = git2::Oid::hash_object(git2::ObjectType::Blob, tag.as_bytes())
+        .map(|o| o.to_string()[..8].to_string())
+        .unwrap_or_else(|_| "00000000".into());
+    let mut cut = MAX_DOCKER_TAG - 9;
+    while !tag.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (format!("{}-{hash}", &tag[..cut]), true)
+}
+
+/// Does a Docker tag look like a release, floating, sha or pr tag (`latest`, `2.0.0`, `3.0`, `3`, `sha-1a2b3c4`,
+/// `pr-12`)? A branch tag that does is prefixed with `branch-`.
+pub fn collides_with_release_tags(tag: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    let hex_sha = lower
+        .strip_prefix("sha-")
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let pr = lower
+        .strip_prefix("pr-")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    lower == "latest" || lower.starts_with(|c: char| c.is_ascii_digit()) || hex_sha || pr
+}
+
+/// A branch's Docker tag: [`sanitize_branch`], then `branch-` in front of a name that would collide with a
+/// release, floating, sha or pr tag. Returns the tag and whether it was prefixed.
+pub fn branch_docker_tag(branch: &str) -> Option<(String, bool)> {
+    let t = sanitize_branch(branch)?;
+    if collides_with_release_tags(&t) {
+        let prefixed: String = format!("branch-{t}").chars().take(MAX_DOCKER_TAG).collect();
+        Some((prefixed, true))
+    } else {
+        Some((t, false))
+    }
 }
 
 /// A version bump.
@@ -236,16 +308,6 @@ mod tests {
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap()
-    }
-
-    #[test]
-    fn tags_parse_with_prefix_and_v() {
-        assert_eq!(parse_tag("v1.2.3", ""), Ok(v("1.2.3")));
-        assert_eq!(parse_tag("1.2.3-rc.1", ""), Ok(v("1.2.3-rc.1")));
-        assert_eq!(parse_tag("billing/v1.2.3", "billing/"), Ok(v("1.2.3")));
-        assert!(parse_tag("ignore-0.4.33", "").is_err());
-        assert!(parse_tag("v1.2", "").is_err());
-        assert!(parse_tag("other/v1.2.3", "billing/").is_err());
     }
 
     #[test]

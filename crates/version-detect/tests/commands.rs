@@ -318,15 +318,25 @@ fn next_in_a_monorepo_counts_only_commits_under_the_path() {
     assert_eq!(n["tag"], "billing/v1.4.1");
     // without the path every commit counts
     assert_eq!(json(&r, &["next", "--tag-prefix", "billing/"], &[])["version"], "2.0.0");
-    // from the config file, and nothing under the path: patch
+    // from the config file: a path that does not exist is a usage error, not a patch release (issue 11 item 7)
     r.write(
         "shipkit.yml",
         "version:\n  tag_prefix: billing/\n  paths: [services/payments/]\n",
     );
-    let n = json(&r, &["next"], &[]);
-    assert_eq!(n["version"], "1.4.1");
-    assert!(
-        n["reason"].as_str().unwrap().contains("touching services/payments"),
-        "{n}"
+    assert_fails(
+        &vd(&r, &["next"], &[]),
+        2,
+        "\"services/payments\" does not exist in HEAD",
     );
+    // a path that exists but that no commit since the tag touched: nothing to release (exit 10)
+    r.write("services/payments/main.go", "z");
+    r.git(&["add", "services/payments"]);
+    r.git(&["commit", "-q", "-m", "chore: payments skeleton"]);
+    r.git(&["tag", "billing/v1.5.0"]);
+    r.commit("fix(api): only the api");
+    let o = vd(&r, &["next", "--path", "services/payments"], &[]);
+    assert_fails(&o, 10, "no commit since billing/v1.5.0 touches services/payments");
+    // --bump plans one anyway
+    let n = json(&r, &["next", "--path", "services/payments", "--bump", "patch"], &[]);
+    assert_eq!(n["version"], "1.5.1");
 }

@@ -287,6 +287,11 @@ fn detached_head_with_ci_tag_variables() {
     r.commit("feat: next");
     let head = r.head();
     r.git(&["checkout", "-q", "--detach"]);
+    // In CI the floating tags are decided from the remote's tag list: give the clone its remote.
+    let bare = tempfile::tempdir().unwrap();
+    r.git(&["init", "-q", "--bare", bare.path().to_str().unwrap()]);
+    r.git(&["remote", "add", "origin", bare.path().to_str().unwrap()]);
+    r.git(&["push", "-q", "origin", "v1.0.0"]);
     // The CI's tag is not fetched, but the CI's commit is HEAD: it names the release.
     for env in [
         vec![

@@ -15,6 +15,13 @@ pub struct VersionConfig {
     /// Fail when no version tag is found instead of answering `0.0.0-dev.N+g<sha>`.
     #[serde(default)]
     pub require_tag: Option<bool>,
+    /// Take versions from tags matching this regular expression (named groups `version`, or `major`,
+    /// `minor`, optional `patch`, `pre`, `build`) instead of the default forms.
+    #[serde(default)]
+    pub tag_pattern: Option<String>,
+    /// Which tag list decides floating tags: `auto`, `remote` or `local` (the local tags are complete).
+    #[serde(default)]
+    pub tag_list: Option<String>,
     /// `next`/`tag` in a monorepo: only commits touching these paths decide the bump (`[services/billing]`).
     #[serde(default)]
     pub paths: Option<Vec<String>>,

@@ -1,7 +1,7 @@
 //! `version-detect` with no subcommand: the version, Docker tags and labels in the chosen format (and a
 //! GitHub step summary line).
 
-use crate::detection::detect;
+use crate::detection::{detect, Purpose};
 use crate::settings::Settings;
 use git2::Repository;
 use shipkit_core::ci::CiContext;
@@ -10,7 +10,7 @@ use shipkit_core::Result;
 
 /// Run the default command.
 pub fn run(repo: &Repository, s: &Settings, ci: &CiContext, opts: &OutputOptions) -> Result<u8> {
-    let d = detect(repo, s, ci, false)?;
+    let d = detect(repo, s, ci, Purpose::Build)?;
     let o = d.outputs(s);
     o.emit(opts, &d.version.to_string())?;
     if opts.format == Format::Github {

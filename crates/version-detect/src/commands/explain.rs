@@ -1,7 +1,7 @@
 //! `version-detect explain`: why this version — tags considered and ignored, the nearest tag and distance,
 //! and for each floating tag whether it moves or which higher release holds it back.
 
-use crate::detection::detect;
+use crate::detection::{detect, Purpose};
 use crate::settings::Settings;
 use git2::Repository;
 use serde_json::{json, Value};
@@ -11,7 +11,7 @@ use shipkit_core::Result;
 
 /// Run `explain`.
 pub fn run(repo: &Repository, s: &Settings, ci: &CiContext, opts: &OutputOptions) -> Result<u8> {
-    let d = detect(repo, s, ci, true)?;
+    let d = detect(repo, s, ci, Purpose::Explain)?;
     let mut o = d.outputs(s);
     let ignored: Vec<Value> = d
         .index
@@ -24,7 +24,12 @@ pub fn run(repo: &Repository, s: &Settings, ci: &CiContext, opts: &OutputOptions
         .iter()
         .map(|f| json!({"tag": f.docker_tag, "kind": f.kind, "moves": f.moves, "held_back_by": f.held_back_by}))
         .collect();
-    o.set("ignored_tags", ignored).set("floating", floating);
+    o.set("ignored_tags", ignored)
+        .set("unused_tags", d.index.unused.clone())
+        .set("floating", floating)
+        .set("tag_list", d.tag_list.kind())
+        .set("tag_list_detail", d.tag_list.describe())
+        .set("notes", d.notes.clone());
     o.emit(opts, &d.explain(s))?;
     Ok(0)
 }

@@ -3,7 +3,7 @@
 //! removes the local tag again.
 
 use crate::cli::TagArgs;
-use crate::commands::next::{next, Next};
+use crate::commands::next::{next, Next, Request};
 use crate::settings::Settings;
 use crate::{git_cli, repo, semantics};
 use git2::Repository;
@@ -30,7 +30,12 @@ fn choose(repo: &Repository, s: &Settings, ci: &CiContext, a: &TagArgs) -> Resul
         .as_deref()
         .map(|v| explicit_version(v, &s.prefix))
         .transpose()?;
-    let mut n = next(repo, s, ci, a.bump.as_deref())?;
+    let req = Request {
+        bump: a.bump.as_deref(),
+        pre: a.pre.as_deref(),
+        version_given: explicit.is_some(),
+    };
+    let mut n = next(repo, s, ci, &req)?;
     let d = &n.detection;
     if let Some(v) = explicit {
         let v_style = d
@@ -44,27 +49,20 @@ fn choose(repo: &Repository, s: &Settings, ci: &CiContext, a: &TagArgs) -> Resul
         n.tag_name = format!("{}{}{v}", s.prefix, if v_style || given_v { "v" } else { "" });
         n.reason = "given on the command line".into();
         n.version = v;
-    } else if d.distance == 0 && d.base.is_some() {
-        let b = d.base.as_ref().map(|b| b.name.as_str()).unwrap_or_default();
-        return Err(
-            Error::refused(format!("HEAD is already released as {b}: nothing to tag"))
-                .hint("commit something first, or give the version explicitly: version-detect tag 1.2.3"),
-        );
     }
     Ok(n)
 }
 
 /// Refuse a version or tag name that exists, or a name git would not accept.
 fn check_new(repo: &Repository, n: &Next) -> Result<()> {
-    if let Some(t) = n
+    if let Some((name, _)) = n
         .detection
-        .index
-        .tags
+        .all_versions()
         .iter()
-        .find(|t| semantics::precedence(&t.version, &n.version).is_eq())
+        .find(|(_, v)| semantics::precedence(v, &n.version).is_eq())
     {
         return Err(
-            Error::refused(format!("version {} is already tagged as {}", n.version, t.name))
+            Error::refused(format!("version {} is already tagged as {name}", n.version))
                 .hint("pick another version, or use --bump"),
         );
     }
@@ -80,14 +78,8 @@ fn check_new(repo: &Repository, n: &Next) -> Result<()> {
 }
 
 /// Run `tag`.
-pub fn run(
-    repo: &Repository,
-    s: &Settings,
-    ci: &CiContext,
-    a: &TagArgs,
-    remote: &str,
-    opts: &OutputOptions,
-) -> Result<u8> {
+pub fn run(repo: &Repository, s: &Settings, ci: &CiContext, a: &TagArgs, opts: &OutputOptions) -> Result<u8> {
+    let remote = s.remote.as_str();
     let n = choose(repo, s, ci, a)?;
     check_new(repo, &n)?;
     let d = &n.detection;
@@ -101,13 +93,14 @@ pub fn run(
     let target = repo
         .find_object(d.head, None)
         .map_err(repo::git_err("cannot read HEAD"))?;
+    shipkit_core::cancel::check("before creating the tag")?;
     let message = a.message.clone().unwrap_or_else(|| format!("Release {}", n.version));
     repo.tag(&n.tag_name, &target, &sig, &message, false)
         .map_err(|e| Error::refused(format!("cannot create tag {}: {}", n.tag_name, e.message())))?;
     let pushed = if a.no_push {
         false
     } else {
-        git_cli::push_tag(repo, remote, &n.tag_name)?;
+        git_cli::push_tag(repo, remote, &n.tag_name, s.remote_timeout)?;
         true
     };
     let mut o = n.outputs();
