@@ -2,6 +2,8 @@
 //! static HTTP server on 127.0.0.1 that serves them and logs every request, and the workspace paths.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+pub mod tools;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

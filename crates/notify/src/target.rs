@@ -153,6 +153,10 @@ pub fn register_secrets(raw: &str) {
 /// Parse one target. `slack_token` is used by bot targets that carry none.
 pub fn parse(raw: &str, slack_token: Option<&str>) -> Result<Target> {
     let raw = raw.trim();
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        // A newline would split every line that names the target (log and `::warning::` injection).
+        return Err(bad(raw, "contains whitespace or control characters"));
+    }
     let Some(p) = split(raw) else {
         return Err(bad(raw, "not a URL (no scheme://)"));
     };

@@ -57,11 +57,12 @@ impl Response {
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
-    /// `Retry-After` in seconds (the HTTP-date form is not used by the services we call).
+    /// `Retry-After` in seconds (the HTTP-date form is not used by the services we call). A hostile value
+    /// (`inf`, `1e20`, NaN, over [`crate::time::MAX_DURATION`]) is ignored, never a panic; negative is 0.
     pub fn retry_after(&self) -> Option<Duration> {
         self.header("retry-after")
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|s| Duration::from_secs_f64(s.max(0.0)))
+            .and_then(|s| crate::time::secs_f64_bounded(s.max(0.0), crate::time::MAX_DURATION))
     }
     /// Should this status be retried?
     pub fn is_transient(&self) -> bool {

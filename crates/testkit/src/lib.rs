@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 pub mod extra_registry;
+pub mod fault_proxy;
 pub mod http_sink;
 
 use std::path::{Path, PathBuf};

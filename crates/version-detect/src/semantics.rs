@@ -34,7 +34,7 @@ pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dir
             v
         }
         Some(b) if b.pre.is_empty() => {
-            let mut v = Version::new(b.major, b.minor, b.patch + 1);
+            let mut v = Version::new(b.major, b.minor, b.patch.saturating_add(1));
             v.pre = Prerelease::new(&format!("dev.{distance}")).unwrap_or(Prerelease::EMPTY);
             v
         }
@@ -282,11 +282,11 @@ pub fn bump_version(base: Option<&Version>, bump: Bump) -> Version {
     let pre = !b.pre.is_empty();
     match bump {
         Bump::Patch if pre => Version::new(b.major, b.minor, b.patch),
-        Bump::Patch => Version::new(b.major, b.minor, b.patch + 1),
+        Bump::Patch => Version::new(b.major, b.minor, b.patch.saturating_add(1)),
         Bump::Minor if pre && b.patch == 0 => Version::new(b.major, b.minor, 0),
-        Bump::Minor => Version::new(b.major, b.minor + 1, 0),
+        Bump::Minor => Version::new(b.major, b.minor.saturating_add(1), 0),
         Bump::Major if pre && b.patch == 0 && b.minor == 0 => Version::new(b.major, 0, 0),
-        Bump::Major => Version::new(b.major + 1, 0, 0),
+        Bump::Major => Version::new(b.major.saturating_add(1), 0, 0),
     }
 }
 
