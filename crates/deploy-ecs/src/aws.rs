@@ -9,14 +9,8 @@ use shipkit_core::{Error, ExitCode, Result};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// Where and how to connect.
-#[derive(Debug, Clone, Default)]
-pub struct Connect {
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub profile: Option<String>,
-    pub max_attempts: u32,
-}
+/// Where and how to connect: shipkit-core's AWS client options (timeouts and bounded attempts included).
+pub type Connect = shipkit_core::aws::ClientOptions;
 
 /// The ECS client, counting the calls it makes.
 pub struct Aws {
@@ -25,34 +19,10 @@ pub struct Aws {
     calls: Cell<u64>,
 }
 
-/// Build the SDK config: one TLS stack (rustls + ring), adaptive retry mode (absorbs throttling when many
-/// services deploy at once), the standard credential chain (env, profile, SSO, web identity, container,
-/// instance metadata), region from flag/env/profile.
+/// Build the client from shipkit-core's SDK config: the standard credential chain, one TLS stack,
+/// adaptive retries (absorbs throttling when many services deploy at once), a deadline on every call.
 pub async fn connect(c: &Connect) -> Result<Aws> {
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
-    let retry = aws_config::retry::RetryConfig::adaptive()
-        .with_max_attempts(c.max_attempts.max(1))
-        .with_initial_backoff(Duration::from_millis(200));
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(retry);
-    if let Some(r) = c.region.as_deref().filter(|r| !r.is_empty()) {
-        loader = loader.region(aws_config::Region::new(r.to_string()));
-    }
-    if let Some(e) = c.endpoint_url.as_deref().filter(|e| !e.is_empty()) {
-        loader = loader.endpoint_url(e);
-    }
-    if let Some(p) = c.profile.as_deref().filter(|p| !p.is_empty()) {
-        loader = loader.profile_name(p);
-    }
-    let conf = loader.load().await;
-    if conf.region().is_none_or(|r| r.as_ref().trim().is_empty()) {
-        return Err(Error::usage("no AWS region given")
-            .hint("pass --region, set AWS_REGION, or set deploy.region / environments.<name>.region in shipkit.yml"));
-    }
+    let conf = shipkit_core::aws::load(c).await?;
     Ok(Aws {
         client: Client::new(&conf),
         start: Instant::now(),
@@ -60,59 +30,29 @@ pub async fn connect(c: &Connect) -> Result<Aws> {
     })
 }
 
-/// Turn an SDK error into a shipkit error with the right exit code.
+/// Turn an SDK error into a one-line shipkit error with the right exit code (shipkit-core's mapping by
+/// error code), with ECS's own meaning of `ClientException`: ECS answers a missing task definition with
+/// `ClientException: Unable to describe task definition.`, and bad requests with the same code.
 pub fn sdk_error<E>(what: &str, e: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = e.code().unwrap_or("").to_string();
-    let msg = e.message().unwrap_or("").to_string();
-    if code.is_empty() {
-        let text = aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
-        let lower = text.to_ascii_lowercase();
-        if lower.contains("credential") {
-            return Error::auth(format!("{what}: no AWS credentials: {}", short_chain(&text))).hint(
-                "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or web identity (OIDC) for the CI job",
-            );
+    let err = shipkit_core::aws::error(what, &e);
+    match e.code() {
+        Some("ClusterNotFoundException") => err.hint("check --cluster and --region"),
+        Some("ServiceNotFoundException" | "ServiceNotActiveException") => {
+            Error::not_found(err.message).hint("check --service and --cluster")
         }
-        return Error::remote(format!("{what}: {}", short_chain(&text)))
-            .hint("check the network, --endpoint-url / AWS_ENDPOINT_URL and --region");
-    }
-    let detail = if msg.is_empty() {
-        code.clone()
-    } else {
-        format!("{code}: {msg}")
-    };
-    match code.as_str() {
-        "ClusterNotFoundException" => {
-            Error::not_found(format!("{what}: cluster not found ({detail})")).hint("check --cluster and --region")
-        }
-        "ServiceNotFoundException" | "ServiceNotActiveException" => {
-            Error::not_found(format!("{what}: service not found ({detail})")).hint("check --service and --cluster")
-        }
-        "UnrecognizedClientException"
-        | "InvalidClientTokenId"
-        | "AccessDeniedException"
-        | "AccessDenied"
-        | "ExpiredTokenException"
-        | "ExpiredToken"
-        | "InvalidSignatureException"
-        | "SignatureDoesNotMatch"
-        | "MissingAuthenticationToken" => Error::auth(format!("{what}: credentials refused ({detail})"))
-            .hint("check the AWS credentials and the IAM permissions of the CI role"),
-        "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-            Error::remote(format!("{what}: throttled by AWS after retries ({detail})"))
-                .hint("deploy fewer services at once (--concurrency) or raise --max-attempts")
-        }
-        "ClientException" | "InvalidParameterException" => {
-            let lower = msg.to_ascii_lowercase();
-            if lower.contains("not found") || lower.contains("does not exist") || lower.contains("unable to describe") {
-                Error::not_found(format!("{what}: {detail}"))
+        Some("ClientException") => {
+            let lower = e.message().unwrap_or("").to_ascii_lowercase();
+            let missing = ["not found", "does not exist", "unable to describe"];
+            if missing.iter().any(|m| lower.contains(m)) {
+                Error::not_found(err.message)
             } else {
-                Error::usage(format!("{what}: {detail}"))
+                Error::usage(err.message)
             }
         }
-        _ => Error::remote(format!("{what}: {detail}")),
+        _ => err,
     }
 }
 
@@ -123,16 +63,6 @@ fn cluster_error(cluster: &str, e: Error) -> Error {
             .hint("check --cluster / environments.<name>.cluster and --region");
     }
     e
-}
-
-/// The innermost useful part of an SDK error chain.
-fn short_chain(text: &str) -> String {
-    let parts: Vec<&str> = text.split(": ").collect();
-    if parts.len() > 3 {
-        parts[parts.len() - 3..].join(": ")
-    } else {
-        text.to_string()
-    }
 }
 
 fn tags_of(tags: &[Tag]) -> Vec<(String, String)> {
@@ -363,6 +293,43 @@ impl Aws {
         Ok(names)
     }
 
+    /// UpdateService to this task definition. Returns the id of the deployment it started and the task
+    /// definitions of every deployment the answer lists (what ran, or was rolling out, just before).
+    pub async fn update_service_seen(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<(String, Vec<String>)> {
+        self.count();
+        let r = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("UpdateService {service}"), e))?;
+        let s = r
+            .service()
+            .ok_or_else(|| Error::remote("UpdateService returned no service"))?;
+        let deps = s.deployments();
+        let seen = deps
+            .iter()
+            .filter_map(|d| d.task_definition().map(String::from))
+            .collect();
+        let ours = deps
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(task_definition))
+            .or_else(|| deps.iter().find(|d| d.status() == Some("PRIMARY")));
+        let id = ours
+            .and_then(|d| d.id())
+            .map(String::from)
+            .ok_or_else(|| Error::remote(format!("UpdateService {service} started no deployment")))?;
+        Ok((id, seen))
+    }
+
     /// DescribeTasks.
     pub async fn describe_tasks(&self, cluster: &str, arns: Vec<String>) -> Result<Vec<TaskState>> {
         if arns.is_empty() {
@@ -404,27 +371,9 @@ impl EcsApi for Aws {
     }
 
     async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<String> {
-        self.count();
-        let r = self
-            .client
-            .update_service()
-            .cluster(cluster)
-            .service(service)
-            .task_definition(task_definition)
-            .send()
+        self.update_service_seen(cluster, service, task_definition)
             .await
-            .map_err(|e| sdk_error(&format!("UpdateService {service}"), e))?;
-        let s = r
-            .service()
-            .ok_or_else(|| Error::remote("UpdateService returned no service"))?;
-        let deps = s.deployments();
-        let ours = deps
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY") && d.task_definition() == Some(task_definition))
-            .or_else(|| deps.iter().find(|d| d.status() == Some("PRIMARY")));
-        ours.and_then(|d| d.id())
-            .map(String::from)
-            .ok_or_else(|| Error::remote(format!("UpdateService {service} started no deployment")))
+            .map(|(id, _)| id)
     }
 
     async fn sleep(&self, d: Duration) {

@@ -1,4 +1,5 @@
-//! The command line. Every flag also reads an environment variable (`SHIPKIT_*`, or the AWS one).
+//! The command line (clap definitions only). Every flag also reads an environment variable (`SHIPKIT_*`,
+//! or the AWS one). [`crate::settings`] resolves these, with shipkit.yml, into typed settings.
 use clap::{Args, Parser, Subcommand};
 use shipkit_core::cli::CommonArgs;
 use std::path::PathBuf;
@@ -15,13 +16,18 @@ pub const EXAMPLES: &str = "Examples:
   deploy-ecs run --cluster prod --service web --command './manage.py migrate'
 ";
 
+/// The long help's tail for the tool and every subcommand: the examples and the exit-code table.
+pub fn long_help() -> String {
+    format!("{EXAMPLES}\n{}", shipkit_core::cli::exit_codes_help())
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "deploy-ecs",
     version = shipkit_core::cli::VERSION,
     about = "Deploy an image to Amazon ECS and wait until it is really healthy; roll back by itself; see what runs where",
     after_help = EXAMPLES,
-    after_long_help = format!("{EXAMPLES}\n{}", shipkit_core::cli::exit_codes_help()),
+    after_long_help = long_help(),
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -43,9 +49,19 @@ pub struct AwsArgs {
     /// AWS profile from ~/.aws/config.
     #[arg(long, env = "AWS_PROFILE", global = true)]
     pub profile: Option<String>,
-    /// Attempts per AWS call (adaptive retry mode: throttling slows the calls down instead of failing).
+    /// Attempts per AWS call, 1 to 20 (adaptive retry mode: throttling slows the calls down instead of failing).
     #[arg(long, env = "SHIPKIT_AWS_MAX_ATTEMPTS", default_value_t = 8, global = true)]
     pub max_attempts: u32,
+    /// Deadline of one AWS call, retries included (each attempt gets a third of it): a hung endpoint ends
+    /// the call instead of hanging the tool.
+    #[arg(
+        long,
+        env = "SHIPKIT_AWS_CALL_TIMEOUT",
+        default_value = "60s",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub call_timeout: String,
     /// ECS cluster (else environments.<name>.cluster / deploy.cluster in shipkit.yml).
     #[arg(short, long, env = "SHIPKIT_ECS_CLUSTER", global = true)]
     pub cluster: Option<String>,
@@ -57,16 +73,22 @@ pub struct AwsArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Register a new revision with the image, update the service(s), wait until stable, roll back on failure.
+    #[command(after_long_help = long_help())]
     Deploy(DeployArgs),
     /// Run a one-off task (e.g. migrations) from a service's (or a given) task definition, wait, exit with its code.
+    #[command(after_long_help = long_help())]
     Run(RunArgs),
     /// Go back to the previous (or a given) revision, wait, and pin the service so `deploy` refuses it until `unlock`.
+    #[command(after_long_help = long_help())]
     Rollback(RollbackArgs),
     /// Lock services: `deploy` refuses them until `unlock`. Stored as service tags (who, why, when).
+    #[command(after_long_help = long_help())]
     Lock(LockArgs),
     /// Remove a lock or a pin.
+    #[command(after_long_help = long_help())]
     Unlock(ServicesArg),
     /// Every service's version, commit, image, revision, deployed-at and lock.
+    #[command(after_long_help = long_help())]
     Status(ServicesArg),
 }
 

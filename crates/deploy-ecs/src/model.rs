@@ -118,6 +118,10 @@ pub trait EcsApi {
     async fn sleep(&self, d: Duration);
     /// Seconds elapsed on this client's clock.
     fn elapsed(&self) -> Duration;
+    /// Start a phase of work that must end within `budget` from now: calls and sleeps end at that
+    /// deadline (a call then fails with exit code 9). `cancellable`: a SIGINT/SIGTERM also ends them (exit
+    /// code 130/143). The default (scripted tests) bounds nothing.
+    fn begin_phase(&self, _budget: Duration, _cancellable: bool) {}
 }
 
 /// The verdict on one DescribeServices answer.
@@ -235,12 +239,17 @@ pub enum WaitError {
     },
     Timeout(String),
     Api(String, ExitCode),
+    /// A SIGINT/SIGTERM ended the wait (exit code 130/143).
+    Cancelled(String, ExitCode),
 }
 
 impl WaitError {
     pub fn reason(&self) -> &str {
         match self {
-            WaitError::Failed { reason, .. } | WaitError::Timeout(reason) | WaitError::Api(reason, _) => reason,
+            WaitError::Failed { reason, .. }
+            | WaitError::Timeout(reason)
+            | WaitError::Api(reason, _)
+            | WaitError::Cancelled(reason, _) => reason,
         }
     }
 }
@@ -321,10 +330,7 @@ pub async fn wait_deployment<A: EcsApi>(
     let mut stopped_reasons: Vec<String> = Vec::new();
     let mut attempt: u64 = 0;
     loop {
-        let state = api
-            .describe_service(cluster, service)
-            .await
-            .map_err(|e| WaitError::Api(e.message.clone(), e.code))?;
+        let state = api.describe_service(cluster, service).await.map_err(wait_error)?;
         // New service events, oldest first. The first poll only records what was there before.
         let ids: BTreeSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
         if let Some(seen) = &seen_events {
@@ -365,10 +371,7 @@ pub async fn wait_deployment<A: EcsApi>(
             Verdict::Waiting => {}
         }
         // New tasks stopping: the crash loop ECS may not count in failedTasks.
-        let stopped = api
-            .stopped_tasks(cluster, id)
-            .await
-            .map_err(|e| WaitError::Api(e.message.clone(), e.code))?;
+        let stopped = api.stopped_tasks(cluster, id).await.map_err(wait_error)?;
         for t in stopped {
             if seen_stopped.insert(t.arn.clone()) {
                 let d = t.describe();
@@ -404,6 +407,16 @@ pub async fn wait_deployment<A: EcsApi>(
     }
 }
 
+/// A failed call during a wait: a deadline that passed during it is a timeout (the rollback path), a
+/// signal is a cancel, anything else an API error.
+fn wait_error(e: shipkit_core::Error) -> WaitError {
+    match e.code {
+        ExitCode::Timeout => WaitError::Timeout(e.message),
+        ExitCode::Interrupted | ExitCode::Terminated => WaitError::Cancelled(e.message, e.code),
+        code => WaitError::Api(e.message, code),
+    }
+}
+
 fn with_stopped(reason: String, stopped: &[String]) -> String {
     match stopped.last() {
         Some(last) if !reason.contains(last.as_str()) => format!("{reason}; last {last}"),
@@ -434,133 +447,8 @@ pub fn human_duration(d: Duration) -> String {
 
 pub use shipkit_core::time::parse_duration;
 
-/// How one service's deploy ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Our deployment is stable.
-    Deployed,
-    /// Failed; rolled back to the previous revision, which is stable again.
-    RolledBack { reason: String },
-    /// Timed out; rolled back.
-    TimedOutRolledBack { reason: String },
-    /// Failed, and the rollback failed too.
-    RollbackFailed { reason: String, rollback_reason: String },
-    /// Failed and no rollback was possible or asked for.
-    Failed { reason: String, code: ExitCode },
-}
-
-impl Outcome {
-    pub fn code(&self) -> ExitCode {
-        match self {
-            Outcome::Deployed => ExitCode::Success,
-            Outcome::RolledBack { .. } => ExitCode::Failure,
-            Outcome::TimedOutRolledBack { .. } => ExitCode::Timeout,
-            Outcome::RollbackFailed { .. } => ExitCode::RollbackFailed,
-            Outcome::Failed { code, .. } => *code,
-        }
-    }
-    pub fn status(&self) -> &'static str {
-        match self {
-            Outcome::Deployed => "deployed",
-            Outcome::RolledBack { .. } | Outcome::TimedOutRolledBack { .. } => "rolled_back",
-            Outcome::RollbackFailed { .. } => "rollback_failed",
-            Outcome::Failed { .. } => "failed",
-        }
-    }
-    pub fn message(&self, previous: &str) -> String {
-        match self {
-            Outcome::Deployed => "deployed".into(),
-            Outcome::RolledBack { reason } => {
-                format!("deploy failed: {reason}; rolled back to {}", short_td(previous))
-            }
-            Outcome::TimedOutRolledBack { reason } => {
-                format!("deploy timed out: {reason}; rolled back to {}", short_td(previous))
-            }
-            Outcome::RollbackFailed {
-                reason,
-                rollback_reason,
-            } => format!(
-                "deploy failed: {reason}; the rollback to {} failed too: {rollback_reason}",
-                short_td(previous)
-            ),
-            Outcome::Failed { reason, .. } => format!("deploy failed: {reason}"),
-        }
-    }
-}
-
-/// Wait for our deployment; on failure or timeout roll back to `previous` (unless `rollback` is off) and
-/// wait for that.
-#[allow(clippy::too_many_arguments)]
-pub async fn watch_and_rollback<A: EcsApi>(
-    api: &A,
-    cluster: &str,
-    service: &str,
-    id: &str,
-    task_definition: &str,
-    previous: &str,
-    rollback: bool,
-    opts: &WaitOptions,
-    progress: &dyn Progress,
-) -> Outcome {
-    let err = match wait_deployment(api, cluster, service, id, task_definition, opts, progress).await {
-        Ok(()) => return Outcome::Deployed,
-        Err(e) => e,
-    };
-    if let WaitError::Api(reason, code) = &err {
-        // We cannot see the service: rolling back blind could make things worse.
-        return Outcome::Failed {
-            reason: reason.clone(),
-            code: *code,
-        };
-    }
-    let reason = err.reason().to_string();
-    let replaced = matches!(err, WaitError::Failed { replaced: true, .. });
-    if replaced {
-        progress.line(
-            service,
-            "another deployment took over: not rolling back (that would undo it)",
-        );
-    }
-    if !rollback || replaced || previous.is_empty() || previous == task_definition {
-        let code = if matches!(err, WaitError::Timeout(_)) {
-            ExitCode::Timeout
-        } else {
-            ExitCode::Failure
-        };
-        return Outcome::Failed { reason, code };
-    }
-    progress.line(service, &format!("{reason}; rolling back to {}", short_td(previous)));
-    let rollback_id = match &err {
-        WaitError::Failed {
-            ecs_rollback: Some(ecs_id),
-            ..
-        } => {
-            progress.line(
-                service,
-                &format!("ECS already started the rollback ({ecs_id}); waiting for it"),
-            );
-            Ok(ecs_id.clone())
-        }
-        _ => api.update_service(cluster, service, previous).await,
-    };
-    let rollback_result = match rollback_id {
-        Ok(rid) => {
-            // The rollback gets its own full timeout and tolerates no stopped tasks beyond the same limit.
-            wait_deployment(api, cluster, service, &rid, previous, opts, progress)
-                .await
-                .map_err(|e| e.reason().to_string())
-        }
-        Err(e) => Err(e.message),
-    };
-    match rollback_result {
-        Ok(()) if matches!(err, WaitError::Timeout(_)) => Outcome::TimedOutRolledBack { reason },
-        Ok(()) => Outcome::RolledBack { reason },
-        Err(rollback_reason) => Outcome::RollbackFailed {
-            reason,
-            rollback_reason,
-        },
-    }
-}
+mod outcome;
+pub use outcome::{watch_and_rollback, Outcome, CANCEL_GRACE};
 
 #[cfg(test)]
 mod tests;

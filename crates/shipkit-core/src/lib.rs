@@ -11,9 +11,12 @@
 //! - [`config`]: the per-repository `shipkit.yml`.
 //! - [`term`]: colour (`NO_COLOR`, TTY), progress lines, GitHub annotations and step summaries.
 //! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
+//! - `aws` (feature `aws`): AWS SDK config with deadlines and bounded retries; SDK errors as one line.
 //! - `http` (feature `http`): a small blocking HTTP client with retries for the tools that talk to services.
 
 pub mod app;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod cancel;
 pub mod ci;
 pub mod cli;

@@ -1,0 +1,51 @@
+//! `deploy`: register a new revision with the image, update the service(s), follow the deployment until
+//! it is really stable, roll back on failure.
+//!
+//! The steps, each in its own file:
+//! 1. [`prepare`]: read the inputs, look at every service, build and check one plan per service — change
+//!    nothing (locks, downgrades, containers and the image are all checked here).
+//! 2. [`report::dry_run`] for `--dry-run`: print the diff and the calls, stop.
+//! 3. [`register`]: register the new revisions; the `--pre-run` one-off task from the first one.
+//! 4. [`update`]: UpdateService, follow our deployment, roll back when it fails or times out.
+//! 5. [`report`]: outputs, step summary, the exit code.
+
+mod prepare;
+mod race;
+mod register;
+mod report;
+mod update;
+
+use crate::aws::Aws;
+use crate::cli::DeployArgs;
+use crate::settings::Target;
+use shipkit_core::output::OutputOptions;
+use shipkit_core::{ExitCode, Result};
+
+/// One service's result, as the outputs list it.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceResult {
+    pub service: String,
+    pub status: String,
+    pub task_definition_arn: String,
+    pub previous_task_definition_arn: String,
+    pub message: String,
+    pub code: ExitCode,
+}
+
+/// Run `deploy`.
+pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) -> Result<()> {
+    let req = prepare::Request::from_args(&a, target).await?;
+    let plans = prepare::plan(aws, target, &req).await?;
+    if !a.allow_downgrade {
+        prepare::check_downgrades(&plans, &req)?;
+    }
+    if a.dry_run {
+        return report::dry_run(out, target, &req, &plans, &a);
+    }
+    let registered = register::register_all(aws, &req, &plans).await?;
+    if let Some(cmd) = &a.pre_run {
+        register::pre_run(aws, target, &req, &plans, &registered, cmd).await?;
+    }
+    let results = update::update_all(aws, target, &req, &plans, &registered, !a.no_rollback, a.wait.no_wait).await;
+    report::finish(out, target, &req, &results, a.wait.no_wait)
+}

@@ -1,0 +1,191 @@
+//! Step 5 of a deploy (and the `--dry-run` answer): the outputs, the step summary, the overall status and
+//! the exit code.
+
+use super::super::{TAG_COMMIT, TAG_VERSION};
+use super::prepare::{Plan, Request};
+use super::ServiceResult;
+use crate::cli::DeployArgs;
+use crate::model::short_td;
+use crate::settings::Target;
+use serde_json::{json, Value};
+use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::{Error, ExitCode, Result};
+
+/// `--dry-run`: the diff and the calls it would make; nothing changes.
+pub(crate) fn dry_run(
+    out: &OutputOptions,
+    target: &Target,
+    req: &Request,
+    plans: &[Plan],
+    a: &DeployArgs,
+) -> Result<()> {
+    let mut text = String::new();
+    let mut results = Vec::new();
+    for p in plans {
+        text.push_str(&format!("{} ({}):\n", p.state.name, short_td(&p.previous)));
+        if p.diff.is_empty() {
+            text.push_str(&format!("  already runs {}: nothing to do\n", req.image));
+        } else {
+            for d in &p.diff {
+                text.push_str(&format!("  {d}\n"));
+            }
+            text.push_str(&format!(
+                "  would call: RegisterTaskDefinition {} (tags {TAG_VERSION}={}, {TAG_COMMIT}={}), UpdateService {} --task-definition <new>{}\n",
+                p.new_td.family().unwrap_or(""),
+                req.version.as_deref().unwrap_or("-"),
+                req.sha.as_deref().unwrap_or("-"),
+                p.state.name,
+                if a.wait.no_wait { "" } else { ", then poll DescribeServices/ListTasks until stable" }
+            ));
+        }
+        results.push(ServiceResult {
+            service: p.state.name.clone(),
+            status: if p.diff.is_empty() { "unchanged" } else { "dry_run" }.into(),
+            task_definition_arn: String::new(),
+            previous_task_definition_arn: p.previous.clone(),
+            message: String::new(),
+            code: ExitCode::Success,
+        });
+    }
+    if let Some(cmd) = &a.pre_run {
+        text.push_str(&format!(
+            "would run first: {cmd} (one-off task from the new revision)\n"
+        ));
+    }
+    text.push_str("dry run: nothing changed\n");
+    emit(out, &target.cluster, req, "dry_run", &results, &text)
+}
+
+/// The overall status of a deploy from the services' results.
+fn overall(results: &[ServiceResult], no_wait: bool) -> &'static str {
+    let failed: Vec<&ServiceResult> = results.iter().filter(|r| r.code != ExitCode::Success).collect();
+    if failed.is_empty() {
+        if results.iter().all(|r| r.status == "unchanged") {
+            "unchanged"
+        } else if no_wait {
+            "updated"
+        } else {
+            "deployed"
+        }
+    } else if failed.len() < results.len() {
+        "partial"
+    } else if failed.iter().all(|r| r.status == "rolled_back") {
+        "rolled_back"
+    } else {
+        "failed"
+    }
+}
+
+/// Print and write the outputs, then turn the failures into the error (and exit code) of the run.
+pub(crate) fn finish(
+    out: &OutputOptions,
+    target: &Target,
+    req: &Request,
+    results: &[ServiceResult],
+    no_wait: bool,
+) -> Result<()> {
+    let mut text = String::new();
+    for r in results {
+        text.push_str(&format!(
+            "{}: {} {}",
+            r.service,
+            r.status,
+            short_td(&r.task_definition_arn)
+        ));
+        if r.code != ExitCode::Success || r.status == "unchanged" {
+            text.push_str(&format!(" ({})", r.message));
+        }
+        text.push('\n');
+    }
+    summary(&target.cluster, req, results);
+    emit(out, &target.cluster, req, overall(results, no_wait), results, &text)?;
+    failure(results).map_or(Ok(()), Err)
+}
+
+/// The error for the failed services, if any: 13 if a rollback failed, 11 if some succeeded, else the
+/// first failure's code.
+fn failure(results: &[ServiceResult]) -> Option<Error> {
+    let failed: Vec<&ServiceResult> = results.iter().filter(|r| r.code != ExitCode::Success).collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let code = if failed.iter().any(|r| r.code == ExitCode::RollbackFailed) {
+        ExitCode::RollbackFailed
+    } else if failed.len() < results.len() {
+        ExitCode::Partial
+    } else {
+        failed[0].code
+    };
+    let msg = failed
+        .iter()
+        .map(|r| format!("{}: {}", r.service, r.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let hint = match code {
+        ExitCode::RollbackFailed => "the service may be down: look at the ECS console / `deploy-ecs status` now",
+        ExitCode::Partial => "the output lists each service's status",
+        _ => "see the stopped reasons above and the service events",
+    };
+    Some(Error::new(code, msg).hint(hint))
+}
+
+/// The GitHub step summary: one table row per service.
+fn summary(cluster: &str, req: &Request, results: &[ServiceResult]) {
+    if !shipkit_core::term::in_github_actions() {
+        return;
+    }
+    let mut md = format!(
+        "### deploy-ecs: {} to `{cluster}`\n\n| service | status | revision | previous |\n| --- | --- | --- | --- |\n",
+        req.version.as_deref().unwrap_or(&req.image)
+    );
+    for r in results {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.service,
+            r.status,
+            short_td(&r.task_definition_arn),
+            short_td(&r.previous_task_definition_arn)
+        ));
+    }
+    shipkit_core::term::step_summary(&md);
+}
+
+/// The deploy outputs (see README "The contract between the tools").
+fn emit(
+    out: &OutputOptions,
+    cluster: &str,
+    req: &Request,
+    status: &str,
+    results: &[ServiceResult],
+    text: &str,
+) -> Result<()> {
+    let (image, version) = (req.image.as_str(), req.version.as_deref());
+    let mut o = Outputs::new();
+    o.set("status", status);
+    o.set("cluster", cluster);
+    o.set("image", image);
+    o.set("version", version.map(Value::from).unwrap_or(Value::Null));
+    if let [only] = results {
+        o.set("task_definition_arn", only.task_definition_arn.clone());
+        o.set(
+            "previous_task_definition_arn",
+            only.previous_task_definition_arn.clone(),
+        );
+    }
+    let services = results
+        .iter()
+        .map(|r| {
+            json!({
+                "service": r.service,
+                "status": r.status,
+                "task_definition_arn": r.task_definition_arn,
+                "previous_task_definition_arn": r.previous_task_definition_arn,
+                "image": image,
+                "version": version,
+                "message": r.message,
+            })
+        })
+        .collect();
+    o.set("services", Value::Array(services));
+    o.emit(out, text)
+}

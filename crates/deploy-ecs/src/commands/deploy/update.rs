@@ -1,0 +1,154 @@
+//! Step 4 of a deploy: UpdateService, settle a race with another deploy ([`super::race`]), follow our
+//! deployment until it is stable, and roll back when it fails or times out — several services at once.
+//! Every call is bounded by its phase ([`crate::phase`]); a SIGINT/SIGTERM while following starts the
+//! rollback and ends the deploy as `cancelled`.
+
+use super::prepare::{Plan, Request};
+use super::race::{self, Settled};
+use super::ServiceResult;
+use crate::aws::Aws;
+use crate::model::{self, short_td, EcsApi, Outcome, StderrProgress};
+use crate::phase::Phase;
+use crate::settings::Target;
+use futures_util::StreamExt;
+use shipkit_core::{cancel, ExitCode};
+
+/// Update every service that has a new revision and follow each deployment.
+pub(crate) async fn update_all(
+    aws: &Aws,
+    target: &Target,
+    req: &Request,
+    plans: &[Plan],
+    registered: &[Option<String>],
+    rollback: bool,
+    no_wait: bool,
+) -> Vec<ServiceResult> {
+    futures_util::stream::iter(plans.iter().zip(registered.iter()).map(|(p, r)| async move {
+        match r {
+            None => ServiceResult {
+                service: p.state.name.clone(),
+                status: "unchanged".into(),
+                task_definition_arn: p.previous.clone(),
+                previous_task_definition_arn: p.previous.clone(),
+                message: "already runs this image".into(),
+                code: ExitCode::Success,
+            },
+            Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, rollback, no_wait).await,
+        }
+    }))
+    .buffered(req.concurrency)
+    .collect()
+    .await
+}
+
+/// How many times a deploy re-settles a race before giving up (each round is another deploy's move).
+const MAX_SETTLE_ROUNDS: usize = 5;
+
+/// One service: update, settle a race, follow, roll back.
+async fn update_one(
+    aws: &Aws,
+    cluster: &str,
+    req: &Request,
+    p: &Plan,
+    new_arn: &str,
+    rollback: bool,
+    no_wait: bool,
+) -> ServiceResult {
+    let name = p.state.name.clone();
+    let result = |status: &str, message: String, code: ExitCode| ServiceResult {
+        service: name.clone(),
+        status: status.into(),
+        task_definition_arn: new_arn.to_string(),
+        previous_task_definition_arn: p.previous.clone(),
+        message,
+        code,
+    };
+    if let Some(s) = cancel::requested() {
+        return result(
+            "cancelled",
+            "cancelled before its update: not changed".into(),
+            s.exit_code(),
+        );
+    }
+    // The update itself is not interrupted by a signal (it may already be applied): bounded only.
+    let phase = Phase::new(aws);
+    phase.begin_phase(req.wait.timeout, false);
+    let what = format!("UpdateService {name}");
+    let (mut id, seen) = match phase
+        .call(&what, aws.update_service_seen(cluster, &name, new_arn))
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => return result("failed", e.message, e.code),
+    };
+    shipkit_core::term::info(&format!("{name}: updated to {} (deployment {id})", short_td(new_arn)));
+    for round in 0..MAX_SETTLE_ROUNDS {
+        let seen = if round == 0 { seen.as_slice() } else { &[] };
+        let settled = race::settle(
+            aws,
+            &phase,
+            cluster,
+            &name,
+            new_arn,
+            req.version.as_deref(),
+            &p.previous,
+            seen,
+        );
+        match settled.await {
+            Ok(Settled::Follow(current)) => id = current,
+            Ok(Settled::Superseded(message)) => {
+                shipkit_core::term::warn(&format!("{name}: {message}"));
+                return result("superseded", message, ExitCode::Refused);
+            }
+            Ok(Settled::Unknown) => {}
+            Err(e) if round == 0 => return result("failed", e.message, e.code),
+            Err(_) => {}
+        }
+        if no_wait {
+            return result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success);
+        }
+        let outcome = model::watch_and_rollback(
+            &phase,
+            cluster,
+            &name,
+            &id,
+            new_arn,
+            &p.previous,
+            rollback,
+            &req.wait,
+            &StderrProgress,
+        )
+        .await;
+        if outcome.code() == ExitCode::Failure && replaced(&outcome) && round + 1 < MAX_SETTLE_ROUNDS {
+            phase.begin_phase(req.wait.timeout, false);
+            continue;
+        }
+        return finish(&name, new_arn, &p.previous, outcome, result);
+    }
+    result(
+        "failed",
+        "other deploys kept replacing this one: gave up".into(),
+        ExitCode::Failure,
+    )
+}
+
+/// Did another deployment take over ours (so the race must be settled again)?
+fn replaced(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Failed { reason, .. } if reason.contains("replaced by") || reason.contains("is gone"))
+}
+
+/// Print how the follow ended and make the service's result.
+fn finish(
+    name: &str,
+    new_arn: &str,
+    previous: &str,
+    outcome: Outcome,
+    result: impl Fn(&str, String, ExitCode) -> ServiceResult,
+) -> ServiceResult {
+    let message = outcome.message(previous);
+    match &outcome {
+        Outcome::Deployed => shipkit_core::term::success(&format!("{name}: {} is stable", short_td(new_arn))),
+        _ => shipkit_core::term::warn(&format!("{name}: {message}")),
+    }
+    result(outcome.status(), message, outcome.code())
+}

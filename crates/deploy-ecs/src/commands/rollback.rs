@@ -1,0 +1,147 @@
+//! `rollback`: back to the previous (or a given) revision, wait until it is stable, and pin the service
+//! so `deploy` refuses it until `unlock`.
+
+use super::{now_iso, who, TAG_PINNED_AT, TAG_PINNED_BY, TAG_PINNED_TO, TAG_PIN_REASON};
+use crate::aws::{self, Aws};
+use crate::cli::RollbackArgs;
+use crate::model::{self, short_td, EcsApi, ServiceState, StderrProgress, WaitOptions};
+use crate::settings::{wait_options, Target};
+use crate::taskdef;
+use serde_json::{json, Value};
+use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::{Error, ExitCode, Result};
+
+/// `12`, `web:12` or an ARN → something DescribeTaskDefinition takes.
+fn revision_ref(family: &str, to: &str) -> String {
+    if to.chars().all(|c| c.is_ascii_digit()) {
+        format!("{family}:{to}")
+    } else {
+        to.to_string()
+    }
+}
+
+/// Run `rollback`.
+pub async fn rollback(aws: &Aws, target: &Target, a: RollbackArgs, out: &OutputOptions) -> Result<()> {
+    let cluster = target.cluster.as_str();
+    let wait = wait_options(&a.wait, target.timeout)?;
+    let states = aws.describe_services(cluster, &target.services).await?;
+    let mut results = Vec::new();
+    let mut text = String::new();
+    for s in &states {
+        let to_arn = revision_to_restore(aws, s, a.to.as_deref()).await?;
+        if a.dry_run {
+            text.push_str(&format!(
+                "{}: would call UpdateService {} -> {}, then pin it\n",
+                s.name,
+                short_td(&s.task_definition),
+                short_td(&to_arn)
+            ));
+            continue;
+        }
+        let (line, result) = roll_back_one(aws, cluster, s, &to_arn, &a, &wait).await?;
+        text.push_str(&line);
+        results.push(result);
+    }
+    let mut o = Outputs::new();
+    o.set("status", if a.dry_run { "dry_run" } else { "rolled_back" });
+    o.set("cluster", cluster);
+    if let [only] = results.as_slice() {
+        o.set("task_definition_arn", only["task_definition_arn"].clone());
+        o.set(
+            "previous_task_definition_arn",
+            only["previous_task_definition_arn"].clone(),
+        );
+    }
+    o.set("services", Value::Array(results));
+    o.emit(out, &text)
+}
+
+/// The ARN of the revision to go back to: `--to`, else the revision before the current one; an
+/// INACTIVE (deregistered) revision is refused, since ECS cannot run it.
+async fn revision_to_restore(aws: &Aws, s: &ServiceState, to: Option<&str>) -> Result<String> {
+    let (cur, _) = aws.task_definition(&s.task_definition).await?;
+    let family = cur.family().unwrap_or("").to_string();
+    let to_ref = match to {
+        Some(t) => revision_ref(&family, t),
+        None if cur.revision() > 1 => format!("{family}:{}", cur.revision() - 1),
+        None => {
+            return Err(Error::not_found(format!(
+                "service {} runs {}: there is no previous revision",
+                s.name,
+                short_td(&s.task_definition)
+            )))
+        }
+    };
+    let (to_def, _) = aws.task_definition(&to_ref).await?;
+    if to_def.status().map(|x| x.as_str()) == Some("INACTIVE") {
+        return Err(Error::refused(format!(
+            "revision {to_ref} is INACTIVE (deregistered): ECS cannot run it"
+        ))
+        .hint("pick an ACTIVE revision with --to"));
+    }
+    Ok(to_def.task_definition_arn().unwrap_or(&to_ref).to_string())
+}
+
+/// UpdateService back to `to_arn`, wait for it (unless `--no-wait`), pin the service (unless
+/// `--no-pin`). Returns the text line and the service's output object.
+async fn roll_back_one(
+    aws: &Aws,
+    cluster: &str,
+    s: &ServiceState,
+    to_arn: &str,
+    a: &RollbackArgs,
+    wait: &WaitOptions,
+) -> Result<(String, Value)> {
+    let id = aws.update_service(cluster, &s.name, to_arn).await?;
+    shipkit_core::term::info(&format!(
+        "{}: rolling back {} -> {}",
+        s.name,
+        short_td(&s.task_definition),
+        short_td(to_arn)
+    ));
+    let status = if a.wait.no_wait { "updated" } else { "rolled_back" };
+    if !a.wait.no_wait {
+        if let Err(e) = model::wait_deployment(aws, cluster, &s.name, &id, to_arn, wait, &StderrProgress).await {
+            let code = match e {
+                model::WaitError::Timeout(_) => ExitCode::Timeout,
+                model::WaitError::Api(_, c) => c,
+                _ => ExitCode::RollbackFailed,
+            };
+            return Err(Error::new(
+                code,
+                format!("rollback of {} to {} failed: {}", s.name, short_td(to_arn), e.reason()),
+            )
+            .hint("a person must look at the service now"));
+        }
+    }
+    if !a.no_pin {
+        let tags = vec![
+            aws::tag(TAG_PINNED_TO, to_arn),
+            aws::tag(TAG_PINNED_BY, &who()),
+            aws::tag(TAG_PINNED_AT, &now_iso()),
+            aws::tag(
+                TAG_PIN_REASON,
+                &taskdef::tag_value(a.reason.as_deref().unwrap_or("rolled back")),
+            ),
+        ];
+        aws.tag_resource(&s.arn, tags).await?;
+    }
+    let line = format!(
+        "{}: rolled back to {}{}\n",
+        s.name,
+        short_td(to_arn),
+        if a.no_pin {
+            ""
+        } else {
+            " and pinned (deploy refuses it until `deploy-ecs unlock`)"
+        }
+    );
+    let result = json!({
+        "service": s.name,
+        "status": status,
+        "task_definition_arn": to_arn,
+        "previous_task_definition_arn": s.task_definition,
+        "pinned": !a.no_pin,
+    });
+    Ok((line, result))
+}
