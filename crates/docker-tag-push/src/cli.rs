@@ -5,6 +5,7 @@
 use clap::{Args, Parser, Subcommand};
 use shipkit_core::cli::CommonArgs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const EXAMPLES: &str = "Examples:
   # build once, tag 4 tags, push to two registries; the digest comes from the registry
@@ -57,18 +58,38 @@ pub struct RegistryArgs {
         global = true
     )]
     pub insecure_registries: Vec<String>,
-    /// Attempts per registry request on 5xx, 408, 429 and connection errors (the first included).
-    #[arg(long, default_value_t = 4, env = "SHIPKIT_RETRIES", global = true, value_name = "N")]
-    pub retries: u32,
-    /// Timeout of one registry request, in seconds.
+    /// Attempts per registry request on 5xx, 408, 429 and connection errors (the first included; 0-20).
     #[arg(
         long,
-        default_value_t = 600,
+        default_value_t = 4,
+        env = "SHIPKIT_RETRIES",
+        global = true,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..=20)
+    )]
+    pub retries: u32,
+    /// Deadline of one registry request: seconds (600) or a duration (10m); more than 0, at most 7 days.
+    #[arg(
+        long,
+        default_value = "600",
         env = "SHIPKIT_REGISTRY_TIMEOUT",
         global = true,
-        value_name = "SECS"
+        value_name = "DURATION",
+        value_parser = request_timeout
     )]
-    pub registry_timeout: u64,
+    pub registry_timeout: Duration,
+}
+
+/// `--registry-timeout`: a bounded duration, never 0 (exit 2 naming the limit).
+fn request_timeout(s: &str) -> Result<Duration, String> {
+    let d = shipkit_core::time::parse_duration(s).map_err(|e| match &e.hint {
+        Some(h) => format!("{} ({h})", e.message),
+        None => e.message,
+    })?;
+    if d.is_zero() {
+        return Err("must be more than 0 (a request needs time to answer)".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +165,10 @@ pub struct PushArgs {
     /// Allow `--tags latest` with no version tag beside it (refused by default).
     #[arg(long, env = "SHIPKIT_ALLOW_ONLY_LATEST")]
     pub allow_only_latest: bool,
+    /// Move floating tags (latest, 1, 1.2) even when they hold a newer version than this image, and skip
+    /// re-pointing them to the newest release afterwards (a deliberate rollback).
+    #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -169,6 +194,10 @@ pub struct RetagArgs {
         required = true
     )]
     pub tags: Vec<String>,
+    /// Move floating tags (latest, 1, 1.2) even when they hold a newer version than this image, and skip
+    /// re-pointing them to the newest release afterwards (a deliberate rollback).
+    #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
+    pub allow_downgrade: bool,
     /// Print the registry calls, change nothing.
     #[arg(long, env = "SHIPKIT_DRY_RUN")]
     pub dry_run: bool,
@@ -182,6 +211,10 @@ pub struct PromoteArgs {
     /// Destination REPO:TAG; repeatable or comma-separated.
     #[arg(long, value_name = "REF", env = "SHIPKIT_TO", value_delimiter = ',', required = true)]
     pub to: Vec<String>,
+    /// Move floating tags (latest, 1, 1.2) even when they hold a newer version than this image, and skip
+    /// re-pointing them to the newest release afterwards (a deliberate rollback).
+    #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
+    pub allow_downgrade: bool,
     /// Print the registry calls, change nothing.
     #[arg(long, env = "SHIPKIT_DRY_RUN")]
     pub dry_run: bool,

@@ -8,16 +8,23 @@
 //! - [`registry`]: a small OCI distribution API client (manifests, blobs, mounts, auth flow).
 //! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
 //! - [`build`]: the `docker build` command and the build-avoidance key.
-//! - [`publish`]: one manifest under many `repo:tag`, idempotently, with an exact report.
+//! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
+//!   exact report (also when a signal stops the run).
+//! - [`floating`]: the downgrade guard and convergence of floating tags (`latest`, `1`, `1.2`).
+//! - [`version`]: versions as tags carry them; which tags float.
+//! - [`origin`]: URL origins compared parsed (credentials stay with their origin).
 
 pub mod auth;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod floating;
+pub mod origin;
 pub mod publish;
 pub mod reference;
 pub mod registry;
 pub mod settings;
+pub mod version;
 
 pub use cli::Cli;
 

@@ -1,9 +1,25 @@
 //! Putting one manifest under many `repo:tag` names, idempotently, and reporting exactly what happened.
+//!
+//! Order: the content of each repository first (blobs mounted or copied), then every exact tag (`1.2.3`,
+//! `sha-…`) of every repository, then — only in a repository whose exact tags all succeeded — the
+//! floating tags (`latest`, `1`, `1.2`) through the downgrade guard, then convergence (see
+//! [`crate::floating`]). Each tag is HEADed first and skipped when it already holds the digest.
+//!
+//! On SIGINT/SIGTERM no new request starts; requests in flight get [`GRACE`] to finish, then are
+//! abandoned and reported as NOT published (state unknown), so the exact published / NOT published set is
+//! printed before exit 130/143.
 
+use crate::floating::{Move, Mover, Policy, Versions};
 use crate::reference::Repo;
-use crate::registry::{Client, Manifest};
+use crate::registry::{parallel_map, Client, Manifest};
+use crate::version::{is_floating, Version};
 use shipkit_core::output::Outputs;
-use shipkit_core::{Error, ExitCode, Result};
+use shipkit_core::{cancel, term, Error, ExitCode, Result};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How long requests in flight may still finish after SIGINT/SIGTERM before they are abandoned.
+pub const GRACE: Duration = Duration::from_secs(5);
 
 /// What happened to each `repo:tag`.
 #[derive(Debug, Default)]
@@ -18,6 +34,14 @@ pub struct Report {
     pub skipped: Vec<String>,
     /// `repo:tag` and why it is not published.
     pub failed: Vec<(String, Error)>,
+    /// Floating `repo:tag` left on the newer version it holds (the downgrade guard).
+    pub kept: Vec<(String, Version)>,
+    /// Floating `repo:tag` re-pointed to the newest release of its line after publishing (a race).
+    pub repointed: Vec<(String, Version)>,
+}
+
+fn names<T>(v: &[(String, T)]) -> Vec<String> {
+    v.iter().map(|(n, _)| n.clone()).collect()
 }
 
 impl Report {
@@ -25,7 +49,15 @@ impl Report {
         self.pushed.iter().chain(&self.skipped).cloned().collect()
     }
 
-    /// The shared output keys: image, digest, refs, tags, pushed, skipped (and failed when some did).
+    /// Has this `repo:tag` an outcome already?
+    fn recorded(&self, name: &str) -> bool {
+        self.pushed.iter().chain(&self.skipped).any(|n| n == name)
+            || self.failed.iter().any(|(n, _)| n == name)
+            || self.kept.iter().any(|(n, _)| n == name)
+    }
+
+    /// The shared output keys: image, digest, refs, tags, pushed, skipped (and failed, kept, repointed
+    /// when there are some).
     pub fn outputs(&self) -> Outputs {
         let mut o = Outputs::new();
         // Only repositories where every tag is published.
@@ -42,7 +74,13 @@ impl Report {
             .set("pushed", self.pushed.clone())
             .set("skipped", self.skipped.clone());
         if !self.failed.is_empty() {
-            o.set("failed", self.failed.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
+            o.set("failed", names(&self.failed));
+        }
+        if !self.kept.is_empty() {
+            o.set("kept", names(&self.kept));
+        }
+        if !self.repointed.is_empty() {
+            o.set("repointed", names(&self.repointed));
         }
         o
     }
@@ -54,25 +92,42 @@ impl Report {
             s.push_str(&format!("image:   {r}@{}\n", self.digest));
         }
         let list = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(", ") };
+        let with_versions = |v: &[(String, Version)]| {
+            v.iter()
+                .map(|(n, ver)| format!("{n} ({ver})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         s.push_str(&format!("pushed:  {}\n", list(&self.pushed)));
         s.push_str(&format!("skipped: {} (already at this digest)\n", list(&self.skipped)));
+        if !self.kept.is_empty() {
+            s.push_str(&format!(
+                "kept:    {} (on a newer version)\n",
+                with_versions(&self.kept)
+            ));
+        }
+        if !self.repointed.is_empty() {
+            s.push_str(&format!(
+                "re-pointed: {} (the newest release of the line)\n",
+                with_versions(&self.repointed)
+            ));
+        }
         if !self.failed.is_empty() {
-            let f: Vec<String> = self.failed.iter().map(|(r, _)| r.clone()).collect();
-            s.push_str(&format!("FAILED:  {}\n", f.join(", ")));
+            s.push_str(&format!("FAILED:  {}\n", names(&self.failed).join(", ")));
         }
         s
     }
 
-    /// `Ok` when everything is published; otherwise the error to exit with, after printing which refs are
-    /// published and which are not: exit 11 when some are, else the first failure's own code.
+    /// `Ok` when everything is published (or kept on a newer version); otherwise the error to exit with,
+    /// after printing which refs are published and which are not: 130/143 when a signal stopped the run,
+    /// exit 11 when some are published, else the first failure's own code.
     pub fn result(&self) -> Result<()> {
         if self.failed.is_empty() {
             return Ok(());
         }
         let published = self.published();
-        let not: Vec<String> = self.failed.iter().map(|(r, _)| r.clone()).collect();
         for (r, e) in &self.failed {
-            shipkit_core::term::info(&format!("not published: {r}: {}", e.one_line()));
+            term::info(&format!("not published: {r}: {}", e.one_line()));
         }
         let summary = format!(
             "published: {}; NOT published: {}",
@@ -81,8 +136,14 @@ impl Report {
             } else {
                 published.join(", ")
             },
-            not.join(", ")
+            names(&self.failed).join(", ")
         );
+        if let Some(signal) = cancel::requested() {
+            return Err(
+                Error::new(signal.exit_code(), format!("cancelled by {}: {summary}", signal.name()))
+                    .hint("run again: tags already at this digest are skipped"),
+            );
+        }
         let first = &self.failed[0].1;
         if published.is_empty() {
             Err(Error::new(first.code, format!("{} ({summary})", first.message)).hint(
@@ -110,60 +171,254 @@ pub struct Target {
     pub source: Option<Repo>,
 }
 
-/// Point every `target` tag at `manifest` (found in `source`): copy or mount its content into each
-/// target repository, then for each tag HEAD first (skip when already at the digest), else PUT the same
-/// bytes. A repository whose content cannot be copied fails all its tags at once; others go on.
-pub fn publish(client: &Client, manifest: &Manifest, source: &Repo, targets: &[Target], report: &mut Report) {
-    report.digest = manifest.digest.clone();
-    for t in targets {
+/// One publication: `manifest` (found in `source`) under every tag of every target.
+pub struct Job {
+    pub client: Client,
+    pub manifest: Manifest,
+    pub source: Repo,
+    pub targets: Vec<Target>,
+    pub policy: Policy,
+}
+
+/// Publish `job` into `report` (see the module docs for the order). Runs on a worker thread so that a
+/// signal can end the wait after [`GRACE`]; every tag of the job ends up in exactly one list.
+pub fn publish(job: Job, report: &mut Report) {
+    report.digest = job.manifest.digest.clone();
+    for t in &job.targets {
         if !report.repos.contains(&t.repo) {
             report.repos.push(t.repo.clone());
         }
-        if let Err(e) = client.copy_content(manifest, t.source.as_ref().unwrap_or(source), &t.repo) {
+    }
+    let all: Vec<String> = job
+        .targets
+        .iter()
+        .flat_map(|t| t.tags.iter().map(move |tag| format!("{}:{tag}", t.repo)))
+        .collect();
+    let shared = Arc::new(Mutex::new(std::mem::take(report)));
+    let worker = {
+        let shared = Arc::clone(&shared);
+        std::thread::spawn(move || run_phases(&job, &shared))
+    };
+    let crashed = match wait_with_grace(worker) {
+        Some(Err(_)) => true,
+        Some(Ok(())) | None => false,
+    };
+    let mut done = std::mem::take(&mut *lock(&shared));
+    for name in all {
+        if !done.recorded(&name) {
+            let e = match cancel::requested() {
+                Some(s) if !crashed => Error::new(
+                    s.exit_code(),
+                    format!(
+                        "in flight when {} arrived; abandoned after {}s, its state is unknown",
+                        s.name(),
+                        GRACE.as_secs()
+                    ),
+                ),
+                _ => Error::failure("a publishing thread stopped unexpectedly"),
+            };
+            done.failed.push((name, e));
+        }
+    }
+    *report = done;
+}
+
+/// Wait for the worker; after a signal, at most [`GRACE`]. `None` when abandoned.
+fn wait_with_grace(worker: std::thread::JoinHandle<()>) -> Option<std::thread::Result<()>> {
+    let mut deadline: Option<Instant> = None;
+    while !worker.is_finished() {
+        if deadline.is_none() && cancel::requested().is_some() {
+            deadline = Some(shipkit_core::time::deadline_after(GRACE));
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(worker.join())
+}
+
+fn lock(r: &Mutex<Report>) -> MutexGuard<'_, Report> {
+    r.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A copy of an error for another tag (errors are not `Clone`: they may carry a hint).
+fn copy(e: &Error) -> Error {
+    let c = Error::new(e.code, e.message.clone());
+    match &e.hint {
+        Some(h) => c.hint(h.clone()),
+        None => c,
+    }
+}
+
+/// The version being published: given, else the highest version among the exact tags, else the image's
+/// own label. `None` when nothing says.
+fn our_version(job: &Job, versions: &Versions) -> Option<Version> {
+    if let Some(v) = &job.policy.version {
+        return Some(v.clone());
+    }
+    let from_tags = job
+        .targets
+        .iter()
+        .flat_map(|t| &t.tags)
+        .filter_map(|t| Version::parse(t))
+        .max();
+    from_tags.or_else(|| {
+        versions
+            .of(&job.client, &job.source, &job.manifest.digest)
+            .ok()
+            .flatten()
+    })
+}
+
+fn run_phases(job: &Job, shared: &Mutex<Report>) {
+    let floating_targets = exact_phase(job, shared);
+    if floating_targets.is_empty() {
+        return;
+    }
+    let versions = Versions::default();
+    let version = our_version(job, &versions);
+    if version.is_none() && !job.policy.allow_downgrade {
+        term::warn(
+            "the version of this image is unknown (no X.Y.Z tag, --image-version or org.opencontainers.image.version \
+             label): floating tags move without the downgrade guard",
+        );
+    }
+    let mover = Mover {
+        client: &job.client,
+        manifest: &job.manifest,
+        version,
+        allow_downgrade: job.policy.allow_downgrade,
+        versions: &versions,
+    };
+    for t in &floating_targets {
+        floating_phase(&mover, t, shared);
+    }
+    if job.policy.allow_downgrade {
+        return;
+    }
+    for t in &floating_targets {
+        let floating: Vec<String> = t.tags.iter().filter(|x| is_floating(x)).cloned().collect();
+        match mover.converge(&t.repo, &floating) {
+            Ok(moved) => {
+                for (name, v) in &moved {
+                    term::success(&format!("re-pointed {name} to {v}, the newest release of its line"));
+                }
+                lock(shared).repointed.extend(moved);
+            }
+            Err(_) if cancel::requested().is_some() => return,
+            Err(e) => term::warn(&format!(
+                "could not re-check the floating tags of {} after publishing: {}",
+                t.repo,
+                e.one_line()
+            )),
+        }
+    }
+}
+
+/// Content, then every exact tag. Returns the targets whose floating tags may move now (content there,
+/// every exact tag published); the floating tags of the others are reported as not published.
+fn exact_phase<'a>(job: &'a Job, shared: &Mutex<Report>) -> Vec<&'a Target> {
+    let (client, m) = (&job.client, &job.manifest);
+    let mut ready = vec![];
+    for t in &job.targets {
+        let copied = cancel::check(&format!("before copying the image to {}", t.repo))
+            .and_then(|()| client.copy_content(m, t.source.as_ref().unwrap_or(&job.source), &t.repo));
+        if let Err(e) = copied {
+            let mut r = lock(shared);
             for tag in &t.tags {
-                report
-                    .failed
-                    .push((format!("{}:{tag}", t.repo), Error::new(e.code, e.message.clone())));
+                r.failed.push((format!("{}:{tag}", t.repo), copy(&e)));
             }
             continue;
         }
+        let todo: Vec<&String> = {
+            let r = lock(shared);
+            t.tags
+                .iter()
+                .filter(|tag| !is_floating(tag) && !r.recorded(&format!("{}:{tag}", t.repo)))
+                .collect()
+        };
         // Tags of one repository in parallel (a HEAD and maybe a PUT each: latency-bound, not CPU-bound).
-        let todo: Vec<&String> = t
-            .tags
-            .iter()
-            .filter(|tag| {
-                let name = format!("{}:{tag}", t.repo);
-                !report.pushed.contains(&name) && !report.skipped.contains(&name)
-            })
-            .collect();
-        let results = crate::registry::parallel_map(&todo, |tag| put_tag(client, manifest, &t.repo, tag));
+        let results = parallel_map(&todo, |tag| put_tag(client, m, &t.repo, tag));
+        let mut first_failed: Option<(String, ExitCode)> = None;
         for (tag, result) in todo.into_iter().zip(results) {
             let name = format!("{}:{tag}", t.repo);
-            match result {
-                Ok(true) => {
-                    shipkit_core::term::success(&format!("tagged {name}"));
-                    report.pushed.push(name);
+            if let Err(e) = &result {
+                first_failed.get_or_insert((name.clone(), e.code));
+            }
+            record(
+                shared,
+                name,
+                result.map(|put| if put { Move::Moved } else { Move::Already }),
+                &m.digest,
+            );
+        }
+        let floating: Vec<&String> = t.tags.iter().filter(|x| is_floating(x)).collect();
+        match (first_failed, floating.is_empty()) {
+            (_, true) => {}
+            (None, false) => ready.push(t),
+            (Some((exact, code)), false) => {
+                let mut r = lock(shared);
+                for tag in floating {
+                    let e = Error::new(code, format!("not moved because {exact} was not published first"));
+                    r.failed.push((format!("{}:{tag}", t.repo), e));
                 }
-                Ok(false) => {
-                    shipkit_core::term::info(&format!("skipped {name}: already at {}", short(&manifest.digest)));
-                    report.skipped.push(name);
-                }
-                Err(e) => report.failed.push((name, e)),
             }
         }
+    }
+    ready
+}
+
+/// The floating tags of one repository, in parallel, through the guard.
+fn floating_phase(mover: &Mover, t: &Target, shared: &Mutex<Report>) {
+    let todo: Vec<&String> = {
+        let r = lock(shared);
+        t.tags
+            .iter()
+            .filter(|tag| is_floating(tag) && !r.recorded(&format!("{}:{tag}", t.repo)))
+            .collect()
+    };
+    let results = parallel_map(&todo, |tag| mover.move_tag(&t.repo, tag));
+    for (tag, result) in todo.into_iter().zip(results) {
+        record(shared, format!("{}:{tag}", t.repo), result, &mover.manifest.digest);
+    }
+}
+
+/// Put one outcome in the report and say it.
+fn record(shared: &Mutex<Report>, name: String, result: Result<Move>, digest: &str) {
+    let mut r = lock(shared);
+    match result {
+        Ok(Move::Moved) => {
+            term::success(&format!("tagged {name}"));
+            r.pushed.push(name);
+        }
+        Ok(Move::Already) => {
+            term::info(&format!("skipped {name}: already at {}", short(digest)));
+            r.skipped.push(name);
+        }
+        Ok(Move::Kept(v)) => {
+            term::info(&format!(
+                "kept {name} on {v}: it holds a newer version than this image (--allow-downgrade moves it)"
+            ));
+            r.kept.push((name, v));
+        }
+        Err(e) => r.failed.push((name, e)),
     }
 }
 
 /// `Ok(true)` when PUT, `Ok(false)` when the tag already held the digest.
 fn put_tag(client: &Client, m: &Manifest, repo: &Repo, tag: &str) -> Result<bool> {
+    cancel::check(&format!("before tagging {repo}:{tag}"))?;
     if client.head_manifest(&repo.with_tag(tag))?.as_deref() == Some(m.digest.as_str()) {
         return Ok(false);
     }
+    cancel::check(&format!("before tagging {repo}:{tag}"))?;
     client.put_manifest(repo, tag, m)?;
     Ok(true)
 }
 
+/// `sha256:` and the first 12 hex digits (the whole text when shorter, or not at a character boundary).
 pub fn short(digest: &str) -> &str {
     let end = digest.len().min("sha256:".len() + 12);
-    &digest[..end]
+    digest.get(..end).unwrap_or(digest)
 }

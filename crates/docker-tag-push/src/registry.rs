@@ -3,11 +3,18 @@
 //! mount, monolithic upload), and the registry auth flow (anonymous, Basic, Bearer tokens from the
 //! `WWW-Authenticate` challenge) with credentials from the docker config.
 //!
-//! Retries: connection errors, 408, 429 and 5xx are retried with backoff by `shipkit_core::http`; a 401
-//! on a request that carried a token (an expired token in the middle of a push) fetches a new token and
-//! tries again once.
+//! Retries: connection errors, 408, 429 and 5xx are retried with backoff (a `Retry-After` in seconds is
+//! honoured up to the backoff's cap; `inf`, negative, huge or date values fall back to the backoff); a
+//! 401 on a request that carried a token (an expired token in the middle of a push) fetches a new token
+//! and tries again once. Every request has the `--registry-timeout` deadline; after SIGINT/SIGTERM no new
+//! request starts and a retry wait ends at once.
+//!
+//! Credentials stay with their origin: an `Authorization` header goes only to the scheme, host and port of
+//! the registry that challenged (compared parsed, see [`crate::origin`]); a redirect to another origin
+//! (S3 or a CDN behind the registry) is followed without it.
 
 use crate::auth::{Challenge, Credentials};
+use crate::origin::Origin;
 use crate::reference::{is_plain_http, ImageRef, Repo};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -15,7 +22,7 @@ use shipkit_core::http::{Client as Http, HttpError, Request, Response};
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, ExitCode, Result};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -91,6 +98,15 @@ impl Manifest {
         out
     }
 
+    /// A top-level annotation (`org.opencontainers.image.version`), if the manifest has it as a string.
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        self.json()
+            .get("annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+
     /// The config blob's digest (image manifests only).
     pub fn config_digest(&self) -> Option<String> {
         self.json()
@@ -138,6 +154,21 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Pages of 1,000 tags read at most by [`Client::list_tags`].
+pub const MAX_TAG_PAGES: usize = 100;
+
+/// The target of `Link: </v2/x/tags/list?n=1000&last=y>; rel="next"`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "").eq_ignore_ascii_case("rel=\"next\"") || p.trim() == "rel=next")
+            .then(|| target.to_string())
+    })
+}
+
 /// Client settings.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -167,13 +198,14 @@ struct HostAuth {
     headers: HashMap<String, String>,
 }
 
-/// The registry client. One per run; it keeps tokens per registry and scope.
+/// The registry client. One per run (clones share it); it keeps tokens per registry and scope.
+#[derive(Clone)]
 pub struct Client {
     http: Http,
     /// For streaming blobs between registries (no body held in memory).
     agent: ureq::Agent,
     opts: Options,
-    hosts: Mutex<HashMap<String, HostAuth>>,
+    hosts: Arc<Mutex<HashMap<String, HostAuth>>>,
 }
 
 fn scope_pull(repo: &Repo) -> String {
@@ -189,6 +221,7 @@ impl Client {
         http.max_body = 64 * 1024 * 1024;
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(opts.timeout))
+            .timeout_connect(Some(opts.timeout.min(Duration::from_secs(30))))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("shipkit-docker-tag-push/", env!("CARGO_PKG_VERSION")))
@@ -198,7 +231,7 @@ impl Client {
             http,
             agent,
             opts,
-            hosts: Mutex::new(HashMap::new()),
+            hosts: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -229,46 +262,58 @@ impl Client {
         Ok(c)
     }
 
-    /// One HTTP exchange with transient-failure retries; a transport failure is exit code 7.
+    /// One HTTP exchange with transient-failure retries; a transport failure is exit code 7. No request
+    /// starts after SIGINT/SIGTERM, and a retry wait ends at the signal.
     fn exchange(&self, req: &Request) -> Result<Response> {
-        if shipkit_core::exec::verbose() {
-            shipkit_core::term::info(&format!("> {} {}", req.method, req.url));
-        }
-        let attempts = self.opts.backoff.attempts;
         let target = format!("{} {}", req.method, strip_query(&req.url));
+        let attempts = self.opts.backoff.attempts.max(1);
         // core's transport messages start with the method and a redacted URL: say it once, in full.
         let redacted = format!("{} {}: ", req.method, shipkit_core::mask::redact_url(&req.url));
         let clean = |why: &str| why.strip_prefix(&redacted).unwrap_or(why).to_string();
-        let result = self.http.send(req, |attempt, why, wait| {
+        let mut attempt = 1;
+        loop {
+            shipkit_core::cancel::check(&format!("before {target}"))?;
+            if shipkit_core::exec::verbose() {
+                shipkit_core::term::info(&format!("> {} {}", req.method, req.url));
+            }
+            let (why, retry_after) = match self.http.send_once(req) {
+                Ok(r) if !r.is_transient() => return Ok(r),
+                Ok(r) if attempt >= attempts => {
+                    return Err(
+                        Error::remote(format!("{target}: {} (after {attempts} attempts)", describe(&r)))
+                            .hint("the registry is failing; run again later: tags already published are skipped"),
+                    )
+                }
+                Ok(r) => (describe(&r), retry_after(&r)),
+                Err(e) => {
+                    let why = match e {
+                        HttpError::Transport(m) => clean(&m),
+                        HttpError::Status(r) => describe(&r),
+                    };
+                    if attempt >= attempts {
+                        return Err(Error::remote(format!("{target}: {why} (after {attempts} attempts)")).hint(
+                            "check that the registry is up and reachable, then run again: tags already published are skipped",
+                        ));
+                    }
+                    (why, None)
+                }
+            };
+            let wait = self.opts.backoff.delay(attempt, retry_after);
             shipkit_core::term::warn(&format!(
-                "{target}: {}; retrying in {:.1}s (attempt {}/{attempts})",
-                clean(why),
+                "{target}: {why}; retrying in {:.1}s (attempt {}/{attempts})",
                 wait.as_secs_f64(),
                 attempt + 1
-            ))
-        });
-        match result {
-            Ok(r) => Ok(r),
-            Err(HttpError::Transport(m)) => Err(Error::remote(format!(
-                "{target}: {} (after {attempts} attempts)",
-                clean(&m)
-            ))
-            .hint("check that the registry is up and reachable, then run again: tags already published are skipped")),
-            Err(HttpError::Status(r)) => Err(Error::remote(format!(
-                "{} {}: {} (after {attempts} attempts)",
-                req.method,
-                strip_query(&req.url),
-                describe(&r)
-            ))
-            .hint("the registry is failing; run again later: tags already published are skipped")),
+            ));
+            shipkit_core::cancel::sleep(wait, &format!("while waiting to retry {target}"))?;
+            attempt += 1;
         }
     }
 
     /// Send a request to a registry with auth: a known challenge is answered up front; a 401 is answered
     /// (token fetched or refreshed, Basic credentials) and the request sent once more.
     pub fn send(&self, registry: &str, scopes: &[String], mut req: Request) -> Result<Response> {
-        let base = self.base_url(registry);
-        let same_host = req.url.starts_with(&base);
+        // Parsed origins, never a string prefix: 127.0.0.1:4000 is not 127.0.0.1:40001.
+        let same_host = Origin::same(&req.url, &self.base_url(registry));
         let base_headers = req.headers.clone();
         if same_host {
             if let Some(h) = self.auth_header(registry, scopes, false)? {
@@ -483,6 +528,33 @@ impl Client {
         }
     }
 
+    /// Every tag of a repository (`GET /v2/<name>/tags/list`, following `Link: rel="next"` pages on the same
+    /// origin, at most [`MAX_TAG_PAGES`] pages); empty when the repository does not exist.
+    pub fn list_tags(&self, repo: &Repo) -> Result<Vec<String>> {
+        let base = self.base_url(&repo.registry);
+        let mut url = self.url(repo, "tags/list?n=1000");
+        let mut tags = vec![];
+        for _ in 0..MAX_TAG_PAGES {
+            let resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &url))?;
+            match resp.status {
+                200 => {}
+                404 => return Ok(tags),
+                _ => return Err(unexpected("list tags", &repo.to_string(), &resp)),
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| Error::remote(format!("{repo}: the tag list is not JSON: {e}")))?;
+            if let Some(Value::Array(page)) = v.get("tags") {
+                tags.extend(page.iter().filter_map(Value::as_str).map(String::from));
+            }
+            match resp.header("link").and_then(next_link) {
+                Some(next) if next.starts_with('/') => url = format!("{base}{next}"),
+                Some(next) if Origin::same(&next, &base) => url = next,
+                _ => return Ok(tags),
+            }
+        }
+        Ok(tags)
+    }
+
     /// PUT the same bytes with the same content type under a tag (or its digest); checks the digest kept.
     pub fn put_manifest(&self, repo: &Repo, reference: &str, m: &Manifest) -> Result<()> {
         let url = self.url(repo, &format!("manifests/{reference}"));
@@ -665,7 +737,7 @@ impl Client {
                         wait.as_secs_f64(),
                         attempt + 1
                     ));
-                    std::thread::sleep(wait);
+                    shipkit_core::cancel::sleep(wait, &format!("while waiting to copy {digest} again"))?;
                     attempt += 1;
                 }
                 Err((e, _)) => return Err(e),
@@ -694,7 +766,7 @@ impl Client {
                 shipkit_core::term::info(&format!("> GET {}", strip_query(&url)));
             }
             let mut req = self.agent.get(&url);
-            if let (true, Some(h)) = (url.starts_with(&from_base), &pull_auth) {
+            if let (true, Some(h)) = (Origin::same(&url, &from_base), &pull_auth) {
                 req = req.header("Authorization", h);
             }
             let resp = req
@@ -752,7 +824,7 @@ impl Client {
             put = put.header("Content-Length", l);
         }
         if let (true, Some(h)) = (
-            put_url.starts_with(&self.base_url(&to.registry)),
+            Origin::same(&put_url, &self.base_url(&to.registry)),
             self.cached_header(&to.registry, &[scope_push(to)]),
         ) {
             put = put.header("Authorization", &h);
@@ -814,6 +886,13 @@ fn describe(resp: &Response) -> String {
     } else {
         format!("HTTP {} ({})", resp.status, detail.trim())
     }
+}
+
+/// `Retry-After` in seconds, bounded: `None` (use the backoff) for a date, `inf`, NaN, a negative or an
+/// absurd value — never a panic. The backoff caps it further.
+pub fn retry_after(resp: &Response) -> Option<Duration> {
+    let secs: f64 = resp.header("retry-after")?.trim().parse().ok()?;
+    shipkit_core::time::secs_f64_bounded(secs, shipkit_core::time::MAX_DURATION)
 }
 
 fn strip_query(url: &str) -> &str {

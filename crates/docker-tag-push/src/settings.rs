@@ -5,9 +5,11 @@
 
 use crate::build::{parse_kv, BuildSpec};
 use crate::cli::{Cli, DigestArgs, LoginArgs, PromoteArgs, PushArgs, RetagArgs};
+use crate::floating::Policy;
 use crate::publish::Target;
 use crate::reference::{validate_tag, ImageRef, Reference, Repo};
 use crate::registry::Options;
+use crate::version::Version;
 use serde_json::Value;
 use shipkit_core::config::Config;
 use shipkit_core::contract::Inputs;
@@ -15,7 +17,6 @@ use shipkit_core::output::{Format, OutputOptions};
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, Result};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// What every command shares: the config file, the registry client options, the output destination.
 #[derive(Debug)]
@@ -41,7 +42,7 @@ impl Settings {
                 attempts: cli.registry.retries.max(1),
                 ..Backoff::default()
             },
-            timeout: Duration::from_secs(cli.registry.registry_timeout.max(1)),
+            timeout: cli.registry.registry_timeout,
         };
         let output = cli.common.output_options();
         check_output_destination(&output)?;
@@ -99,6 +100,7 @@ pub struct PushSettings {
     pub spec: BuildSpec,
     pub force_build: bool,
     pub dry_run: bool,
+    pub policy: Policy,
 }
 
 impl PushSettings {
@@ -137,12 +139,22 @@ impl PushSettings {
         }
         let spec = build_spec(a, &s.config, s.config_dir.as_deref(), &inputs)?;
         spec.validate()?;
+        // The version the floating-tag guard compares with: the one labelled on the image being built.
+        let version = spec
+            .labels
+            .iter()
+            .find(|(k, _)| k == crate::floating::VERSION_KEY)
+            .and_then(|(_, v)| Version::parse(v));
         Ok(PushSettings {
             repos,
             tags,
             spec,
             force_build: a.force_build,
             dry_run: a.dry_run,
+            policy: Policy {
+                version,
+                allow_downgrade: a.allow_downgrade,
+            },
         })
     }
 }
@@ -232,6 +244,7 @@ pub struct RetagSettings {
     pub from: Reference,
     pub tags: Vec<String>,
     pub dry_run: bool,
+    pub policy: Policy,
 }
 
 impl RetagSettings {
@@ -254,6 +267,10 @@ impl RetagSettings {
             from,
             tags,
             dry_run: a.dry_run,
+            policy: Policy {
+                version: None,
+                allow_downgrade: a.allow_downgrade,
+            },
         })
     }
 }
@@ -266,6 +283,7 @@ pub struct PromoteSettings {
     /// Every destination tag, once.
     pub tags: Vec<String>,
     pub dry_run: bool,
+    pub policy: Policy,
 }
 
 impl PromoteSettings {
@@ -297,6 +315,10 @@ impl PromoteSettings {
             targets,
             tags,
             dry_run: a.dry_run,
+            policy: Policy {
+                version: None,
+                allow_downgrade: a.allow_downgrade,
+            },
         })
     }
 }

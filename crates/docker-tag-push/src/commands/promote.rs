@@ -2,7 +2,7 @@
 //! blob mount; another registry: blobs streamed through this machine), then tag it there.
 
 use super::{plan_outputs, Outcome};
-use crate::publish::{publish, Report};
+use crate::publish::{publish, Job, Report};
 use crate::registry::{Client, Options};
 use crate::settings::PromoteSettings;
 use shipkit_core::{Error, Result};
@@ -47,7 +47,14 @@ pub fn run(s: &PromoteSettings, opts: Options) -> Result<Outcome> {
         tags: s.tags.clone(),
         ..Default::default()
     };
-    publish(&client, &m, &s.from.repo, &s.targets, &mut report);
+    let job = Job {
+        client,
+        manifest: m,
+        source: s.from.repo.clone(),
+        targets: s.targets.clone(),
+        policy: s.policy.clone(),
+    };
+    publish(job, &mut report);
     let text = report.text();
     Ok((report.outputs(), text, report.result().err()))
 }

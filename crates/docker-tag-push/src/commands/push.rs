@@ -6,10 +6,11 @@
 
 use super::{plan_outputs, Outcome};
 use crate::build::BuildKey;
-use crate::publish::{publish, short, Report, Target};
+use crate::publish::{publish, short, Job, Report, Target};
 use crate::reference::Repo;
 use crate::registry::{Client, Options};
 use crate::settings::PushSettings;
+use crate::version::is_floating;
 use shipkit_core::exec::{find_program, install_hint, Command};
 use shipkit_core::{term, Error, Result};
 
@@ -40,7 +41,10 @@ impl Run<'_> {
 pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
     let key = s.spec.key()?;
     let key_tag = key.tag();
-    let push_tag = key_tag.clone().unwrap_or_else(|| s.tags[0].clone());
+    // Without a key, docker pushes the first exact tag: a floating tag moves only after the exact one.
+    let push_tag = key_tag
+        .clone()
+        .unwrap_or_else(|| s.tags.iter().find(|t| !is_floating(t)).unwrap_or(&s.tags[0]).clone());
     let build_ref = s.repos[0].with_tag(&push_tag).to_string();
     let run = Run {
         s,
@@ -76,7 +80,14 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
         .ok_or_else(|| Error::not_found(format!("{src_repo}@{digest} disappeared from the registry")))?;
     report.repos = s.repos.clone();
     let targets = targets(&run, built, &holders, &failed_repos, &mut report);
-    publish(&client, &manifest, &src_repo, &targets, &mut report);
+    let job = Job {
+        client,
+        manifest,
+        source: src_repo.clone(),
+        targets,
+        policy: s.policy.clone(),
+    };
+    publish(job, &mut report);
     Ok(finish(&run, built, &src_repo, report))
 }
 
@@ -111,6 +122,7 @@ fn check_buildx(run: &Run) -> Result<()> {
 }
 
 /// `docker build`, `docker push` to the first repository, and the digest as the registry reports it.
+/// A signal during the build stops the run before anything is pushed.
 fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Repo, String)> {
     let first = run.first();
     find_program("docker", install_hint("docker"))?;

@@ -2,7 +2,7 @@
 //! tag (no docker daemon, nothing pulled).
 
 use super::{plan_outputs, Outcome};
-use crate::publish::{publish, Report, Target};
+use crate::publish::{publish, Job, Report, Target};
 use crate::reference::ImageRef;
 use crate::registry::{Client, Manifest, Options};
 use crate::settings::RetagSettings;
@@ -48,12 +48,18 @@ pub fn run(s: &RetagSettings, opts: Options) -> Result<Outcome> {
                 )));
             }
         }
-        let target = Target {
-            repo: r.clone(),
-            tags: s.tags.clone(),
-            source: None,
+        let job = Job {
+            client: client.clone(),
+            manifest: m.clone(),
+            source: r.clone(),
+            targets: vec![Target {
+                repo: r.clone(),
+                tags: s.tags.clone(),
+                source: None,
+            }],
+            policy: s.policy.clone(),
         };
-        publish(&client, &m, r, &[target], &mut report);
+        publish(job, &mut report);
         first_manifest = Some(m);
     }
     let text = report.text();

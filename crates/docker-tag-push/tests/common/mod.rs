@@ -1,6 +1,8 @@
 //! Helpers for the docker-tag-push integration tests: run the real binary, talk to the real registries.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod proxy;
+
 use serde_json::{json, Value};
 use shipkit_core::http::{Client, Request, Response};
 use shipkit_core::retry::Backoff;
