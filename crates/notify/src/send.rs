@@ -176,6 +176,15 @@ pub fn plan(t: &Target, m: &Message, o: &SendOptions) -> Planned {
 
 fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcome>> {
     let label = t.label.clone();
+    // After SIGINT/SIGTERM no request starts: a message is sent whole or not at all.
+    if let Some(signal) = shipkit_core::cancel::requested() {
+        return Err(Box::new(Outcome::fail(
+            t,
+            signal.exit_code(),
+            format!("not sent: cancelled by {} before sending", signal.name()),
+            None,
+        )));
+    }
     if shipkit_core::exec::verbose() {
         term::info(&format!(
             "+ POST {} ({label}, {} bytes)",
@@ -193,9 +202,8 @@ fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcom
     });
     r.map_err(|e| {
         Box::new(match e {
-            HttpError::Transport(msg) => {
-                let lower = msg.to_ascii_lowercase();
-                if lower.contains("timeout") || lower.contains("timed out") {
+            HttpError::Transport(ref msg) => {
+                if e.is_timeout() {
                     Outcome::fail(
                         t,
                         ExitCode::Timeout,
@@ -244,6 +252,10 @@ fn status_failure(t: &Target, r: &Response, hint: Option<&str>) -> Outcome {
         _ => ExitCode::Remote,
     };
     let generic = match r.status {
+        301 | 302 | 303 | 307 | 308 => Some(
+            "the target redirected elsewhere; notify does not follow redirects, so neither the message nor a \
+             token leaves the configured host: use the final URL",
+        ),
         401 | 403 => Some("the URL or token was refused: check it, or create a new webhook"),
         404 | 410 => Some("the webhook does not exist (deleted or mistyped): create a new one"),
         _ => None,

@@ -120,9 +120,10 @@ fn check_authority(raw: &str, p: &Parts<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Is this host a loopback address (plain `http://` is allowed only there)?
+/// Is this host a loopback address (plain `http://` is allowed only there)? By address, not by prefix:
+/// `127.0.0.0/8`, `::1`, `localhost` — never `127.0.0.1.nip.io` (see [`shipkit_core::net`]).
 pub fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+    shipkit_core::net::is_loopback_host(host)
 }
 
 fn query_param<'a>(rest: &'a str, name: &str) -> Option<&'a str> {
@@ -139,14 +140,23 @@ fn strip_query(rest: &str) -> &str {
     rest.split(['?', '#']).next().unwrap_or("").trim_end_matches('/')
 }
 
-/// Register a target's secrets for masking: the whole URL, its path and query, and a token.
+/// Register a target's secrets for masking: the whole URL, every path segment and query value that may
+/// be a secret, the userinfo (a bot token), and the URL it resolves to (`slack://T/B/X` →
+/// `https://hooks.slack.com/services/T/B/X`), each in its encoded forms too.
 pub fn register_secrets(raw: &str) {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return;
+    }
     mask::register(raw);
     mask::register_url(raw);
     if let Some(p) = split(raw) {
         if let Some(u) = p.userinfo {
             mask::register(u);
         }
+    }
+    if let Ok(t) = parse(raw, None) {
+        mask::register_url(&t.url);
     }
 }
 
@@ -416,6 +426,27 @@ mod tests {
                 .url,
             "https://prod.logic.azure.com/workflows/x?sig=1"
         );
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_addresses() {
+        for ok in [
+            "http://127.0.0.1:8080/x",
+            "http://127.9.9.9/x",
+            "http://localhost:1/x",
+            "http://[::1]:9/x",
+        ] {
+            assert!(parse(ok, None).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.1.nip.io/hook",
+            "http://127.attacker.example/x",
+            "http://localhost.evil.example/x",
+            "http://[::2]/x",
+        ] {
+            let e = parse(refused, None).unwrap_err();
+            assert!(e.message.contains("plain http"), "{refused}: {}", e.message);
+        }
     }
 
     #[test]

@@ -16,17 +16,21 @@
 //!   targets: ["${SLACK_WEBHOOK_URL}"]
 //! ```
 //!
-//! Precedence: flag > environment variable > file > default. `${VAR}` is replaced by the environment
-//! variable's value (a missing one is an error; `${VAR:-default}` falls back to `default` when the variable
-//! is unset or empty; `$${` is a literal `${`), so no secret is committed.
-//! Unknown keys and wrong types are errors that name the file, line and key.
+//! Precedence: flag > environment variable > file > default. `${VAR}` in a string value is replaced by the
+//! environment variable's value (a missing one is an error; `${VAR:-default}` falls back to `default` when
+//! the variable is unset or empty; `$${` is a literal `${`), so no secret is committed. Expansion happens
+//! after parsing, on string values only, and only in the sections the running tool reads ([`expand`]).
+//! Unknown keys and wrong types are errors that name the file, line and key; a file too large or too
+//! complex (an alias bomb) is a one-line error too.
 
 mod deploy;
+pub mod expand;
 mod image;
 mod notify;
 mod version;
 
 pub use deploy::{DeployConfig, EnvironmentConfig};
+pub use expand::Section;
 pub use image::ImageConfig;
 pub use notify::NotifyConfig;
 pub use version::VersionConfig;
@@ -67,22 +71,28 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// `--config FILE` (must exist), else the first `shipkit.yml`/`shipkit.yaml` in the current directory
-    /// or a parent, stopping at the repository root (the directory holding `.git`).
+    /// [`Loaded::find_for`] with [`Section::BUILD`]: everything but `notify:` expanded.
     pub fn find(explicit: Option<&Path>) -> Result<Loaded> {
+        Self::find_for(explicit, &Section::BUILD)
+    }
+
+    /// `--config FILE` (must exist), else the first `shipkit.yml`/`shipkit.yaml` in the current directory
+    /// or a parent, stopping at the repository root (the directory holding `.git`). `${VAR}` is expanded in
+    /// `sections` only; the others keep their text as written.
+    pub fn find_for(explicit: Option<&Path>, sections: &[Section]) -> Result<Loaded> {
         if let Some(p) = explicit {
             if !p.is_file() {
                 return Err(Error::config(format!("config file {} does not exist", p.display()))
                     .hint("check --config / SHIPKIT_CONFIG, or remove it to use defaults"));
             }
-            return Self::load(p);
+            return Self::load_for(p, sections);
         }
         let mut dir = std::env::current_dir().ok();
         while let Some(d) = dir {
             for name in FILE_NAMES {
                 let candidate = d.join(name);
                 if candidate.is_file() {
-                    return Self::load(&candidate);
+                    return Self::load_for(&candidate, sections);
                 }
             }
             if d.join(".git").exists() {
@@ -93,10 +103,16 @@ impl Loaded {
         Ok(Loaded::default())
     }
 
+    /// Load one file, every section expanded.
     pub fn load(path: &Path) -> Result<Loaded> {
+        Self::load_for(path, &Section::ALL)
+    }
+
+    /// Load one file, `sections` expanded.
+    pub fn load_for(path: &Path, sections: &[Section]) -> Result<Loaded> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read config file {}: {e}", path.display())))?;
-        let config = parse(&text, &path.display().to_string())?;
+        let config = parse_sections(&text, &path.display().to_string(), sections, &|k| std::env::var(k).ok())?;
         Ok(Loaded {
             path: Some(path.to_path_buf()),
             config,
@@ -104,104 +120,157 @@ impl Loaded {
     }
 }
 
-/// Parse config text; `origin` names the file in errors.
+/// Parse config text and expand every section; `origin` names the file in errors.
 pub fn parse(text: &str, origin: &str) -> Result<Config> {
-    let expanded = expand_env(text, origin, &|k| std::env::var(k).ok())?;
-    if expanded.trim().is_empty() {
+    parse_sections(text, origin, &Section::ALL, &|k| std::env::var(k).ok())
+}
+
+/// Parse config text (structure, keys and types checked; nothing expanded), then expand `${VAR}` in the
+/// string values of `sections`, looking variables up with `lookup`.
+pub fn parse_sections(
+    text: &str,
+    origin: &str,
+    sections: &[Section],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config> {
+    let mut config = parse_raw(text, origin)?;
+    let ex = expand::Expander { origin, text, lookup };
+    for section in sections {
+        match section {
+            Section::Service => {
+                if let Some(s) = &config.service {
+                    config.service = Some(ex.string(s, "service")?);
+                }
+            }
+            Section::Version => ex.section(&mut config.version, "version")?,
+            Section::Image => ex.section(&mut config.image, "image")?,
+            Section::Deploy => {
+                ex.section(&mut config.deploy, "deploy")?;
+                ex.section(&mut config.environments, "environments")?;
+            }
+            Section::Notify => ex.section(&mut config.notify, "notify")?,
+        }
+    }
+    Ok(config)
+}
+
+/// `${VAR}` expanded in raw text, line by line (kept for deploy-ecs's task-definition files until they
+/// expand after parsing with [`expand::Expander::walk`]).
+pub fn expand_env(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+    expand::expand_text(text, origin, lookup)
+}
+
+/// Parse config text without expanding anything.
+pub fn parse_raw(text: &str, origin: &str) -> Result<Config> {
+    if text.trim().is_empty() {
         return Ok(Config::default());
     }
-    serde_saphyr::from_str::<Config>(&expanded).map_err(|e| {
+    serde_saphyr::from_str::<Config>(text).map_err(|e| {
         Error::config(format!("{origin}: {}", one_line(&e.to_string())))
             .hint("see README.md \"Config file\" for the keys each section takes")
     })
 }
 
-/// serde-saphyr's message without its source snippet: `line 2 column 1: unknown field ...`.
+/// serde-saphyr's message without its source snippet (`line 2 column 1: unknown field ...`) and without
+/// any Rust debug text (its "budget breached: Aliases { aliases: 1000 }" for an alias bomb).
 fn one_line(s: &str) -> String {
     let first = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(s);
     let first = first.split(" --> ").next().unwrap_or(first);
-    first.strip_prefix("error: ").unwrap_or(first).to_string()
-}
-
-/// Replace `${VAR}` with the variable's value. A missing variable is an error naming file and line;
-/// `${VAR:-default}` gives `default` when the variable is unset or empty (`${VAR:-}`: empty).
-/// `$${` stands for a literal `${`. Values of secret-looking variables are registered for masking.
-pub fn expand_env(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
-    let mut out = String::with_capacity(text.len());
-    for (lineno, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        while let Some(pos) = rest.find('$') {
-            out.push_str(&rest[..pos]);
-            let after = &rest[pos..];
-            if let Some(tail) = after.strip_prefix("$${") {
-                out.push_str("${");
-                rest = tail;
-            } else if let Some(tail) = after.strip_prefix("${") {
-                let Some(end) = tail.find('}') else {
-                    return Err(Error::config(format!(
-                        "{origin}:{}: unclosed `${{` (write `$${{` for a literal)",
-                        lineno + 1
-                    )));
-                };
-                let (name, default) = match tail[..end].split_once(":-") {
-                    Some((n, d)) => (n, Some(d)),
-                    None => (&tail[..end], None),
-                };
-                let valid = !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && !name.starts_with(|c: char| c.is_ascii_digit());
-                if !valid {
-                    return Err(Error::config(format!(
-                        "{origin}:{}: `${{{name}}}` is not a valid variable name",
-                        lineno + 1
-                    )));
-                }
-                let value = lookup(name).filter(|v| default.is_none() || !v.is_empty());
-                let value = value.or_else(|| default.map(String::from)).ok_or_else(|| {
-                    Error::config(format!(
-                        "{origin}:{}: environment variable {name} is not set",
-                        lineno + 1
-                    ))
-                    .hint(format!("export {name}, or set it as a secret in your CI settings"))
-                })?;
-                if crate::mask::is_secret_name(name) {
-                    crate::mask::register_url(&value);
-                    crate::mask::register(&value);
-                }
-                out.push_str(&value);
-                rest = &tail[end + 1..];
-            } else {
-                out.push('$');
-                rest = &after[1..];
-            }
-        }
-        out.push_str(rest);
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let lower = first.to_ascii_lowercase();
+    if lower.contains("budget") || lower.contains("too large or too complex") {
+        let at = first
+            .split(": ")
+            .next()
+            .filter(|p| p.starts_with("line "))
+            .map(|p| format!("{p}: "))
+            .unwrap_or_default();
+        return format!(
+            "{at}the file is too large or too complex (too many aliases, anchors, nodes or nesting levels)"
+        );
     }
-    Ok(out)
+    match first.find(" { ") {
+        Some(i) if first.ends_with('}') => first[..i].to_string(),
+        _ => first.to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn lookup(k: &str) -> Option<String> {
+        match k {
+            "HOOK" => Some("https://hooks.example.test/abc".into()),
+            "INJ" => Some("billing\nversion:\n  tag_prefix: evil/".into()),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn expands_and_escapes() {
-        let lookup = |k: &str| (k == "HOOK").then(|| "https://hooks.example.test/abc".to_string());
-        let out = expand_env("a: ${HOOK}\nb: $${HOOK} $5\n", "f.yml", &lookup).unwrap();
-        assert_eq!(out, "a: https://hooks.example.test/abc\nb: ${HOOK} $5\n");
-        let out = expand_env(
-            "a: \"${MISSING:-}\"\nb: ${MISSING:-fallback}\nc: ${HOOK:-x}\n",
+    fn expands_and_escapes_string_values() {
+        let text = "service: \"${HOOK}\"\nversion:\n  tag_prefix: \"$${HOOK} $5\"\n  docker_tags: [\"${MISSING:-}\", \"${MISSING:-fallback}\", \"${HOOK:-x}\"]\n";
+        let c = parse_sections(text, "f.yml", &Section::ALL, &lookup).unwrap();
+        assert_eq!(c.service.as_deref(), Some("https://hooks.example.test/abc"));
+        assert_eq!(c.version.tag_prefix.as_deref(), Some("${HOOK} $5"));
+        assert_eq!(
+            c.version.docker_tags.unwrap(),
+            vec!["", "fallback", "https://hooks.example.test/abc"]
+        );
+        let err = parse_sections("x_comment: 1\n", "f.yml", &Section::ALL, &lookup).unwrap_err();
+        assert_eq!(err.code, crate::ExitCode::Config);
+        let err = parse_sections(
+            "service: a\nimage:\n  context: ${MISSING}\n",
             "f.yml",
+            &Section::ALL,
             &lookup,
         )
-        .unwrap();
-        assert_eq!(out, "a: \"\"\nb: fallback\nc: https://hooks.example.test/abc\n");
-        let err = expand_env("x: 1\ny: ${MISSING}\n", "f.yml", &lookup).unwrap_err();
+        .unwrap_err();
         assert_eq!(err.code, crate::ExitCode::Config);
         assert!(
-            err.message.contains("f.yml:2") && err.message.contains("MISSING"),
+            err.message.contains("f.yml:3") && err.message.contains("MISSING") && err.message.contains("image.context"),
             "{}",
             err.message
+        );
+    }
+
+    #[test]
+    fn comments_are_never_expanded() {
+        let text = "# ping ${SLACK_URL} when it breaks\nservice: billing # or ${UNSET}\n";
+        let c = parse_sections(text, "f.yml", &Section::ALL, &lookup).unwrap();
+        assert_eq!(c.service.as_deref(), Some("billing"));
+    }
+
+    #[test]
+    fn a_value_with_newlines_cannot_add_keys() {
+        let text = "service: ${INJ}\nversion:\n  tag_prefix: \"\"\n";
+        let c = parse_sections(text, "f.yml", &Section::ALL, &lookup).unwrap();
+        assert_eq!(c.service.as_deref(), Some("billing\nversion:\n  tag_prefix: evil/"));
+        assert_eq!(c.version.tag_prefix.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn an_unset_notify_secret_does_not_break_the_build_tools() {
+        let text = "service: billing\nimage:\n  repositories: [r.example.test/billing]\nnotify:\n  targets: [\"${SLACK_WEBHOOK_URL}\"]\n";
+        let c = parse_sections(text, "f.yml", &Section::BUILD, &lookup).unwrap();
+        assert_eq!(c.image.repositories, vec!["r.example.test/billing"]);
+        assert_eq!(c.notify.targets, vec!["${SLACK_WEBHOOK_URL}"], "left as written");
+        let err = parse_sections(text, "f.yml", &[Section::Notify], &lookup).unwrap_err();
+        assert!(err.message.contains("f.yml:5: notify.targets[0]"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_one_line_without_debug_text() {
+        // Far more aliases than anchors: serde-saphyr's alias/anchor ratio budget (its error Debug-prints).
+        let refs = vec!["*s"; 500].join(", ");
+        let text = format!("service: &s billing\nimage:\n  repositories: [{refs}]\n");
+        let err = parse_raw(&text, "shipkit.yml").unwrap_err();
+        let line = err.one_line();
+        assert!(!line.contains('\n') && !line.contains(" { "), "{line}");
+        assert_eq!(err.code, crate::ExitCode::Config);
+        assert!(
+            line.contains("shipkit.yml") && line.contains("too large or too complex"),
+            "{line}"
         );
     }
 

@@ -149,15 +149,31 @@ impl Command {
         Ok(out.stdout.trim_end().to_string())
     }
 
-    /// Run with stdout and stderr going to ours (for `docker build` progress); stdout goes to our
-    /// stderr so that our stdout stays the machine-readable result.
+    /// Run with the program's stdout and stderr shown on our stderr, line by line and secrets masked (for
+    /// `docker build` progress), so that our stdout stays the machine-readable result.
     pub fn run_streaming(&self) -> Result<()> {
-        let out = self
-            .expression()?
-            .stdout_to_stderr()
-            .run()
-            .map_err(|e| Error::new(ExitCode::ToolFailed, format!("cannot run `{}`: {e}", self.program)))?;
-        match out.status.code() {
+        use std::io::BufRead;
+        let cannot =
+            |e: std::io::Error| Error::new(ExitCode::ToolFailed, format!("cannot run `{}`: {e}", self.program));
+        let handle = self.expression()?.stderr_to_stdout().reader().map_err(cannot)?;
+        let mut lines = std::io::BufReader::new(&handle);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match lines.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => crate::term::info(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n'])),
+                Err(e) => return Err(cannot(e)),
+            }
+        }
+        // At end of output the program has normally exited; one that closed its output early is waited for.
+        let status = loop {
+            if let Some(o) = handle.try_wait().map_err(cannot)? {
+                break o.status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        match status {
             Some(0) => Ok(()),
             code => Err(Error::new(
                 ExitCode::ToolFailed,
@@ -208,6 +224,17 @@ mod tests {
         let line = e.one_line();
         assert!(line.contains("exit code 3") && line.contains("oops ***"), "{line}");
         assert!(!line.contains("hunter2"));
+    }
+
+    #[test]
+    fn streaming_output_is_masked_and_failures_reported() {
+        crate::mask::register("streamed-secret-42");
+        Command::new("sh")
+            .args(["-c", "echo building streamed-secret-42"])
+            .run_streaming()
+            .unwrap();
+        let e = Command::new("sh").args(["-c", "exit 4"]).run_streaming().unwrap_err();
+        assert!(e.message.contains("exit code 4"), "{}", e.message);
     }
 
     #[test]

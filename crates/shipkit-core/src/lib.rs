@@ -8,6 +8,8 @@
 //! - [`exec`]: running external programs (git, docker) with clear "not installed" errors and masked echo.
 //! - [`mask`]: secret masking for everything printed.
 //! - [`retry`]: retry with exponential backoff and jitter, honouring a server's `Retry-After`.
+//! - [`retry_after`]: a server's `Retry-After` (seconds or HTTP-date) as a bounded wait, never a panic.
+//! - [`net`]: loopback by address, URL origins (credentials stay with their origin).
 //! - [`config`]: the per-repository `shipkit.yml`.
 //! - [`term`]: colour (`NO_COLOR`, TTY), progress lines, GitHub annotations and step summaries.
 //! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
@@ -27,8 +29,10 @@ pub mod exec;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod mask;
+pub mod net;
 pub mod output;
 pub mod retry;
+pub mod retry_after;
 pub mod term;
 pub mod time;
 

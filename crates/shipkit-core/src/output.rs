@@ -15,6 +15,11 @@
 //! Env keys are the upper-cased JSON keys with `--env-prefix` in front. Arrays of scalars become
 //! comma-separated, objects compact JSON. GitHub output names are the JSON keys (lower case) with the
 //! prefix lower-cased.
+//!
+//! [`preflight`] checks, before a tool's first side effect, that the destination of the chosen format can
+//! be written (`$GITHUB_OUTPUT` for `github`, `$BASH_ENV` for `circleci`, `--output-file` / `shipkit.env`),
+//! so no tool posts a message or deploys and then fails to say what it did. Everything written — stdout
+//! and files — is masked ([`crate::mask`]).
 
 use crate::error::{Error, ExitCode, Result, ResultExt};
 use serde_json::Value;
@@ -103,7 +108,7 @@ impl Outputs {
                     "--format github",
                     "run inside GitHub Actions or use --format env",
                 )?;
-                append(&path, &self.render_github(&opts.env_prefix))?;
+                append(&path, &masked(self.render_github(&opts.env_prefix)))?;
                 print_stdout(&masked(ensure_newline(text)))
             }
             Format::Circleci => {
@@ -112,12 +117,12 @@ impl Outputs {
                     "--format circleci",
                     "run inside CircleCI or use --format env",
                 )?;
-                append(&path, &self.render_circleci(&opts.env_prefix))?;
+                append(&path, &masked(self.render_circleci(&opts.env_prefix)))?;
                 print_stdout(&masked(ensure_newline(text)))
             }
             Format::Dotenv => {
-                let path = opts.output_file.clone().unwrap_or_else(|| PathBuf::from("shipkit.env"));
-                append(&path, &self.render_dotenv(&opts.env_prefix))?;
+                let path = dotenv_path(opts);
+                append(&path, &masked(self.render_dotenv(&opts.env_prefix)))?;
                 print_stdout(&masked(ensure_newline(text)))
             }
         }
@@ -231,6 +236,72 @@ fn ensure_newline(s: &str) -> String {
     }
 }
 
+fn dotenv_path(opts: &OutputOptions) -> PathBuf {
+    opts.output_file.clone().unwrap_or_else(|| PathBuf::from("shipkit.env"))
+}
+
+/// Check that the chosen format's destination can be written, before any side effect: `github` needs
+/// `$GITHUB_OUTPUT`, `circleci` needs `$BASH_ENV`, `dotenv` and `--output-file` need a writable file (an
+/// existing one is opened for appending, nothing written; a new one must be creatable in an existing
+/// directory: it is created and removed again). Every tool calls this at start; failure is exit 2.
+pub fn preflight(opts: &OutputOptions) -> Result<()> {
+    match opts.format {
+        Format::Text => Ok(()),
+        Format::Json | Format::Env => match &opts.output_file {
+            Some(p) => check_writable(p, "--output-file"),
+            None => Ok(()),
+        },
+        Format::Github => check_writable(
+            &env_path(
+                "GITHUB_OUTPUT",
+                "--format github",
+                "run inside GitHub Actions or use --format env",
+            )?,
+            "$GITHUB_OUTPUT",
+        ),
+        Format::Circleci => check_writable(
+            &env_path(
+                "BASH_ENV",
+                "--format circleci",
+                "run inside CircleCI or use --format env",
+            )?,
+            "$BASH_ENV",
+        ),
+        Format::Dotenv => check_writable(&dotenv_path(opts), "the dotenv file (--output-file)"),
+    }
+}
+
+fn check_writable(path: &Path, what: &str) -> Result<()> {
+    let shown = path.display();
+    let fail = |why: String| {
+        Err(Error::usage(format!("cannot write {what} {shown}: {why}"))
+            .hint("point it at a writable file in an existing directory; nothing was done"))
+    };
+    if path.is_dir() {
+        return fail("it is a directory".into());
+    }
+    if path.exists() {
+        return match std::fs::OpenOptions::new().append(true).open(path) {
+            Ok(_) => Ok(()),
+            Err(e) => fail(e.to_string()),
+        };
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return fail(format!("directory {} does not exist", parent.display()));
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+            Ok(())
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
 fn env_path(var: &str, what: &str, hint: &str) -> Result<PathBuf> {
     match std::env::var_os(var) {
         Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
@@ -253,9 +324,28 @@ fn append(path: &Path, text: &str) -> Result<()> {
 fn write_or_print(file: Option<&Path>, text: &str, append_mode: bool) -> Result<()> {
     match file {
         Some(p) if append_mode => append(p, text),
-        Some(p) => std::fs::write(p, text).with_code(ExitCode::Failure, || format!("cannot write {}", p.display())),
+        Some(p) => write_whole(p, text),
         None => print_stdout(text),
     }
+}
+
+/// Write a file whole or not at all: a temporary file beside it, then renamed over it. Anything that is
+/// not a plain file (`/dev/stdout`, a symlink, a FIFO) is written in place.
+fn write_whole(path: &Path, text: &str) -> Result<()> {
+    let plain_or_new = std::fs::symlink_metadata(path).map_or(true, |m| m.file_type().is_file());
+    if !plain_or_new {
+        return std::fs::write(path, text).with_code(ExitCode::Failure, || format!("cannot write {}", path.display()));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_code(ExitCode::Failure, || format!("cannot write {}", path.display()))
 }
 
 /// Print to stdout; a closed pipe (`| head`) is not an error.
@@ -308,6 +398,60 @@ mod tests {
         let text = sample().render_dotenv("");
         assert_eq!(text.lines().count(), 5);
         assert!(text.contains("MESSAGE=it's \"quoted\" second line $HOME `x`\n"));
+    }
+
+    #[test]
+    fn preflight_refuses_unwritable_destinations_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = |format, file: Option<PathBuf>| OutputOptions {
+            format,
+            env_prefix: String::new(),
+            output_file: file,
+        };
+        let new_file = dir.path().join("out.json");
+        preflight(&opts(Format::Json, Some(new_file.clone()))).unwrap();
+        assert!(!new_file.exists(), "preflight leaves no file behind");
+        for bad in [dir.path().to_path_buf(), dir.path().join("missing/out.json")] {
+            let e = preflight(&opts(Format::Json, Some(bad.clone()))).unwrap_err();
+            assert_eq!(e.code, ExitCode::Usage, "{}", bad.display());
+            assert!(!e.one_line().contains('\n'));
+        }
+        let e = preflight(&opts(Format::Dotenv, Some(dir.path().join("no/such/dir/x.env")))).unwrap_err();
+        assert!(e.message.contains("does not exist"), "{}", e.message);
+        preflight(&opts(Format::Text, Some(dir.path().join("missing/x")))).unwrap();
+    }
+
+    #[test]
+    fn file_outputs_are_masked_and_written_whole() {
+        crate::mask::register("s3cr3t-output-value");
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outputs::new();
+        o.set("url", "https://x.example.test/s3cr3t-output-value");
+        let file = dir.path().join("out.env");
+        let opts = OutputOptions {
+            format: Format::Dotenv,
+            env_prefix: String::new(),
+            output_file: Some(file.clone()),
+        };
+        o.emit(&opts, "").unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "URL=https://x.example.test/***\n");
+        let json = dir.path().join("out.json");
+        o.emit(
+            &OutputOptions {
+                format: Format::Json,
+                output_file: Some(json.clone()),
+                ..opts
+            },
+            "",
+        )
+        .unwrap();
+        assert!(!std::fs::read_to_string(&json).unwrap().contains("s3cr3t"));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            2,
+            "no temporary file left"
+        );
     }
 
     #[test]

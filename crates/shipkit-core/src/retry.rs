@@ -2,6 +2,9 @@
 //!
 //! The operation decides what is worth another try: it returns [`Attempt::Retry`] (optionally with the
 //! server's `Retry-After`) or [`Attempt::Fail`].
+//!
+//! A SIGINT/SIGTERM ([`crate::cancel`]) ends the retries: no new attempt starts after it, and a wait is cut
+//! short; the last error is returned, so the caller reports what failed and then the cancellation.
 
 use std::time::Duration;
 
@@ -74,12 +77,14 @@ pub fn retry<T, E>(
             Ok(v) => return Ok(v),
             Err(Attempt::Fail(e)) => return Err(e),
             Err(Attempt::Retry(e, retry_after)) => {
-                if attempt >= backoff.attempts {
+                if attempt >= backoff.attempts || crate::cancel::requested().is_some() {
                     return Err(e);
                 }
                 let wait = backoff.delay(attempt, retry_after);
                 on_retry(attempt, &e, wait);
-                std::thread::sleep(wait);
+                if crate::cancel::sleep(wait, "").is_err() {
+                    return Err(e);
+                }
                 attempt += 1;
             }
         }

@@ -1,8 +1,8 @@
 //! `deploy:` and `environments:` — read by `deploy-ecs`.
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Defaults for every environment.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
     #[serde(default)]
@@ -18,7 +18,7 @@ pub struct DeployConfig {
 }
 
 /// One environment (`staging`, `production`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     #[serde(default)]

@@ -1,8 +1,8 @@
 //! `image:` — read by `docker-tag-push`.
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ImageConfig {
     /// Image repositories to push to (`registry/name`), several registries at once.

@@ -1,7 +1,7 @@
 //! `notify:` — read by `notify`.
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Target URLs (`https://hooks.slack.com/...`, `discord://...`, `webhook+https://...`); use `${VAR}`.

@@ -1,7 +1,7 @@
 //! `version:` — read by `version-detect`.
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VersionConfig {
     /// Only tags starting with this count (monorepos: `billing/`); the rest must parse as semver
