@@ -1,0 +1,221 @@
+//! The tools against a hostile network: the real binaries talk to the real services (docker-registry, moto,
+//! a webhook sink) through `shipkit_testkit::fault_proxy`, which injects 5xx answers, resets, hangs,
+//! hostile headers, cross-origin redirects and echoed secrets (issue 10).
+//!
+//! Each test states the promise it checks; every run has a deadline, so a tool that hangs fails the test
+//! instead of hanging the suite. Services come from `scripts/test-services` (a missing one fails).
+
+use shipkit_e2e::tools::{run, unique, Registry, Run};
+use shipkit_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use shipkit_testkit::http_sink::{HttpSink, Reply};
+use shipkit_testkit::service;
+use std::time::Duration;
+
+fn registry() -> String {
+    service("SHIPKIT_TEST_REGISTRY")
+}
+
+/// docker-tag-push with a private DOCKER_CONFIG (optionally holding credentials).
+fn dtp(args: &[&str], docker_config_dir: &std::path::Path, deadline: Duration) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = docker_config_dir.display().to_string();
+    run(
+        "docker-tag-push",
+        args,
+        dir.path(),
+        &[("DOCKER_CONFIG", cfg.as_str()), ("SHIPKIT_RETRIES", "3")],
+        deadline,
+    )
+}
+
+fn one_error_line(r: &Run, tool: &str) {
+    let lines: Vec<String> = r
+        .stderr()
+        .lines()
+        .filter(|l| l.starts_with(&format!("{tool}: error:")))
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one `{tool}: error:` line\n{}", r.show());
+}
+
+#[test]
+fn registry_5xx_and_resets_are_retried_and_the_publish_completes() {
+    let reg = Registry::new(&registry());
+    let repo = unique("retry");
+    let digest = reg.put_image(&repo, "src", "retry me");
+    let proxy = FaultProxy::start(&registry());
+    proxy
+        .add(Rule::new(Fault::status(502)).method("GET").path("/manifests/").nth(1))
+        .add(Rule::new(Fault::Reset).method("PUT").path("/manifests/").nth(1))
+        .add(
+            Rule::new(Fault::status(503).body("overloaded"))
+                .method("PUT")
+                .path("/manifests/")
+                .nth(1),
+        );
+    let cfg = tempfile::tempdir().unwrap();
+    let image = format!("{}/{repo}", proxy.addr());
+    let r = dtp(
+        &["retag", "--image", &image, "--from", "src", "--tags", "1.0.0,stable"],
+        cfg.path(),
+        Duration::from_secs(90),
+    );
+    assert_eq!(r.code(), 0, "{}", r.show());
+    assert!(
+        proxy.faults_injected() >= 3,
+        "faults were not injected: {:?}",
+        proxy.seen().len()
+    );
+    for tag in ["1.0.0", "stable"] {
+        assert_eq!(reg.digest(&repo, tag).as_deref(), Some(digest.as_str()), "{tag}");
+    }
+}
+
+#[test]
+fn reset_mid_publish_gives_an_exact_published_and_not_published_report() {
+    let reg = Registry::new(&registry());
+    let repo = unique("reset");
+    reg.put_image(&repo, "src", "half published");
+    let proxy = FaultProxy::start(&registry());
+    // Every PUT of one tag is reset (all retries): that tag cannot be published, the others can.
+    proxy.add(Rule::new(Fault::Reset).method("PUT").path("/manifests/stable"));
+    let cfg = tempfile::tempdir().unwrap();
+    let image = format!("{}/{repo}", proxy.addr());
+    let r = dtp(
+        &[
+            "retag",
+            "--image",
+            &image,
+            "--from",
+            "src",
+            "--tags",
+            "1.0.0,stable,edge",
+            "--format",
+            "json",
+        ],
+        cfg.path(),
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.code(), 11, "{}", r.show());
+    one_error_line(&r, "docker-tag-push");
+    let err = r.stderr();
+    let summary = err
+        .lines()
+        .find(|l| l.contains("NOT published"))
+        .unwrap_or_else(|| panic!("no published/NOT published summary\n{}", r.show()));
+    let (published, not) = summary.split_once("NOT published").unwrap();
+    assert!(not.contains(":stable"), "{summary}");
+    assert!(!published.contains(":stable"), "{summary}");
+    for tag in ["1.0.0", "edge"] {
+        assert!(
+            published.contains(&format!(":{tag}")),
+            "{tag} missing from the published list: {summary}"
+        );
+        assert!(reg.digest(&repo, tag).is_some(), "{tag} should be published");
+    }
+    assert_eq!(reg.digest(&repo, "stable"), None, "the report matches the registry");
+    let json: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("{e}\n{}", r.show()));
+    assert!(json["failed"].to_string().contains(":stable"), "{json}");
+    // Idempotent re-run once the network is back: only the missing tag is pushed.
+    proxy.clear();
+    let again = dtp(
+        &[
+            "retag",
+            "--image",
+            &image,
+            "--from",
+            "src",
+            "--tags",
+            "1.0.0,stable,edge",
+        ],
+        cfg.path(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(again.code(), 0, "{}", again.show());
+    assert!(reg.digest(&repo, "stable").is_some());
+}
+
+#[test]
+fn retry_after_inf_from_the_registry_does_not_abort_a_publish() {
+    let reg = Registry::new(&registry());
+    let repo = unique("inf");
+    let digest = reg.put_image(&repo, "src", "retry after inf");
+    let proxy = FaultProxy::start(&registry());
+    proxy.add(
+        Rule::new(Fault::status(503).header("Retry-After", "inf"))
+            .method("PUT")
+            .path("/manifests/")
+            .nth(1),
+    );
+    let cfg = tempfile::tempdir().unwrap();
+    let image = format!("{}/{repo}", proxy.addr());
+    let r = dtp(
+        &["retag", "--image", &image, "--from", "src", "--tags", "2.0.0"],
+        cfg.path(),
+        Duration::from_secs(90),
+    );
+    assert!(!r.killed, "{}", r.show());
+    assert_ne!(r.code(), 134, "aborted (panic): {}", r.show());
+    assert!(!r.stderr().contains("panicked"), "{}", r.show());
+    assert_eq!(r.code(), 0, "{}", r.show());
+    assert_eq!(proxy.faults_injected(), 1);
+    assert_eq!(reg.digest(&repo, "2.0.0").as_deref(), Some(digest.as_str()));
+}
+
+/// notify to a sink behind the proxy; returns the run and the secret parts of the URL.
+fn notify_through(proxy: &FaultProxy, extra: &[&str]) -> (Run, Vec<&'static str>) {
+    let secrets = vec!["T0SECRETTEAM", "B0SECRETBOT", "XSECRETTOKENabc123", "QSECRETQUERYtok"];
+    let url = format!(
+        "{}/services/T0SECRETTEAM/B0SECRETBOT/XSECRETTOKENabc123?token=QSECRETQUERYtok",
+        proxy.url()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "--to",
+        url.as_str(),
+        "--status",
+        "succeeded",
+        "--service",
+        "billing",
+        "--retries",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let r = run(
+        "notify",
+        &args,
+        dir.path(),
+        &[("SHIPKIT_NOTIFY_MAX_WAIT", "1s"), ("GITHUB_ACTIONS", "true")],
+        Duration::from_secs(60),
+    );
+    (r, secrets)
+}
+
+#[test]
+fn a_webhook_retry_after_inf_does_not_crash_notify() {
+    let sink = HttpSink::start();
+    sink.set_default(Reply::text(200, "ok"));
+    let proxy = FaultProxy::start(&sink.url());
+    proxy.add(Rule::new(Fault::status(429).header("Retry-After", "inf")).nth(1));
+    let (r, _) = notify_through(&proxy, &["--strict"]);
+    assert!(!r.stderr().contains("panicked"), "{}", r.show());
+    assert_eq!(r.code(), 0, "{}", r.show());
+    assert_eq!(sink.requests().len(), 1, "delivered exactly once after the 429");
+}
+
+#[test]
+fn a_hanging_webhook_ends_by_the_per_request_timeout() {
+    let sink = HttpSink::start();
+    let proxy = FaultProxy::start(&sink.url());
+    proxy.add(Rule::new(Fault::Hang));
+    let (r, _) = notify_through(&proxy, &["--timeout", "1s"]);
+    assert!(!r.killed, "{}", r.show());
+    assert!(r.took < Duration::from_secs(20), "{}", r.show());
+    assert_eq!(
+        r.code(),
+        0,
+        "a failed target is a warning without --strict\n{}",
+        r.show()
+    );
+    assert!(sink.requests().is_empty());
+}
