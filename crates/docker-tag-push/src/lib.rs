@@ -6,6 +6,7 @@
 //! - [`commands`]: one file per command (`push` is the default one).
 //! - [`reference`]: image names, tags and digests, validated before anything runs.
 //! - [`registry`]: a small OCI distribution API client (manifests, blobs, mounts, auth flow).
+//! - [`manifest`]: manifests as served (bytes, media type, descriptors).
 //! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
 //! - [`build`]: the `docker build` command and the build-avoidance key.
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
@@ -19,6 +20,7 @@ pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod floating;
+pub mod manifest;
 pub mod origin;
 pub mod publish;
 pub mod reference;

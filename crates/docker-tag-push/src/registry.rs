@@ -17,7 +17,6 @@ use crate::auth::{Challenge, Credentials};
 use crate::origin::Origin;
 use crate::reference::{is_plain_http, ImageRef, Repo};
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 use shipkit_core::http::{Client as Http, HttpError, Request, Response};
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, ExitCode, Result};
@@ -25,134 +24,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Every manifest type we read, for `Accept`.
-pub const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
-application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, \
-application/vnd.docker.distribution.manifest.v2+json";
+mod blobs;
 
-/// A manifest exactly as the registry served it: the bytes are what the digest is of.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Manifest {
-    pub bytes: Vec<u8>,
-    pub media_type: String,
-    pub digest: String,
-}
-
-/// A content descriptor inside a manifest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Descriptor {
-    pub digest: String,
-    pub media_type: String,
-    pub size: u64,
-    /// `os/arch[/variant]` for index entries.
-    pub platform: Option<String>,
-}
-
-impl Manifest {
-    pub fn from_bytes(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Manifest> {
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::remote(format!("the registry returned a manifest that is not JSON: {e}")))?;
-        let media_type = json
-            .get("mediaType")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_string()))
-            .unwrap_or_else(|| OCI_MANIFEST.to_string());
-        let digest = sha256_digest(&bytes);
-        Ok(Manifest {
-            bytes,
-            media_type,
-            digest,
-        })
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
-    }
-
-    /// A multi-platform index (OCI index or Docker manifest list)?
-    pub fn is_index(&self) -> bool {
-        self.media_type == OCI_INDEX
-            || self.media_type == DOCKER_MANIFEST_LIST
-            || self.json().get("manifests").is_some()
-    }
-
-    /// The child manifests of an index.
-    pub fn children(&self) -> Vec<Descriptor> {
-        descriptors(self.json().get("manifests"))
-    }
-
-    /// The blobs of an image manifest: config and layers (non-distributable layers left out).
-    pub fn blobs(&self) -> Vec<Descriptor> {
-        let json = self.json();
-        let mut out = descriptors(json.get("config").map(|c| Value::Array(vec![c.clone()])).as_ref());
-        out.extend(
-            descriptors(json.get("layers"))
-                .into_iter()
-                .filter(|d| !d.media_type.contains("foreign") && !d.media_type.contains("nondistributable")),
-        );
-        out
-    }
-
-    /// A top-level annotation (`org.opencontainers.image.version`), if the manifest has it as a string.
-    pub fn annotation(&self, key: &str) -> Option<String> {
-        self.json()
-            .get("annotations")
-            .and_then(|a| a.get(key))
-            .and_then(Value::as_str)
-            .map(String::from)
-    }
-
-    /// The config blob's digest (image manifests only).
-    pub fn config_digest(&self) -> Option<String> {
-        self.json()
-            .get("config")
-            .and_then(|c| c.get("digest"))
-            .and_then(Value::as_str)
-            .map(String::from)
-    }
-}
-
-fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
-    let Some(Value::Array(items)) = v else { return vec![] };
-    items
-        .iter()
-        .filter_map(|d| {
-            let platform = d.get("platform").map(|p| {
-                let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
-                let mut out = format!("{}/{}", s("os"), s("architecture"));
-                if !s("variant").is_empty() {
-                    out.push('/');
-                    out.push_str(s("variant"));
-                }
-                out
-            });
-            Some(Descriptor {
-                digest: d.get("digest")?.as_str()?.to_string(),
-                media_type: d
-                    .get("mediaType")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                size: d.get("size").and_then(Value::as_u64).unwrap_or(0),
-                platform,
-            })
-        })
-        .collect()
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::manifest::{
+    hex, sha256_digest, Descriptor, Manifest, ACCEPT_MANIFESTS, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,
+    OCI_MANIFEST,
+};
 
 /// Pages of 1,000 tags read at most by [`Client::list_tags`].
 pub const MAX_TAG_PAGES: usize = 100;
@@ -575,278 +452,6 @@ impl Client {
         }
         Ok(())
     }
-
-    pub fn blob_exists(&self, repo: &Repo, digest: &str) -> Result<bool> {
-        let url = self.url(repo, &format!("blobs/{digest}"));
-        let resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("HEAD", &url))?;
-        match resp.status {
-            200 | 307 | 302 => Ok(true),
-            404 => Ok(false),
-            _ => Err(unexpected("HEAD blob", &format!("{repo}@{digest}"), &resp)),
-        }
-    }
-
-    /// Cross-repository mount. `Ok(None)` when mounted; `Ok(Some(upload_url))` when the registry opened an
-    /// upload instead (the blob must be sent).
-    pub fn mount_blob(&self, to: &Repo, digest: &str, from: &Repo) -> Result<Option<String>> {
-        let url = self.url(
-            to,
-            &format!("blobs/uploads/?mount={digest}&from={}", url_encode(&from.path)),
-        );
-        let scopes = [scope_push(to), scope_pull(from)];
-        let resp = self.send(&to.registry, &scopes, Request::new("POST", &url))?;
-        match resp.status {
-            201 => Ok(None),
-            202 => Ok(Some(self.location(&to.registry, &resp)?)),
-            _ => Err(unexpected("mount blob", &format!("{to}@{digest}"), &resp)),
-        }
-    }
-
-    fn location(&self, registry: &str, resp: &Response) -> Result<String> {
-        let loc = resp
-            .header("location")
-            .ok_or_else(|| Error::remote(format!("{registry} opened an upload without a Location")))?;
-        Ok(if loc.starts_with("http://") || loc.starts_with("https://") {
-            loc.to_string()
-        } else {
-            format!("{}{loc}", self.base_url(registry))
-        })
-    }
-
-    /// Download a blob (following the registry's redirect to storage, without sending it our credentials)
-    /// and check its digest.
-    pub fn get_blob(&self, repo: &Repo, digest: &str) -> Result<Vec<u8>> {
-        let url = self.url(repo, &format!("blobs/{digest}"));
-        let mut resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &url))?;
-        let mut hops = 0;
-        while matches!(resp.status, 301 | 302 | 303 | 307 | 308) && hops < 5 {
-            let loc = self.location(&repo.registry, &resp)?;
-            resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &loc))?;
-            hops += 1;
-        }
-        if resp.status != 200 {
-            return Err(unexpected("GET blob", &format!("{repo}@{digest}"), &resp));
-        }
-        if sha256_digest(&resp.body) != digest && digest.starts_with("sha256:") {
-            return Err(Error::remote(format!(
-                "{repo}@{digest}: downloaded blob does not match its digest"
-            )));
-        }
-        Ok(resp.body)
-    }
-
-    /// Monolithic upload: POST (or the given upload URL) then PUT `?digest=`.
-    pub fn upload_blob(&self, repo: &Repo, digest: &str, bytes: Vec<u8>, upload_url: Option<String>) -> Result<()> {
-        let scopes = [scope_push(repo)];
-        let upload_url = match upload_url {
-            Some(u) => u,
-            None => {
-                let url = self.url(repo, "blobs/uploads/");
-                let resp = self.send(&repo.registry, &scopes, Request::new("POST", &url))?;
-                if resp.status != 202 {
-                    return Err(unexpected("start blob upload", &repo.to_string(), &resp));
-                }
-                self.location(&repo.registry, &resp)?
-            }
-        };
-        let sep = if upload_url.contains('?') { '&' } else { '?' };
-        let url = format!("{upload_url}{sep}digest={}", url_encode(digest));
-        let req = Request::new("PUT", &url)
-            .header("Content-Type", "application/octet-stream")
-            .body(bytes);
-        let resp = self.send(&repo.registry, &scopes, req)?;
-        if resp.status != 201 {
-            return Err(unexpected("upload blob", &format!("{repo}@{digest}"), &resp));
-        }
-        Ok(())
-    }
-
-    /// Make every blob (and, for an index, every child manifest) of `m` present in `to`: HEAD first,
-    /// then cross-repository mount on the same registry, else download and upload.
-    pub fn copy_content(&self, m: &Manifest, from: &Repo, to: &Repo) -> Result<()> {
-        if from == to {
-            return Ok(());
-        }
-        if m.is_index() {
-            for child in m.children() {
-                if self.head_manifest(&to.with_digest(&child.digest))?.is_some() {
-                    continue;
-                }
-                let cm = self.get_manifest(&from.with_digest(&child.digest))?.ok_or_else(|| {
-                    Error::not_found(format!(
-                        "{from}@{}: child manifest of the index is missing",
-                        child.digest
-                    ))
-                })?;
-                self.copy_content(&cm, from, to)?;
-                self.put_manifest(to, &child.digest, &cm)?;
-            }
-            return Ok(());
-        }
-        // Up to 4 blobs at a time (each may be held in memory when copied across registries).
-        for chunk in m.blobs().chunks(4) {
-            parallel_map(chunk, |blob| self.ensure_blob(&blob.digest, from, to))
-                .into_iter()
-                .collect::<Result<Vec<()>>>()?;
-        }
-        Ok(())
-    }
-
-    /// One blob present in `to`: HEAD, else mount (same registry), else download and upload.
-    fn ensure_blob(&self, digest: &str, from: &Repo, to: &Repo) -> Result<()> {
-        if self.blob_exists(to, digest)? {
-            return Ok(());
-        }
-        let upload = if from.registry == to.registry {
-            match self.mount_blob(to, digest, from)? {
-                None => return Ok(()),
-                Some(u) => Some(u),
-            }
-        } else {
-            None
-        };
-        self.stream_blob(from, to, digest, upload)
-    }
-
-    /// The cached `Authorization` value for these scopes, without fetching anything.
-    fn cached_header(&self, registry: &str, scopes: &[String]) -> Option<String> {
-        self.hosts()
-            .get(registry)
-            .and_then(|h| h.headers.get(&scopes.join(" ")).cloned())
-    }
-
-    /// Copy a blob between repositories by streaming: GET (redirects to storage followed without our
-    /// credentials) piped into a monolithic PUT, so a large layer is never held in memory. Auth is settled
-    /// first with small requests; the whole copy is retried on transient failures.
-    pub fn stream_blob(&self, from: &Repo, to: &Repo, digest: &str, mut upload: Option<String>) -> Result<()> {
-        self.blob_exists(from, digest)?;
-        let attempts = self.opts.backoff.attempts;
-        let mut attempt = 1;
-        loop {
-            let url = match upload.take() {
-                Some(u) => u,
-                None => self.start_upload(to)?,
-            };
-            match self.stream_once(from, to, digest, &url) {
-                Ok(()) => return Ok(()),
-                Err((e, true)) if attempt < attempts => {
-                    let wait = self.opts.backoff.delay(attempt, None);
-                    shipkit_core::term::warn(&format!(
-                        "copying {digest} to {to}: {}; retrying in {:.1}s (attempt {}/{attempts})",
-                        e.message,
-                        wait.as_secs_f64(),
-                        attempt + 1
-                    ));
-                    shipkit_core::cancel::sleep(wait, &format!("while waiting to copy {digest} again"))?;
-                    attempt += 1;
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
-    }
-
-    fn start_upload(&self, repo: &Repo) -> Result<String> {
-        let url = self.url(repo, "blobs/uploads/");
-        let resp = self.send(&repo.registry, &[scope_push(repo)], Request::new("POST", &url))?;
-        if resp.status != 202 {
-            return Err(unexpected("start blob upload", &repo.to_string(), &resp));
-        }
-        self.location(&repo.registry, &resp)
-    }
-
-    /// One streamed copy; the error says whether another try may help.
-    fn stream_once(&self, from: &Repo, to: &Repo, digest: &str, upload_url: &str) -> Result<(), (Error, bool)> {
-        let transient = |status: u16| matches!(status, 408 | 429) || status >= 500;
-        let from_base = self.base_url(&from.registry);
-        let mut url = self.url(from, &format!("blobs/{digest}"));
-        let pull_auth = self.cached_header(&from.registry, &[scope_pull(from)]);
-        let mut hops = 0;
-        let resp = loop {
-            if shipkit_core::exec::verbose() {
-                shipkit_core::term::info(&format!("> GET {}", strip_query(&url)));
-            }
-            let mut req = self.agent.get(&url);
-            if let (true, Some(h)) = (Origin::same(&url, &from_base), &pull_auth) {
-                req = req.header("Authorization", h);
-            }
-            let resp = req
-                .call()
-                .map_err(|e| (Error::remote(format!("GET {}: {e}", strip_query(&url))), true))?;
-            let status = resp.status().as_u16();
-            if matches!(status, 301 | 302 | 303 | 307 | 308) && hops < 5 {
-                let loc = resp
-                    .headers()
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| {
-                        (
-                            Error::remote(format!("{from}@{digest}: redirect without Location")),
-                            false,
-                        )
-                    })?;
-                url = if loc.starts_with("http://") || loc.starts_with("https://") {
-                    loc.to_string()
-                } else {
-                    format!("{from_base}{loc}")
-                };
-                hops += 1;
-                continue;
-            }
-            if status != 200 {
-                let e = Error::new(
-                    if status == 404 {
-                        ExitCode::NotFound
-                    } else {
-                        ExitCode::Remote
-                    },
-                    format!("GET blob {from}@{digest}: HTTP {status}"),
-                );
-                return Err((e, transient(status)));
-            }
-            break resp;
-        };
-        let length = resp
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
-        let mut reader = resp.into_body().into_reader();
-        let sep = if upload_url.contains('?') { '&' } else { '?' };
-        let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
-        if shipkit_core::exec::verbose() {
-            shipkit_core::term::info(&format!("> PUT {}", strip_query(&put_url)));
-        }
-        let mut put = self
-            .agent
-            .put(&put_url)
-            .header("Content-Type", "application/octet-stream");
-        if let Some(l) = &length {
-            put = put.header("Content-Length", l);
-        }
-        if let (true, Some(h)) = (
-            Origin::same(&put_url, &self.base_url(&to.registry)),
-            self.cached_header(&to.registry, &[scope_push(to)]),
-        ) {
-            put = put.header("Authorization", &h);
-        }
-        let resp = put
-            .send(ureq::SendBody::from_reader(&mut reader))
-            .map_err(|e| (Error::remote(format!("PUT {}: {e}", strip_query(&put_url))), true))?;
-        let status = resp.status().as_u16();
-        if status == 201 {
-            Ok(())
-        } else {
-            let code = if matches!(status, 401 | 403) {
-                ExitCode::Auth
-            } else {
-                ExitCode::Remote
-            };
-            Err((
-                Error::new(code, format!("upload blob {to}@{digest}: HTTP {status}")),
-                transient(status) || status == 401,
-            ))
-        }
-    }
 }
 
 /// The error for a status we did not expect, with the registry's own error code and message.
@@ -933,32 +538,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifest_kinds_and_blobs() {
-        let m = Manifest::from_bytes(
-            br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
-            "config":{"mediaType":"c","digest":"sha256:aa","size":1},
-            "layers":[{"mediaType":"l","digest":"sha256:bb","size":2},
-                      {"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:cc","size":3}]}"#
-                .to_vec(),
-            None,
-        )
-        .unwrap();
-        assert!(!m.is_index());
-        let blobs: Vec<_> = m.blobs().into_iter().map(|b| b.digest).collect();
-        assert_eq!(blobs, vec!["sha256:aa", "sha256:bb"]);
-        assert_eq!(m.config_digest().as_deref(), Some("sha256:aa"));
-        assert_eq!(m.digest, sha256_digest(&m.bytes));
-
-        let i = Manifest::from_bytes(
-            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:dd","size":4,
-            "platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#
-                .to_vec(),
-            Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
-        )
-        .unwrap();
-        assert!(i.is_index());
-        assert_eq!(i.media_type, OCI_INDEX);
-        assert_eq!(i.children()[0].platform.as_deref(), Some("linux/arm64/v8"));
+    fn next_link_and_retry_after_are_parsed_defensively() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?n=2&last=b")
+        );
+        assert_eq!(next_link(r#"<https://x/y>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+        let resp = |v: &str| Response {
+            status: 503,
+            headers: vec![("retry-after".into(), v.into())],
+            body: vec![],
+        };
+        assert_eq!(retry_after(&resp("2")), Some(Duration::from_secs(2)));
+        for hostile in ["inf", "-1", "NaN", "1e20", "Wed, 21 Oct 2015 07:28:00 GMT", ""] {
+            assert_eq!(retry_after(&resp(hostile)), None, "{hostile}");
+        }
     }
 
     #[test]

@@ -57,6 +57,10 @@ impl Settings {
 
 /// Where the output goes is checked before anything is built or pushed, not after.
 fn check_output_destination(out: &OutputOptions) -> Result<()> {
+    if let Some(file) = out.output_file.as_deref().filter(|f| f.is_dir()) {
+        return Err(Error::usage(format!("--output-file {} is a directory", file.display()))
+            .hint("name a file, e.g. --output-file image.json"));
+    }
     if let Some(dir) = out.output_file.as_deref().and_then(Path::parent) {
         if !dir.as_os_str().is_empty() && !dir.is_dir() {
             return Err(

@@ -189,6 +189,8 @@ fn out_of_range_numbers_and_durations_are_refused_before_anything_runs() {
         ("--registry-timeout", "-1"),
         ("--retries", "1000"),
         ("--retries", "-1"),
+        ("--output-file", "/"),
+        ("--output-file", "/nonexistent-dir/out.json"),
     ] {
         let o = env.run(
             &[

@@ -1,0 +1,170 @@
+//! Manifests as registries serve them: the exact bytes (what the digest is of), the media type, and the
+//! descriptors inside (an index's child manifests, an image's config and layers). Parsing never fails on
+//! odd content beyond "not JSON": unknown fields are ignored, missing ones read as empty.
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use shipkit_core::{Error, Result};
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Every manifest type we read, for `Accept`.
+pub const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// A manifest exactly as the registry served it: the bytes are what the digest is of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: String,
+}
+
+/// A content descriptor inside a manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descriptor {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    /// `os/arch[/variant]` for index entries.
+    pub platform: Option<String>,
+}
+
+impl Manifest {
+    pub fn from_bytes(bytes: Vec<u8>, content_type: Option<&str>) -> Result<Manifest> {
+        let json: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::remote(format!("the registry returned a manifest that is not JSON: {e}")))?;
+        let media_type = json
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_string()))
+            .unwrap_or_else(|| OCI_MANIFEST.to_string());
+        let digest = sha256_digest(&bytes);
+        Ok(Manifest {
+            bytes,
+            media_type,
+            digest,
+        })
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
+    }
+
+    /// A multi-platform index (OCI index or Docker manifest list)?
+    pub fn is_index(&self) -> bool {
+        self.media_type == OCI_INDEX
+            || self.media_type == DOCKER_MANIFEST_LIST
+            || self.json().get("manifests").is_some()
+    }
+
+    /// The child manifests of an index.
+    pub fn children(&self) -> Vec<Descriptor> {
+        descriptors(self.json().get("manifests"))
+    }
+
+    /// The blobs of an image manifest: config and layers (non-distributable layers left out).
+    pub fn blobs(&self) -> Vec<Descriptor> {
+        let json = self.json();
+        let mut out = descriptors(json.get("config").map(|c| Value::Array(vec![c.clone()])).as_ref());
+        out.extend(
+            descriptors(json.get("layers"))
+                .into_iter()
+                .filter(|d| !d.media_type.contains("foreign") && !d.media_type.contains("nondistributable")),
+        );
+        out
+    }
+
+    /// A top-level annotation (`org.opencontainers.image.version`), if the manifest has it as a string.
+    pub fn annotation(&self, key: &str) -> Option<String> {
+        self.json()
+            .get("annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+
+    /// The config blob's digest (image manifests only).
+    pub fn config_digest(&self) -> Option<String> {
+        self.json()
+            .get("config")
+            .and_then(|c| c.get("digest"))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+}
+
+fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
+    let Some(Value::Array(items)) = v else { return vec![] };
+    items
+        .iter()
+        .filter_map(|d| {
+            let platform = d.get("platform").map(|p| {
+                let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+                let mut out = format!("{}/{}", s("os"), s("architecture"));
+                if !s("variant").is_empty() {
+                    out.push('/');
+                    out.push_str(s("variant"));
+                }
+                out
+            });
+            Some(Descriptor {
+                digest: d.get("digest")?.as_str()?.to_string(),
+                media_type: d
+                    .get("mediaType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                size: d.get("size").and_then(Value::as_u64).unwrap_or(0),
+                platform,
+            })
+        })
+        .collect()
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_kinds_and_blobs() {
+        let m = Manifest::from_bytes(
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
+            "config":{"mediaType":"c","digest":"sha256:aa","size":1},
+            "layers":[{"mediaType":"l","digest":"sha256:bb","size":2},
+                      {"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:cc","size":3}]}"#
+                .to_vec(),
+            None,
+        )
+        .unwrap();
+        assert!(!m.is_index());
+        let blobs: Vec<_> = m.blobs().into_iter().map(|b| b.digest).collect();
+        assert_eq!(blobs, vec!["sha256:aa", "sha256:bb"]);
+        assert_eq!(m.config_digest().as_deref(), Some("sha256:aa"));
+        assert_eq!(m.digest, sha256_digest(&m.bytes));
+
+        let i = Manifest::from_bytes(
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:dd","size":4,
+            "platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#
+                .to_vec(),
+            Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
+        )
+        .unwrap();
+        assert!(i.is_index());
+        assert_eq!(i.media_type, OCI_INDEX);
+        assert_eq!(i.children()[0].platform.as_deref(), Some("linux/arm64/v8"));
+    }
+}
