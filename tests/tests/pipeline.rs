@@ -124,7 +124,7 @@ fn installed_by_curl_pipe_sh_the_tools_run_the_example_pipeline_end_to_end() {
     let push_env = std::fs::read_to_string(results.path().join("push.env")).unwrap();
     let digest = push_env
         .lines()
-        .find_map(|l| l.strip_prefix("SHIPKIT_DIGEST="))
+        .find_map(|l| l.trim_start_matches("export ").strip_prefix("SHIPKIT_DIGEST="))
         .expect("docker-tag-push wrote SHIPKIT_DIGEST")
         .to_string();
     assert!(digest.starts_with("sha256:"), "{digest}");

@@ -1,139 +1,119 @@
-//! Reading another shipkit tool's output: the input side of the contract between the tools.
+//! The contract between the tools: what each one writes, as types.
 //!
-//! Every tool writes its results as `key → value` ([`crate::output::Outputs`]). The next tool reads them
-//! either from the environment (the `env`, `circleci`, `github`→`env:` and `dotenv` forms, written with
-//! `--env-prefix SHIPKIT_`, land as `SHIPKIT_<KEY>`, which is exactly the variable each consuming flag
-//! reads), or from a file given with `--input FILE` (repeatable): the `json` form, or the `env`/`dotenv`
-//! form. Keys are matched case-insensitively with any `SHIPKIT_` prefix removed. Flags win over inputs.
+//! Every tool's results are a struct here ([`VersionOutputs`], [`ImageOutputs`], [`DeployOutputs`],
+//! [`NotifyOutputs`], and one per other command). The writing tool fills it and calls [`Contract::emit`];
+//! every output form derives from the struct: `json` is the struct itself (nested values stay arrays and
+//! objects), and the env forms (`env`, `circleci`, `github`, `dotenv`) hold one key per field, lists of plain
+//! values comma-joined, lists of objects and objects as compact JSON, null as empty (see
+//! [`crate::output`]). The reading tool takes [`Inputs`] (`--input FILE`: any of those forms) and reads
+//! typed values with [`Inputs::value`] or a whole struct with [`Contract::from_inputs`]; an env form's text
+//! is converted back by the field's type ([`lenient`]), so `SERVICES='[{…}]'` is a list of
+//! [`ServiceOutcome`]s again, never a string of JSON.
+//!
+//! An empty text and null mean the same: absent (an env form cannot tell them apart), so an optional value
+//! that has nothing to say is `None`, never `Some("")`.
+//!
+//! JSON Schemas of these structs are generated (feature `schema`) and committed under `schemas/v1/`; a
+//! test fails when they drift. The JSON form is stable within [`SCHEMA_VERSION`]: fields may be added,
+//! none removed, renamed or retyped without a new version.
+
+mod deploy;
+mod image;
+mod inputs;
+pub mod lenient;
+mod notify;
+#[cfg(feature = "schema")]
+pub mod schema;
+mod version;
+
+pub use deploy::{DeployOutputs, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus, StatusOutputs};
+pub use image::{DigestOutputs, ImageOutputs, ImagePlan, LoginOutputs};
+pub use inputs::{normalize_key, Inputs};
+pub use notify::{NotifyOutputs, NotifyPlan, PlannedPayload};
+pub use version::{FloatingTag, IgnoredTag, NextOutputs, VersionOutputs};
 
 use crate::error::{Error, ExitCode, Result};
-use serde_json::{Map, Value};
-use std::path::Path;
+use crate::output::{OutputOptions, Outputs};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Values read from other tools' outputs, keys lower-case without prefix (`version`, `docker_tags`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Inputs {
-    values: Map<String, Value>,
-}
+/// The version of the output contract: the `v1` of `schemas/v1/`.
+pub const SCHEMA_VERSION: u32 = 1;
 
-impl Inputs {
-    /// Read every file in order; a later file's key replaces an earlier one's.
-    pub fn read(paths: &[impl AsRef<Path>]) -> Result<Inputs> {
-        let mut inputs = Inputs::default();
-        for p in paths {
-            let p = p.as_ref();
-            let text = if p == Path::new("-") {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(p).map_err(|e| {
-                    Error::usage(format!("cannot read --input {}: {e}", p.display()))
-                        .hint("pass the file another shipkit tool wrote with --format json --output-file")
-                })?
-            };
-            inputs.merge_text(&text, &p.display().to_string())?;
-        }
-        Ok(inputs)
+/// A tool's outputs: written as every output form, read back from any of them.
+pub trait Contract: Serialize + DeserializeOwned {
+    /// The field-by-field outputs, in declaration order (the order of the env forms).
+    fn to_outputs(&self) -> Result<Outputs> {
+        to_outputs(self)
     }
 
-    /// Parse one output text: a JSON object, or `KEY=value` / `export KEY='value'` lines.
-    pub fn merge_text(&mut self, text: &str, origin: &str) -> Result<()> {
-        let trimmed = text.trim_start();
-        if trimmed.starts_with('{') {
-            let v: Value = serde_json::from_str(trimmed)
-                .map_err(|e| Error::new(ExitCode::Usage, format!("{origin} is not valid JSON: {e}")))?;
-            if let Value::Object(map) = v {
-                for (k, v) in map {
-                    self.values.insert(normalize_key(&k), v);
+    /// Write in the chosen format (`text` is the human form); see [`Outputs::emit`].
+    fn emit(&self, opts: &OutputOptions, text: &str) -> Result<()> {
+        self.to_outputs()?.emit(opts, text)
+    }
+
+    /// Read the whole struct from other tools' outputs (unknown keys are ignored).
+    fn from_inputs(inputs: &Inputs) -> Result<Self> {
+        inputs.parse()
+    }
+}
+
+macro_rules! contracts {
+    ($($t:ty),* $(,)?) => {$(impl Contract for $t {})*};
+}
+contracts!(
+    VersionOutputs,
+    NextOutputs,
+    ImageOutputs,
+    ImagePlan,
+    DigestOutputs,
+    LoginOutputs,
+    DeployOutputs,
+    RunOutputs,
+    LockOutputs,
+    StatusOutputs,
+    NotifyOutputs,
+    NotifyPlan,
+);
+
+/// `value`'s fields as ordered outputs: serialized, then read back as an ordered list of entries (a JSON
+/// object read into `serde_json::Map` would lose the declaration order).
+pub fn to_outputs<T: Serialize + ?Sized>(value: &T) -> Result<Outputs> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| Error::new(ExitCode::Failure, format!("cannot encode the outputs: {e}")))?;
+    let entries: OrderedEntries = serde_json::from_str(&text)
+        .map_err(|e| Error::new(ExitCode::Failure, format!("the outputs are not a JSON object: {e}")))?;
+    let mut outputs = Outputs::new();
+    for (k, v) in entries.0 {
+        outputs.set(k, v);
+    }
+    Ok(outputs)
+}
+
+struct OrderedEntries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = OrderedEntries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<OrderedEntries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
                 }
+                Ok(OrderedEntries(entries))
             }
-            return Ok(());
         }
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let line = line.strip_prefix("export ").unwrap_or(line);
-            let Some((k, v)) = line.split_once('=') else {
-                return Err(Error::usage(format!(
-                    "{origin}:{}: expected KEY=value or a JSON object",
-                    n + 1
-                )));
-            };
-            self.values
-                .insert(normalize_key(k.trim()), Value::String(unquote(v.trim())));
-        }
-        Ok(())
+        d.deserialize_map(Entries)
     }
-
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(&normalize_key(key))
-    }
-
-    /// A value as text (arrays comma-joined, like the env form).
-    pub fn text(&self, key: &str) -> Option<String> {
-        self.get(key).map(crate::output::scalar_text).filter(|s| !s.is_empty())
-    }
-
-    /// A list: a JSON array, or a comma-separated string.
-    pub fn list(&self, key: &str) -> Vec<String> {
-        match self.get(key) {
-            Some(Value::Array(items)) => items.iter().map(crate::output::scalar_text).collect(),
-            Some(v) => crate::output::scalar_text(v)
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-            None => vec![],
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-}
-
-/// `SHIPKIT_DOCKER_TAGS` → `docker_tags`.
-pub fn normalize_key(k: &str) -> String {
-    let k = k.to_ascii_lowercase();
-    k.strip_prefix("shipkit_").map(String::from).unwrap_or(k)
-}
-
-/// Undo the env form's quoting: `'it'\''s'` → `it's`; `"x"` → `x`.
-fn unquote(v: &str) -> String {
-    if v.len() >= 2 && v.starts_with('\'') && v.ends_with('\'') {
-        return v[1..v.len() - 1].replace(r"'\''", "'");
-    }
-    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        return v[1..v.len() - 1].replace("\\\"", "\"");
-    }
-    v.to_string()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_json_and_env_forms() {
-        let mut i = Inputs::default();
-        i.merge_text(
-            r#"{"version":"1.2.3","docker_tags":["1.2.3","1.2"],"is_release":true}"#,
-            "a.json",
-        )
-        .unwrap();
-        assert_eq!(i.text("version").as_deref(), Some("1.2.3"));
-        assert_eq!(i.list("docker_tags"), vec!["1.2.3", "1.2"]);
-        assert_eq!(i.text("IS_RELEASE").as_deref(), Some("true"));
-        i.merge_text(
-            "SHIPKIT_IMAGE=reg/app@sha256:abc\nexport SHIPKIT_MESSAGE='it'\\''s'\n",
-            "b.env",
-        )
-        .unwrap();
-        assert_eq!(i.text("image").as_deref(), Some("reg/app@sha256:abc"));
-        assert_eq!(i.text("message").as_deref(), Some("it's"));
-        let err = i.merge_text("garbage line", "c.env").unwrap_err();
-        assert!(err.message.contains("c.env:1"));
-    }
-}
+mod tests;

@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `text` | stdout | the tool's human text |
 //! | `json` | stdout (or `--output-file`) | one JSON object |
-//! | `env` | stdout (or `--output-file`) | `KEY=value` lines, single-quoted where needed, safe to `eval`/`source` |
+//! | `env` | stdout (or `--output-file`) | `export KEY=value` lines, single-quoted where needed, safe to `eval`/`source` |
 //! | `github` | appended to `$GITHUB_OUTPUT` | `key=value`, multi-line values as `key<<DELIM` heredocs; text on stdout |
 //! | `circleci` | appended to `$BASH_ENV` | `export KEY='value'`; text on stdout |
 //! | `dotenv` | appended to `--output-file` (default `shipkit.env`) | `KEY=value` for GitLab `artifacts:reports:dotenv`; text on stdout |
@@ -128,20 +128,18 @@ impl Outputs {
         }
     }
 
-    /// `KEY=value` lines for `sh`: values single-quoted unless plainly safe.
+    /// `export KEY=value` lines for `sh`, values single-quoted unless plainly safe: `eval "$(tool --format
+    /// env)"` or `. file.env` sets and exports them, so the next tool (a child process) sees them.
     pub fn render_env(&self, prefix: &str) -> String {
-        self.entries
-            .iter()
-            .map(|(k, v)| format!("{}={}\n", env_key(prefix, k), shell_quote(&scalar_text(v))))
-            .collect()
-    }
-
-    /// `export KEY='value'` lines for CircleCI's `$BASH_ENV`.
-    pub fn render_circleci(&self, prefix: &str) -> String {
         self.entries
             .iter()
             .map(|(k, v)| format!("export {}={}\n", env_key(prefix, k), shell_quote(&scalar_text(v))))
             .collect()
+    }
+
+    /// CircleCI's `$BASH_ENV` takes the env form as it is.
+    pub fn render_circleci(&self, prefix: &str) -> String {
+        self.render_env(prefix)
     }
 
     /// `$GITHUB_OUTPUT` lines: `name=value`, or the heredoc form for multi-line values.
@@ -187,17 +185,29 @@ pub fn env_key(prefix: &str, key: &str) -> String {
         .collect()
 }
 
-/// A JSON value as one env value: strings as is, arrays of scalars comma-joined, objects as JSON.
+/// A JSON value as one env value: strings as is, null empty, arrays of plain values comma-joined, anything
+/// else compact JSON (read back by [`crate::contract::Inputs`]).
 pub fn scalar_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::Array(items) if items.iter().all(|i| !i.is_array() && !i.is_object()) => {
+        // Comma-joined when that can be split back; else (objects, or an item with a comma) compact JSON.
+        Value::Array(items) if items.iter().all(joinable) => {
             items.iter().map(scalar_text).collect::<Vec<_>>().join(",")
         }
         other => other.to_string(),
+    }
+}
+
+/// Whether a list item survives comma-joining and splitting back: a number, a boolean, or a string with no
+/// comma, not empty, not starting with `[`, without surrounding spaces.
+fn joinable(item: &Value) -> bool {
+    match item {
+        Value::Bool(_) | Value::Number(_) => true,
+        Value::String(s) => !s.is_empty() && !s.contains(',') && !s.starts_with('[') && s.trim() == s,
+        _ => false,
     }
 }
 
@@ -376,7 +386,7 @@ mod tests {
     #[test]
     fn env_form_quotes_only_when_needed() {
         let text = sample().render_env("SK_");
-        assert!(text.contains("SK_VERSION=1.2.3\n"));
+        assert!(text.contains("export SK_VERSION=1.2.3\n"));
         assert!(text.contains("SK_DOCKER_TAGS=1.2.3,1.2,latest\n"));
         assert!(text.contains("SK_DIRTY=false\n"));
         assert!(text.contains("SK_MESSAGE='it'\\''s \"quoted\"\nsecond line $HOME `x`'\n"));

@@ -1,0 +1,125 @@
+//! What `deploy-ecs` writes: the outcome of a deploy (or rollback) per service.
+
+use serde::{Deserialize, Serialize};
+
+/// What `deploy-ecs deploy` and `deploy-ecs rollback` write: the outcome, and one entry per service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DeployOutputs {
+    /// The whole run: `succeeded`, `unchanged`, `failed`, `rolled_back`, `partial`, `dry_run`, ...
+    pub status: String,
+    pub cluster: String,
+    /// The image deployed (`deploy`; absent for `rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The version deployed, null when not given (`deploy`; absent for `rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The new task definition, when exactly one service was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition_arn: Option<String>,
+    /// The task definition before the deploy, when exactly one service was deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_task_definition_arn: Option<String>,
+    /// One entry per service: an array of objects in JSON, compact JSON in env forms.
+    pub services: Vec<ServiceOutcome>,
+}
+
+/// What happened to one ECS service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ServiceOutcome {
+    pub service: String,
+    /// `updated`, `unchanged`, `failed`, `rolled_back`, `dry_run`, ...
+    pub status: String,
+    pub task_definition_arn: String,
+    pub previous_task_definition_arn: String,
+    /// `deploy` only: the image deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// `deploy` only: the version deployed (null when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// What went wrong or what was done, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `rollback` only: whether the service was pinned to the revision rolled back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<bool>,
+}
+
+/// What `deploy-ecs run` writes: how the one-off task ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RunOutputs {
+    /// `succeeded` (exit code 0) or `failed`.
+    pub status: String,
+    pub cluster: String,
+    pub task_definition_arn: String,
+    /// The exit code of the chosen container.
+    pub exit_code: i64,
+}
+
+/// What `deploy-ecs lock` and `deploy-ecs unlock` write.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LockOutputs {
+    /// `locked` or `unlocked`.
+    pub status: String,
+    pub cluster: String,
+    pub services: Vec<String>,
+    /// `lock` only: who locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_by: Option<String>,
+    /// `lock` only: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What `deploy-ecs status` writes: each service's revision, version, image, counts and lock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StatusOutputs {
+    /// `ok`.
+    pub status: String,
+    pub cluster: String,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One service as `deploy-ecs status` sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ServiceStatus {
+    pub service: String,
+    pub task_definition_arn: String,
+    /// `family:revision`.
+    pub revision: String,
+    /// The version recorded on the task definition by the deploy.
+    pub version: Option<String>,
+    /// The commit recorded on the task definition by the deploy.
+    pub commit: Option<String>,
+    pub image: Option<String>,
+    /// When the primary deployment started (RFC 3339).
+    pub deployed_at: Option<String>,
+    pub running: i64,
+    pub desired: i64,
+    pub rollout_state: Option<String>,
+    /// How many deployments the service has (1 when settled).
+    pub deployments: u64,
+    /// A deploy lock or a rollback pin, null when neither.
+    pub lock: Option<ServiceLock>,
+}
+
+/// A lock or pin on a service (ECS tags).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ServiceLock {
+    /// `locked` or `pinned`.
+    pub kind: String,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+    pub at: Option<String>,
+    /// `pinned` only: the revision it is pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}

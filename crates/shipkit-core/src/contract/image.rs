@@ -1,0 +1,62 @@
+//! What `docker-tag-push` writes: the image pinned by the registry's digest, and what was pushed.
+
+use serde::{Deserialize, Serialize};
+
+/// What `docker-tag-push` (build and push), `retag` and `promote` write: the image pinned by the registry's
+/// digest, and what happened to each `repository:tag`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ImageOutputs {
+    /// The image pinned by digest in the first repository where every tag was published:
+    /// `registry/name@sha256:…` (empty when none was).
+    pub image: String,
+    /// The registry's manifest digest (`sha256:…`).
+    pub digest: String,
+    /// `repository@digest` for each repository where every tag was published.
+    pub refs: Vec<String>,
+    /// The tags published.
+    pub tags: Vec<String>,
+    /// `repository:tag` newly pointed at the digest.
+    pub pushed: Vec<String>,
+    /// `repository:tag` that already held the digest.
+    pub skipped: Vec<String>,
+    /// `repository:tag` that could not be published (present only when some could not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Vec<String>>,
+    /// Build and push only: whether an image was built (false: the build key tag was reused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<bool>,
+    /// Build and push only: the build key tag (absent when there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_key: Option<String>,
+}
+
+/// What `docker-tag-push digest` writes: the digest of one `repository:tag`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DigestOutputs {
+    /// The registry's manifest digest (`sha256:…`).
+    pub digest: String,
+    /// `repository@digest`.
+    pub image: String,
+}
+
+/// What `docker-tag-push login` writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LoginOutputs {
+    pub registry: String,
+    pub username: String,
+    /// The docker config file the credentials were stored in.
+    pub stored_in: String,
+}
+
+/// What `docker-tag-push --dry-run` (any command) writes: what would run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ImagePlan {
+    /// Always true.
+    pub dry_run: bool,
+    /// The steps that would run, one line each.
+    pub plan: Vec<String>,
+}
