@@ -203,7 +203,11 @@ fn version_tag(data: &[u8]) {
         one_line_text(&e);
     }
     if let Ok(v) = sem::parse_tag(name, prefix) {
-        let _ = sem::docker_version(&v);
+        // Issue 10 item 11: a version's Docker tag is always valid (at most 128 characters).
+        let tag = sem::docker_version(&v);
+        if let Err(e) = docker_tag_push::reference::validate_tag(&tag) {
+            panic!("docker_version({v}) = {tag:?} is not a docker tag: {}", e.one_line());
+        }
         let all = [
             ("v1.0.0".to_string(), semver::Version::new(1, 0, 0)),
             (name.to_string(), v.clone()),
@@ -212,6 +216,11 @@ fn version_tag(data: &[u8]) {
         let _ = sem::dev_version(Some(&v), 5, "1a2b3c4", true);
         for bump in [sem::Bump::Patch, sem::Bump::Minor, sem::Bump::Major] {
             let _ = sem::bump_version(Some(&v), sem::conventional_bump(Some(&v), bump));
+        }
+    }
+    if let Some((tag, _)) = sem::branch_docker_tag(name) {
+        if let Err(e) = docker_tag_push::reference::validate_tag(&tag) {
+            panic!("branch_docker_tag({name:?}) = {tag:?} is not a docker tag: {}", e.one_line());
         }
     }
     if let Some(tag) = sem::sanitize_branch(name) {

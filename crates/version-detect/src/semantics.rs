@@ -34,6 +34,7 @@ pub fn dev_version(base: Option<&Version>, distance: usize, short_sha: &str, dir
             v
         }
         Some(b) if b.pre.is_empty() => {
+            // At 2^64 - 1 the patch cannot grow: the dev version stays on it (never a panic).
             let mut v = Version::new(b.major, b.minor, b.patch.saturating_add(1));
             v.pre = Prerelease::new(&format!("dev.{distance}")).unwrap_or(Prerelease::EMPTY);
             v
@@ -277,17 +278,18 @@ pub fn classify_commit(message: &str) -> Option<Bump> {
 
 /// The next version after `base` (none: `0.0.0`). A prerelease base is released first, as npm does:
 /// `patch` of `2.0.0-rc.1` is `2.0.0`; `minor` of `1.3.0-rc.1` is `1.3.0`; `major` of `2.0.0-rc.1` is `2.0.0`.
-pub fn bump_version(base: Option<&Version>, bump: Bump) -> Version {
+/// `None` when a number would pass 2^64 - 1.
+pub fn bump_version(base: Option<&Version>, bump: Bump) -> Option<Version> {
     let b = base.cloned().unwrap_or_else(|| Version::new(0, 0, 0));
     let pre = !b.pre.is_empty();
-    match bump {
+    Some(match bump {
         Bump::Patch if pre => Version::new(b.major, b.minor, b.patch),
-        Bump::Patch => Version::new(b.major, b.minor, b.patch.saturating_add(1)),
+        Bump::Patch => Version::new(b.major, b.minor, b.patch.checked_add(1)?),
         Bump::Minor if pre && b.patch == 0 => Version::new(b.major, b.minor, 0),
-        Bump::Minor => Version::new(b.major, b.minor.saturating_add(1), 0),
+        Bump::Minor => Version::new(b.major, b.minor.checked_add(1)?, 0),
         Bump::Major if pre && b.patch == 0 && b.minor == 0 => Version::new(b.major, 0, 0),
-        Bump::Major => Version::new(b.major.saturating_add(1), 0, 0),
-    }
+        Bump::Major => Version::new(b.major.checked_add(1)?, 0, 0),
+    })
 }
 
 /// Below 1.0.0 a breaking change bumps the minor (0.x is the unstable range; semver §4).
@@ -368,12 +370,14 @@ mod tests {
 
     #[test]
     fn bumps() {
-        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Patch), v("1.2.4"));
-        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Minor), v("1.3.0"));
-        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Major), v("2.0.0"));
-        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Patch), v("2.0.0"));
-        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Major), v("2.0.0"));
-        assert_eq!(bump_version(None, Bump::Minor), v("0.1.0"));
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Patch).unwrap(), v("1.2.4"));
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Minor).unwrap(), v("1.3.0"));
+        assert_eq!(bump_version(Some(&v("1.2.3")), Bump::Major).unwrap(), v("2.0.0"));
+        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Patch).unwrap(), v("2.0.0"));
+        assert_eq!(bump_version(Some(&v("2.0.0-rc.1")), Bump::Major).unwrap(), v("2.0.0"));
+        assert_eq!(bump_version(None, Bump::Minor).unwrap(), v("0.1.0"));
+        assert_eq!(bump_version(Some(&v("1.2.18446744073709551615")), Bump::Patch), None);
+        assert_eq!(bump_version(Some(&v("18446744073709551615.0.0")), Bump::Major), None);
     }
 
     #[test]

@@ -158,19 +158,21 @@ fn choose_bump(repo: &Repository, s: &Settings, d: &Detection, req: &Request<'_>
 
 /// Bump again (same level) while the release exists: a version tagged on another branch, or only on the
 /// remote, is never proposed. Returns the version and what was skipped.
-fn skip_existing(mut v: Version, bump: Bump, all: &[(String, Version)]) -> (Version, Vec<String>) {
+fn skip_existing(mut v: Version, bump: Bump, all: &[(String, Version)]) -> Result<(Version, Vec<String>)> {
     let mut skipped = Vec::new();
     while let Some((name, _)) = all
         .iter()
         .find(|(_, o)| o.pre.is_empty() && semantics::precedence(o, &v).is_eq())
     {
         skipped.push(format!("{v} exists ({name})"));
-        v = semantics::bump_version(Some(&v), bump);
-        if skipped.len() > 10_000 {
-            break;
-        }
+        v = semantics::bump_version(Some(&v), bump).ok_or_else(|| overflow(&v))?;
     }
-    (v, skipped)
+    Ok((v, skipped))
+}
+
+fn overflow(v: &Version) -> Error {
+    Error::refused(format!("cannot bump {v}: a version number would pass 2^64 - 1"))
+        .hint("give the version explicitly: version-detect tag X.Y.Z")
 }
 
 /// `X.Y.Z-<pre>.N`: N one above the highest existing `<pre>.N` of X.Y.Z (a bare `<pre>` counts as 0).
@@ -199,8 +201,10 @@ pub fn next(repo: &Repository, s: &Settings, ci: &CiContext, req: &Request<'_>) 
     let d = detect(repo, s, ci, Purpose::Next)?;
     let (bump, mut reason, commits) = choose_bump(repo, s, &d, req)?;
     let all = d.all_versions();
-    let planned = semantics::bump_version(d.base.as_ref().map(|b| &b.version), bump);
-    let (mut version, skipped) = skip_existing(planned, bump, &all);
+    let base = d.base.as_ref().map(|b| &b.version);
+    let planned =
+        semantics::bump_version(base, bump).ok_or_else(|| overflow(base.unwrap_or(&Version::new(0, 0, 0))))?;
+    let (mut version, skipped) = skip_existing(planned, bump, &all)?;
     if !skipped.is_empty() {
         reason.push_str(&format!("; {}: {version}", skipped.join(", ")));
     }
