@@ -220,7 +220,10 @@ fn version_tag(data: &[u8]) {
     }
     if let Some((tag, _)) = sem::branch_docker_tag(name) {
         if let Err(e) = docker_tag_push::reference::validate_tag(&tag) {
-            panic!("branch_docker_tag({name:?}) = {tag:?} is not a docker tag: {}", e.one_line());
+            panic!(
+                "branch_docker_tag({name:?}) = {tag:?} is not a docker tag: {}",
+                e.one_line()
+            );
         }
     }
     if let Some(tag) = sem::sanitize_branch(name) {
