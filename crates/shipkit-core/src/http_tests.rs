@@ -173,3 +173,33 @@ fn timeouts_are_bounded() {
         (Duration::from_millis(1), Duration::from_millis(1))
     );
 }
+
+/// Every 3-piece combination of Location syntax against two bases: no panic, and any result parses.
+#[test]
+fn location_syntax_combinations_never_panic() {
+    const PIECES: [&str; 14] = [
+        "http",
+        "https",
+        "://",
+        "//",
+        "/",
+        "..",
+        "?",
+        "#",
+        "h.example",
+        ":",
+        "99999",
+        "@",
+        " ",
+        "",
+    ];
+    let n = PIECES.len();
+    for base in ["http://127.0.0.1:5000/v2/a/b", "https://r.example.test"] {
+        for i in 0..n.pow(3) {
+            let loc: String = (0..3).map(|k| PIECES[(i / n.pow(k)) % n]).collect();
+            if let Some(url) = resolve_location(base, &loc) {
+                assert!(url.contains("://"), "{base} + {loc:?} -> {url}");
+            }
+        }
+    }
+}

@@ -186,4 +186,37 @@ mod tests {
             Some("https://hooks.example.test:443".to_string())
         );
     }
+
+    /// Every 4-piece combination of URL syntax (83,521 strings): no parser panics.
+    #[test]
+    fn url_syntax_combinations_never_panic() {
+        const PIECES: [&str; 17] = [
+            "http",
+            "https",
+            "://",
+            "[",
+            "]",
+            ":",
+            "@",
+            "/",
+            "?",
+            "#",
+            "127.0.0.1",
+            "::1",
+            "99999",
+            "0",
+            "%",
+            "é",
+            "",
+        ];
+        let n = PIECES.len();
+        for i in 0..n.pow(4) {
+            let s: String = (0..4).map(|k| PIECES[(i / n.pow(k)) % n]).collect();
+            let _ = Origin::parse(&s);
+            let _ = is_loopback_host(&s);
+            let _ = crate::mask::url_pieces(&s);
+            let _ = crate::mask::percent_decode(&s);
+            let _ = crate::mask::redact_url(&s);
+        }
+    }
 }
