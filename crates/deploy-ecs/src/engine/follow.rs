@@ -215,7 +215,7 @@ pub async fn follow<A: EngineApi>(
         } else if waited >= timeout {
             Some((
                 format!(
-                    "deployment {} not finished after {}: {}",
+                    "deployment {} not stable after {}: {}",
                     d.short_id(),
                     human_duration(timeout),
                     progress_line(&d, waited, timeout)

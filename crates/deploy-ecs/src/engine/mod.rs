@@ -11,6 +11,7 @@
 //! - [`follow`]: the follow / roll back loop, behind [`follow::EngineApi`].
 
 pub mod api;
+pub mod commands;
 pub mod follow;
 pub mod run;
 pub mod state;
@@ -93,4 +94,33 @@ pub async fn serving_before_last_deploy(aws: &Aws, cluster: &str, service: &str)
     };
     aws.count_call();
     api::revision_task_definition(&aws.client, &source.arn).await.map(Some)
+}
+
+/// Tag on a revision deploy-ecs registers: the task definition that served before it.
+pub const TAG_PREVIOUS: &str = "shipkit:previous-task-definition";
+
+/// What `rollback` without `--to` goes back to: the revision that served before the last deploy — from
+/// ECS's record (the source revision of the newest SUCCESSFUL service deployment), else from the
+/// `shipkit:previous-task-definition` tag deploy-ecs put on the running revision. Never "family revision
+/// N-1", which may never have served.
+pub async fn rollback_target(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    current: &str,
+    current_tags: &[(String, String)],
+) -> Result<String> {
+    if let Some(td) = serving_before_last_deploy(aws, cluster, service).await? {
+        if td != current {
+            return Ok(td);
+        }
+    }
+    if let Some((_, td)) = current_tags.iter().find(|(k, v)| k == TAG_PREVIOUS && !v.is_empty() && v != current) {
+        return Ok(td.clone());
+    }
+    Err(shipkit_core::Error::not_found(format!(
+        "{service} runs {}: no record of the revision that served before it (no completed ECS service deployment, no {TAG_PREVIOUS} tag)",
+        crate::model::short_td(current)
+    ))
+    .hint("pass --to REVISION (`deploy-ecs status` and the ECS console list the revisions)"))
 }

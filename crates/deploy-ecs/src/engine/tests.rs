@@ -245,7 +245,7 @@ fn a_timeout_in_bake_time_asks_ecs_to_roll_back_and_exits_as_a_timeout() {
     let r = run(&s, &opts(60, true));
     match &r.followed {
         Followed::Finished(o @ Outcome::TimedOutRolledBack { reason }) => {
-            assert!(reason.contains("not finished after 1m"), "{reason}");
+            assert!(reason.contains("not stable after 1m"), "{reason}");
             assert_eq!(o.code(), shipkit_core::ExitCode::Timeout);
         }
         other => panic!("{other:?}\n{}", text(&s)),

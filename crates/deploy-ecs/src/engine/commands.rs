@@ -1,0 +1,170 @@
+//! `deploy-ecs continue` (resume a deployment paused at a PAUSE hook, then follow it) and `deploy-ecs
+//! abort` (roll an in-progress deployment back through ECS, then wait for the rollback).
+
+use super::follow::{follow, FollowOptions, Followed};
+use super::run::{abort, continue_paused, EngineResult};
+use super::Mode;
+use crate::aws::Aws;
+use crate::model::{EcsApi, Outcome, StderrProgress};
+use serde_json::Value;
+use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::{Error, ExitCode, Result};
+
+/// What to do with the in-progress deployment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action<'a> {
+    /// ContinueServiceDeployment CONTINUE (this hook, else the one awaiting action).
+    Continue { hook: Option<&'a str> },
+    /// ContinueServiceDeployment ROLLBACK at a pause hook, else StopServiceDeployment ROLLBACK.
+    Abort,
+}
+
+/// One service's line in the outputs.
+struct Row {
+    service: String,
+    status: String,
+    message: String,
+    code: ExitCode,
+    engine: Value,
+}
+
+/// The deploy status word for how following ended.
+pub fn status_of(result: &EngineResult) -> &'static str {
+    match (&result.outcome, &result.reached) {
+        (Some(o), _) => o.status(),
+        (None, Some(s)) if s == "PAUSED" => "paused",
+        (None, Some(_)) => "reached",
+        (None, None) => "updated",
+    }
+}
+
+/// Run `continue` or `abort` for each service, following each to its end unless `no_wait`.
+pub async fn act(
+    aws: &Aws,
+    cluster: &str,
+    services: &[String],
+    action: Action<'_>,
+    opts: &FollowOptions,
+    no_wait: bool,
+    out: &OutputOptions,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    for service in services {
+        // Validation errors (nothing in progress, no such hook) stop here, before anything changed.
+        let d = match action {
+            Action::Continue { hook } => continue_paused(aws, cluster, service, hook).await?,
+            Action::Abort => abort(aws, cluster, service).await?,
+        };
+        let verb = match action {
+            Action::Continue { .. } => "continued",
+            Action::Abort => "asked ECS to roll back",
+        };
+        shipkit_core::term::info(&format!("{service}: {verb} deployment {}", d.short_id()));
+        let mut result = EngineResult {
+            outcome: None,
+            reached: None,
+            mode: Mode::Engine(d.arn.clone()),
+            deployment_id: String::new(),
+            last: Some(d.clone()),
+        };
+        if !no_wait {
+            let deployment_id = aws
+                .describe_service(cluster, service)
+                .await?
+                .primary()
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
+            let report = follow(aws, cluster, service, &d.arn, &deployment_id, opts, &StderrProgress).await;
+            result.last = report.last.or(result.last);
+            match report.followed {
+                Followed::Finished(o) => result.outcome = Some(o),
+                Followed::Reached { stage } => result.reached = Some(stage),
+            }
+        }
+        rows.push(row(service, action, &result, no_wait));
+    }
+    emit(out, cluster, &rows)
+}
+
+fn row(service: &str, action: Action<'_>, result: &EngineResult, no_wait: bool) -> Row {
+    let (status, message, code) = match (&result.outcome, action) {
+        (None, _) if no_wait => (
+            match action {
+                Action::Continue { .. } => "continued".to_string(),
+                Action::Abort => "rolling_back".to_string(),
+            },
+            "not waiting (--no-wait)".to_string(),
+            ExitCode::Success,
+        ),
+        // For abort, ECS's rollback succeeding is what was asked for.
+        (Some(Outcome::RolledBack { reason }), Action::Abort) => {
+            ("rolled_back".into(), format!("rolled back: {reason}"), ExitCode::Success)
+        }
+        (Some(o), _) => (o.status().to_string(), o.message("the source revision"), o.code()),
+        (None, _) => (status_of(result).to_string(), String::new(), ExitCode::Success),
+    };
+    Row {
+        service: service.to_string(),
+        status,
+        message,
+        code,
+        engine: result.outputs(),
+    }
+}
+
+fn emit(out: &OutputOptions, cluster: &str, rows: &[Row]) -> Result<()> {
+    let mut o = Outputs::new();
+    let overall = if rows.iter().all(|r| r.status == rows[0].status) {
+        rows.first().map_or("ok", |r| r.status.as_str())
+    } else {
+        "partial"
+    };
+    o.set("status", overall);
+    o.set("cluster", cluster);
+    if let [one] = rows {
+        if let Value::Object(m) = &one.engine {
+            for (k, v) in m {
+                o.set(k.clone(), v.clone());
+            }
+        }
+    }
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::json!({"service": r.service, "status": r.status, "message": r.message});
+            if let (Value::Object(m), Value::Object(e)) = (&mut v, &r.engine) {
+                m.extend(e.clone());
+            }
+            v
+        })
+        .collect();
+    o.set("services", Value::Array(list));
+    let text: String = rows
+        .iter()
+        .map(|r| {
+            let mut line = format!("{}: {}", r.service, r.status);
+            if !r.message.is_empty() {
+                line.push_str(&format!(" ({})", r.message));
+            }
+            line + "\n"
+        })
+        .collect();
+    o.emit(out, &text)?;
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.code != ExitCode::Success).collect();
+    match failed.first() {
+        None => Ok(()),
+        Some(first) => {
+            let code = if failed.iter().any(|r| r.code == ExitCode::RollbackFailed) {
+                ExitCode::RollbackFailed
+            } else {
+                first.code
+            };
+            let msg = failed
+                .iter()
+                .map(|r| format!("{}: {}", r.service, r.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(Error::new(code, msg).hint("`deploy-ecs status` shows what runs now"))
+        }
+    }
+}
