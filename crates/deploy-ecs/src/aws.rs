@@ -293,14 +293,15 @@ impl Aws {
         Ok(names)
     }
 
-    /// UpdateService to this task definition. Returns the id of the deployment it started and the task
-    /// definitions of every deployment the answer lists (what ran, or was rolling out, just before).
+    /// UpdateService to this task definition. Returns the id of the deployment it started, the task
+    /// definitions of every deployment the answer lists (what ran, or was rolling out, just before), and
+    /// the ServiceDeployment ECS records for it (`currentServiceDeployment`), when the service names one.
     pub async fn update_service_seen(
         &self,
         cluster: &str,
         service: &str,
         task_definition: &str,
-    ) -> Result<(String, Vec<String>)> {
+    ) -> Result<(String, Vec<String>, Option<String>)> {
         self.count();
         let r = self
             .client
@@ -327,7 +328,11 @@ impl Aws {
             .and_then(|d| d.id())
             .map(String::from)
             .ok_or_else(|| Error::remote(format!("UpdateService {service} started no deployment")))?;
-        Ok((id, seen))
+        let service_deployment = s
+            .current_service_deployment()
+            .filter(|a| a.contains(":service-deployment/"))
+            .map(String::from);
+        Ok((id, seen, service_deployment))
     }
 
     /// DescribeTasks.
@@ -373,7 +378,7 @@ impl EcsApi for Aws {
     async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<String> {
         self.update_service_seen(cluster, service, task_definition)
             .await
-            .map(|(id, _)| id)
+            .map(|(id, _, _)| id)
     }
 
     async fn sleep(&self, d: Duration) {

@@ -90,6 +90,34 @@ pub enum Command {
     /// Every service's version, commit, image, revision, deployed-at and lock.
     #[command(after_long_help = long_help())]
     Status(ServicesArg),
+    /// Resume a deployment paused at a PAUSE lifecycle hook (ContinueServiceDeployment), then follow it.
+    #[command(after_long_help = long_help())]
+    Continue(ContinueArgs),
+    /// Roll back a deployment in progress through ECS (at its pause hook, else StopServiceDeployment ROLLBACK).
+    #[command(after_long_help = long_help())]
+    Abort(AbortArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ContinueArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// The pause hook to continue (default: the one awaiting action).
+    #[arg(long, env = "SHIPKIT_CONTINUE_HOOK", value_name = "HOOK_ID")]
+    pub hook: Option<String>,
+    /// Return once the deployment reaches this lifecycle stage, or PAUSED (another pause hook).
+    #[arg(long, env = "SHIPKIT_WAIT_UNTIL", value_name = "STAGE")]
+    pub wait_until: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -157,6 +185,10 @@ pub struct DeployArgs {
     /// Services deployed at the same time.
     #[arg(long, env = "SHIPKIT_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
+    /// Return once ECS's deployment reaches this lifecycle stage (e.g. POST_TEST_TRAFFIC_SHIFT, to test the
+    /// green revision from the pipeline), or PAUSED (a PAUSE hook awaits `deploy-ecs continue`).
+    #[arg(long, env = "SHIPKIT_WAIT_UNTIL", value_name = "STAGE")]
+    pub wait_until: Option<String>,
     #[command(flatten)]
     pub wait: WaitArgs,
 }

@@ -77,6 +77,11 @@ impl<'a> Phase<'a> {
         }
     }
 
+    /// The client behind this view.
+    pub fn aws(&self) -> &Aws {
+        self.aws
+    }
+
     /// Run one call within the current phase.
     pub async fn call<T>(&self, what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         bounded(what, self.deadline.get(), self.cancellable.get(), fut).await

@@ -22,6 +22,8 @@ pub struct Target {
     pub services: Vec<String>,
     pub container: Option<String>,
     pub timeout: Duration,
+    /// The timeout came from shipkit.yml (not the default).
+    pub timeout_given: bool,
 }
 
 /// Everything a command needs besides its own arguments.
@@ -41,6 +43,8 @@ impl Settings {
             Command::Lock(a) => &a.services.services,
             Command::Unlock(a) | Command::Status(a) => &a.services,
             Command::Run(a) => a.service.as_slice(),
+            Command::Continue(a) => &a.services.services,
+            Command::Abort(a) => &a.services.services,
         };
         let need_services = !matches!(cli.command, Command::Status(_) | Command::Run(_));
         let (target, region) = resolve(&cli.aws, cfg, services, need_services)?;
@@ -85,6 +89,14 @@ fn validate_command(command: &Command, target: &Target) -> Result<()> {
             if let Some(p) = &a.pre_run {
                 taskdef::split_command(p)?;
             }
+            wait_until(a.wait_until.as_deref())?;
+        }
+        Command::Continue(a) => {
+            wait_options(&a.wait, target.timeout)?;
+            wait_until(a.wait_until.as_deref())?;
+        }
+        Command::Abort(a) => {
+            wait_options(&a.wait, target.timeout)?;
         }
         Command::Run(a) => {
             wait_options(&a.wait, target.timeout)?;
@@ -161,9 +173,36 @@ pub fn resolve(
             services,
             container: env.container.clone().or(cfg.deploy.container.clone()),
             timeout,
+            timeout_given: env.timeout.is_some() || cfg.deploy.timeout.is_some(),
         },
         region,
     ))
+}
+
+/// `--wait-until STAGE`: a lifecycle stage ECS reports, or PAUSED.
+pub fn wait_until(v: Option<&str>) -> Result<Option<String>> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            crate::engine::state::parse_wait_until(s)
+                .map_err(|e| Error::usage(e).hint("e.g. --wait-until POST_TEST_TRAFFIC_SHIFT or --wait-until paused"))
+        })
+        .transpose()
+}
+
+/// How to follow ECS's deployment: the wait options, whether the timeout was given (flag or shipkit.yml;
+/// else the service's bake time is added to the default), `--wait-until`, and rollback on failure.
+pub fn follow_options(
+    w: &WaitArgs,
+    target: &Target,
+    until: Option<&str>,
+    rollback: bool,
+) -> Result<crate::engine::follow::FollowOptions> {
+    Ok(crate::engine::follow::FollowOptions {
+        wait: wait_options(w, target.timeout)?,
+        timeout_explicit: w.timeout.is_some() || target.timeout_given,
+        wait_until: wait_until(until)?,
+        rollback,
+    })
 }
 
 /// `--timeout`, `--poll-interval`, `--max-task-failures` as typed wait options.

@@ -1,4 +1,5 @@
-//! The commands, one file each: [`deploy`], [`run`], [`rollback`], [`lock`] (and unlock), [`status`].
+//! The commands, one file each: [`deploy`], [`run`], [`rollback`], [`lock`] (and unlock), [`status`];
+//! `continue` and `abort` act on ECS's deployment engine ([`crate::engine::commands`]).
 //! This module holds what they share: the dispatcher, the shipkit tags on AWS resources, who is acting,
 //! and the lock/pin check.
 
@@ -10,6 +11,7 @@ pub mod status;
 
 use crate::aws;
 use crate::cli::Command;
+use crate::engine::commands::{act, Action};
 use crate::model::{short_td, ServiceState};
 use crate::phase::until_cancelled;
 use crate::settings::Settings;
@@ -60,6 +62,37 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
         Command::Status(a) => until_cancelled("status", status::status(&aws, target, a, out))
             .await
             .map(|_| 0),
+        Command::Continue(a) => {
+            let opts = crate::settings::follow_options(&a.wait, target, a.wait_until.as_deref(), true)?;
+            let action = Action::Continue {
+                hook: a.hook.as_deref(),
+            };
+            act(
+                &aws,
+                &target.cluster,
+                &target.services,
+                action,
+                &opts,
+                a.wait.no_wait,
+                out,
+            )
+            .await
+            .map(|_| 0)
+        }
+        Command::Abort(a) => {
+            let opts = crate::settings::follow_options(&a.wait, target, None, false)?;
+            act(
+                &aws,
+                &target.cluster,
+                &target.services,
+                Action::Abort,
+                &opts,
+                a.wait.no_wait,
+                out,
+            )
+            .await
+            .map(|_| 0)
+        }
     };
     if shipkit_core::exec::verbose() {
         shipkit_core::term::info(&format!("deploy-ecs: {} AWS API call(s)", aws.calls()));

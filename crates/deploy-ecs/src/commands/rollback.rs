@@ -28,7 +28,7 @@ pub async fn rollback(aws: &Aws, target: &Target, a: RollbackArgs, out: &OutputO
     let mut results = Vec::new();
     let mut text = String::new();
     for s in &states {
-        let to_arn = revision_to_restore(aws, s, a.to.as_deref()).await?;
+        let to_arn = revision_to_restore(aws, cluster, s, a.to.as_deref()).await?;
         if a.dry_run {
             text.push_str(&format!(
                 "{}: would call UpdateService {} -> {}, then pin it\n",
@@ -56,21 +56,15 @@ pub async fn rollback(aws: &Aws, target: &Target, a: RollbackArgs, out: &OutputO
     o.emit(out, &text)
 }
 
-/// The ARN of the revision to go back to: `--to`, else the revision before the current one; an
-/// INACTIVE (deregistered) revision is refused, since ECS cannot run it.
-async fn revision_to_restore(aws: &Aws, s: &ServiceState, to: Option<&str>) -> Result<String> {
-    let (cur, _) = aws.task_definition(&s.task_definition).await?;
+/// The ARN of the revision to go back to: `--to`, else the one that served before the last deploy (ECS's
+/// service deployments, else the tag deploy-ecs recorded; never family revision N-1, which may never
+/// have served); an INACTIVE (deregistered) revision is refused, since ECS cannot run it.
+async fn revision_to_restore(aws: &Aws, cluster: &str, s: &ServiceState, to: Option<&str>) -> Result<String> {
+    let (cur, cur_tags) = aws.task_definition(&s.task_definition).await?;
     let family = cur.family().unwrap_or("").to_string();
     let to_ref = match to {
         Some(t) => revision_ref(&family, t),
-        None if cur.revision() > 1 => format!("{family}:{}", cur.revision() - 1),
-        None => {
-            return Err(Error::not_found(format!(
-                "service {} runs {}: there is no previous revision",
-                s.name,
-                short_td(&s.task_definition)
-            )))
-        }
+        None => crate::engine::rollback_target(aws, cluster, &s.name, &s.task_definition, &cur_tags).await?,
     };
     let (to_def, _) = aws.task_definition(&to_ref).await?;
     if to_def.status().map(|x| x.as_str()) == Some("INACTIVE") {

@@ -97,9 +97,11 @@ fn row(service: &str, action: Action<'_>, result: &EngineResult, no_wait: bool) 
             ExitCode::Success,
         ),
         // For abort, ECS's rollback succeeding is what was asked for.
-        (Some(Outcome::RolledBack { reason }), Action::Abort) => {
-            ("rolled_back".into(), format!("rolled back: {reason}"), ExitCode::Success)
-        }
+        (Some(Outcome::RolledBack { reason }), Action::Abort) => (
+            "rolled_back".into(),
+            format!("rolled back: {reason}"),
+            ExitCode::Success,
+        ),
         (Some(o), _) => (o.status().to_string(), o.message("the source revision"), o.code()),
         (None, _) => (status_of(result).to_string(), String::new(), ExitCode::Success),
     };

@@ -4,7 +4,7 @@
 //! roll back (StopServiceDeployment ROLLBACK) and wait for ECS's rollback — never a second deployment.
 
 use super::state::{judge, progress_line, reached, ServiceDeployment, Verdict};
-use crate::model::{EcsApi, Outcome, Progress, WaitOptions};
+use crate::model::{EcsApi, Outcome, Progress, WaitOptions, CANCEL_GRACE};
 use shipkit_core::time::human_duration;
 use shipkit_core::{ExitCode, Result};
 use std::collections::BTreeSet;
@@ -93,6 +93,50 @@ fn api_failure(e: shipkit_core::Error) -> Followed {
     })
 }
 
+fn is_cancel(code: ExitCode) -> bool {
+    matches!(code, ExitCode::Interrupted | ExitCode::Terminated)
+}
+
+/// A SIGINT/SIGTERM while following: ask ECS to roll back (within the cancel grace period) unless told
+/// not to, and end as cancelled. ECS finishes the rollback by itself.
+async fn cancelled<A: EngineApi>(api: &A, arn: &str, code: ExitCode, rollback: bool) -> Followed {
+    let short = arn.rsplit('/').next().unwrap_or(arn);
+    let rollback = if !rollback {
+        format!("not rolled back (--no-rollback): ECS carries on with deployment {short} (`deploy-ecs abort` rolls it back)")
+    } else {
+        api.begin_phase(CANCEL_GRACE, false);
+        match api.rollback_deployment(arn).await {
+            Ok(()) => {
+                format!("asked ECS to roll back deployment {short} (StopServiceDeployment ROLLBACK); ECS finishes it")
+            }
+            Err(e) => format!(
+                "the rollback could not be started: {} (`deploy-ecs abort` retries it)",
+                e.message
+            ),
+        }
+    };
+    Followed::Finished(Outcome::Cancelled { code, rollback })
+}
+
+/// What a failed call while following means: a signal is a cancel, a deadline that passed is our
+/// timeout (roll back), anything else an API error (we cannot see the deployment: no blind rollback).
+async fn on_call_error<A: EngineApi>(
+    api: &A,
+    service: &str,
+    arn: &str,
+    e: shipkit_core::Error,
+    opts: &FollowOptions,
+    printer: &mut Printer<'_>,
+) -> (Followed, Option<ServiceDeployment>) {
+    if is_cancel(e.code) {
+        return (cancelled(api, arn, e.code, opts.rollback).await, None);
+    }
+    if e.code == ExitCode::Timeout {
+        return our_rollback(api, service, arn, e.message, true, opts, printer).await;
+    }
+    (api_failure(e), None)
+}
+
 /// Follow `arn` (started as DescribeServices deployment `deployment_id`) to its end.
 pub async fn follow<A: EngineApi>(
     api: &A,
@@ -119,22 +163,21 @@ pub async fn follow<A: EngineApi>(
         last,
         timeout,
     };
+    api.begin_phase(timeout, true);
     loop {
         if let Some(sig) = shipkit_core::cancel::requested() {
-            let e = shipkit_core::cancel::cancelled_error(
-                sig,
-                &format!(
-                    "stopped following {service}'s deployment; ECS carries on with it (`deploy-ecs abort` rolls it back)"
-                ),
-            );
-            return done(api_failure(e), last, timeout);
+            return done(cancelled(api, arn, sig.exit_code(), opts.rollback).await, last, timeout);
         }
         let d = match api.describe_deployment(arn).await {
             Ok(d) => d,
-            Err(e) => return done(api_failure(e), last, timeout),
+            Err(e) => {
+                let f = on_call_error(api, service, arn, e, opts, &mut printer).await;
+                return done(f.0, f.1.or(last), timeout);
+            }
         };
         if last.is_none() {
             timeout = effective_timeout(opts, &d);
+            api.begin_phase(timeout, true);
             let extra = d.plan.deliberate_wait();
             if !opts.timeout_explicit && !extra.is_zero() {
                 progress.line(
@@ -177,8 +220,17 @@ pub async fn follow<A: EngineApi>(
                         "another deployment took over: not rolling back (that would undo it)",
                     );
                 }
+                // "is gone: replaced by" is what the deploy's race handling looks for.
+                let reason = if replaced {
+                    format!(
+                        "deployment {} is gone: replaced by another deployment (ECS: {reason})",
+                        d.short_id()
+                    )
+                } else {
+                    format!("ECS stopped the deployment: {reason}")
+                };
                 let outcome = Outcome::Failed {
-                    reason: format!("ECS stopped the deployment: {reason}"),
+                    reason,
                     code: ExitCode::Failure,
                 };
                 return done(Followed::Finished(outcome), last, timeout);
@@ -193,7 +245,10 @@ pub async fn follow<A: EngineApi>(
         // deploy-ecs's own early signal: new tasks stopping (the crash loop the circuit breaker misses).
         let stopped = match api.stopped_tasks(cluster, deployment_id).await {
             Ok(s) => s,
-            Err(e) => return done(api_failure(e), last, timeout),
+            Err(e) => {
+                let f = on_call_error(api, service, arn, e, opts, &mut printer).await;
+                return done(f.0, f.1.or(last), timeout);
+            }
         };
         let mut newest = None;
         for t in stopped {
@@ -259,7 +314,11 @@ async fn our_rollback<A: EngineApi>(
         service,
         &format!("{reason}; asking ECS to roll back (StopServiceDeployment ROLLBACK)"),
     );
-    if let Err(e) = api.rollback_deployment(arn).await {
+    // Asking is not interrupted by a signal (it may already be applied); waiting for it is.
+    api.begin_phase(opts.wait.timeout, false);
+    let asked = api.rollback_deployment(arn).await;
+    api.begin_phase(opts.wait.timeout, true);
+    if let Err(e) = asked {
         // The deployment may have ended meanwhile (ConflictException): ECS's verdict decides.
         if let Ok(d) = api.describe_deployment(arn).await {
             match judge(&d) {
@@ -291,6 +350,10 @@ async fn wait_rollback<A: EngineApi>(
     loop {
         let d = match api.describe_deployment(arn).await {
             Ok(d) => d,
+            Err(e) if is_cancel(e.code) => {
+                let rollback = "ECS is rolling back; not waited for".to_string();
+                return (Followed::Finished(Outcome::Cancelled { code: e.code, rollback }), last);
+            }
             Err(e) => {
                 let outcome = Outcome::RollbackFailed {
                     reason,

@@ -34,6 +34,22 @@ impl follow::EngineApi for Aws {
     }
 }
 
+impl follow::EngineApi for crate::phase::Phase<'_> {
+    async fn describe_deployment(&self, arn: &str) -> Result<ServiceDeployment> {
+        self.aws().count_call();
+        self.call("DescribeServiceDeployments", api::describe(&self.aws().client, arn))
+            .await
+    }
+    async fn rollback_deployment(&self, arn: &str) -> Result<()> {
+        self.aws().count_call();
+        self.call(
+            "StopServiceDeployment",
+            api::stop_with_rollback(&self.aws().client, arn),
+        )
+        .await
+    }
+}
+
 /// How a deploy is followed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -43,21 +59,20 @@ pub enum Mode {
     Services(String),
 }
 
-/// Find the ServiceDeployment an UpdateService started: the ARN the service names, else the newest
-/// in-progress one ListServiceDeployments shows that was created since `since` (seconds since the epoch).
-pub async fn locate(aws: &Aws, cluster: &str, service: &str, started: &api::Started, since: i64) -> Mode {
+/// Find the ServiceDeployment an UpdateService to `task_definition` started: the ARN the service names,
+/// else the newest in-progress one ListServiceDeployments shows, created since `since` (seconds since the
+/// epoch), whose target revision runs `task_definition` (never someone else's deployment).
+pub async fn locate(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    started: &api::Started,
+    since: i64,
+    task_definition: &str,
+) -> Mode {
     let arn = match &started.service_deployment_arn {
         Some(a) => Ok(Some(a.clone())),
-        None => {
-            aws.count_call();
-            api::list(&aws.client, cluster, service, &["PENDING", "IN_PROGRESS"])
-                .await
-                .map(|v| {
-                    v.into_iter()
-                        .find(|b| b.created_at.is_none_or(|t| t >= since - 5))
-                        .map(|b| b.arn)
-                })
-        }
+        None => find_ours(aws, cluster, service, since, task_definition).await,
     };
     let arn = match arn {
         Ok(Some(a)) => a,
@@ -72,6 +87,30 @@ pub async fn locate(aws: &Aws, cluster: &str, service: &str, started: &api::Star
         Err(e) if api::unavailable(&e) => Mode::Services(e.message),
         Err(_) => Mode::Engine(arn),
     }
+}
+
+/// The newest in-progress service deployment created since `since` whose target runs `task_definition`.
+async fn find_ours(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    since: i64,
+    task_definition: &str,
+) -> Result<Option<String>> {
+    aws.count_call();
+    let list = api::list(&aws.client, cluster, service, &["PENDING", "IN_PROGRESS"]).await?;
+    for b in list
+        .into_iter()
+        .filter(|b| b.created_at.is_none_or(|t| t >= since - 5))
+        .take(5)
+    {
+        let Some(rev) = &b.target_revision else { continue };
+        aws.count_call();
+        if api::revision_task_definition(&aws.client, rev).await? == task_definition {
+            return Ok(Some(b.arn));
+        }
+    }
+    Ok(None)
 }
 
 /// The task definition that was serving before the service's last completed deploy: the source revision
@@ -115,7 +154,10 @@ pub async fn rollback_target(
             return Ok(td);
         }
     }
-    if let Some((_, td)) = current_tags.iter().find(|(k, v)| k == TAG_PREVIOUS && !v.is_empty() && v != current) {
+    if let Some((_, td)) = current_tags
+        .iter()
+        .find(|(k, v)| k == TAG_PREVIOUS && !v.is_empty() && v != current)
+    {
         return Ok(td.clone());
     }
     Err(shipkit_core::Error::not_found(format!(

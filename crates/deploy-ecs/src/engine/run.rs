@@ -1,12 +1,12 @@
-//! The engine's part of the commands: update a service and follow what ECS does (`deploy`), resume a
+//! The engine's part of the commands: follow what ECS does after an update (`deploy`), resume a
 //! deployment paused at a PAUSE hook (`continue`), roll an in-progress deployment back (`abort`).
 
-use super::api::{self, Started};
-use super::follow::{follow, FollowOptions, Followed};
+use super::api;
+use super::follow::{follow, EngineApi, FollowOptions, Followed};
 use super::state::ServiceDeployment;
-use super::{locate, Mode};
+use super::Mode;
 use crate::aws::Aws;
-use crate::model::{self, short_td, Outcome, Progress};
+use crate::model::{Outcome, Progress};
 use serde_json::{json, Value};
 use shipkit_core::{Error, Result};
 
@@ -40,7 +40,7 @@ impl EngineResult {
 }
 
 /// Say how the deployment is followed.
-fn announce(progress: &dyn Progress, service: &str, mode: &Mode, d: Option<&ServiceDeployment>) {
+pub fn announce(progress: &dyn Progress, service: &str, mode: &Mode, d: Option<&ServiceDeployment>) {
     match mode {
         Mode::Engine(arn) => {
             let short = arn.rsplit('/').next().unwrap_or(arn);
@@ -57,86 +57,39 @@ fn announce(progress: &dyn Progress, service: &str, mode: &Mode, d: Option<&Serv
     }
 }
 
-/// UpdateService to `new_arn` and follow the deployment ECS starts: its verdict, our crash-loop signal,
-/// ECS's rollback. Without the deployment-engine calls: DescribeServices and our own rollback to
-/// `previous`, as before.
+/// Follow ECS's service deployment `arn` (DescribeServices deployment `deployment_id`) for one service:
+/// say so, then follow it to ECS's verdict, `--wait-until`, or — with `no_wait` — stop after saying so.
 #[allow(clippy::too_many_arguments)]
-pub async fn update_and_follow(
-    aws: &Aws,
+pub async fn follow_engine<A: EngineApi>(
+    api: &A,
     cluster: &str,
     service: &str,
-    new_arn: &str,
-    previous: &str,
+    arn: &str,
+    deployment_id: &str,
     opts: &FollowOptions,
     no_wait: bool,
     progress: &dyn Progress,
-) -> Result<EngineResult> {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    aws.count_call();
-    let started: Started = api::update_service(&aws.client, cluster, service, new_arn).await?;
-    let mode = locate(aws, cluster, service, &started, since).await;
-    progress.line(
-        service,
-        &format!(
-            "updated to {} (deployment {})",
-            short_td(new_arn),
-            started.deployment_id
-        ),
-    );
+) -> EngineResult {
+    let mode = Mode::Engine(arn.to_string());
+    let first = api.describe_deployment(arn).await.ok();
+    announce(progress, service, &mode, first.as_ref());
     let mut result = EngineResult {
         outcome: None,
         reached: None,
-        mode: mode.clone(),
-        deployment_id: started.deployment_id.clone(),
-        last: None,
+        mode,
+        deployment_id: deployment_id.to_string(),
+        last: first,
     };
-    match &mode {
-        Mode::Engine(arn) => {
-            let first = {
-                aws.count_call();
-                api::describe(&aws.client, arn).await.ok()
-            };
-            announce(progress, service, &mode, first.as_ref());
-            result.last = first;
-            if no_wait {
-                return Ok(result);
-            }
-            let report = follow(aws, cluster, service, arn, &started.deployment_id, opts, progress).await;
-            result.last = report.last.or(result.last);
-            match report.followed {
-                Followed::Finished(o) => result.outcome = Some(o),
-                Followed::Reached { stage } => result.reached = Some(stage),
-            }
-        }
-        Mode::Services(_) => {
-            announce(progress, service, &mode, None);
-            if no_wait {
-                return Ok(result);
-            }
-            if let Some(stage) = &opts.wait_until {
-                progress.line(
-                    service,
-                    &format!("--wait-until {stage} needs ECS service deployments: waiting until stable instead"),
-                );
-            }
-            let outcome = model::watch_and_rollback(
-                aws,
-                cluster,
-                service,
-                &started.deployment_id,
-                new_arn,
-                previous,
-                opts.rollback,
-                &opts.wait,
-                progress,
-            )
-            .await;
-            result.outcome = Some(outcome);
-        }
+    if no_wait {
+        return result;
     }
-    Ok(result)
+    let report = follow(api, cluster, service, arn, deployment_id, opts, progress).await;
+    result.last = report.last.or(result.last);
+    match report.followed {
+        Followed::Finished(o) => result.outcome = Some(o),
+        Followed::Reached { stage } => result.reached = Some(stage),
+    }
+    result
 }
 
 /// The service's in-progress service deployment (PENDING or IN_PROGRESS), newest first.

@@ -30,10 +30,14 @@ pub(crate) struct ServiceResult {
     pub previous_task_definition_arn: String,
     pub message: String,
     pub code: ExitCode,
+    /// How ECS's deployment engine was followed: `follow_mode`, `service_deployment_arn`, `stage`,
+    /// `strategy`, `hook`, ... (null when not followed).
+    pub engine: serde_json::Value,
 }
 
 /// Run `deploy`.
 pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) -> Result<()> {
+    let follow = crate::settings::follow_options(&a.wait, target, a.wait_until.as_deref(), !a.no_rollback)?;
     let req = prepare::Request::from_args(&a, target).await?;
     let plans = prepare::plan(aws, target, &req).await?;
     if !a.allow_downgrade {
@@ -46,6 +50,6 @@ pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptio
     if let Some(cmd) = &a.pre_run {
         register::pre_run(aws, target, &req, &plans, &registered, cmd).await?;
     }
-    let results = update::update_all(aws, target, &req, &plans, &registered, !a.no_rollback, a.wait.no_wait).await;
+    let results = update::update_all(aws, target, &req, &plans, &registered, &follow, a.wait.no_wait).await;
     report::finish(out, target, &req, &results, a.wait.no_wait)
 }

@@ -24,7 +24,9 @@ pub(crate) async fn register_all(aws: &Aws, req: &Request, plans: &[Plan]) -> Re
         tags.push(aws::tag(TAG_COMMIT, &taskdef::tag_value(s)));
     }
     let registered: Vec<Result<Option<String>>> = futures_util::stream::iter(plans.iter().map(|p| {
-        let tags = tags.clone();
+        let mut tags = tags.clone();
+        // What served before: `rollback` without --to goes back to it when ECS has no record.
+        tags.push(aws::tag(crate::engine::TAG_PREVIOUS, &taskdef::tag_value(&p.previous)));
         async move {
             if p.diff.is_empty() {
                 return Ok(None);

@@ -45,6 +45,7 @@ pub(crate) fn dry_run(
             previous_task_definition_arn: p.previous.clone(),
             message: String::new(),
             code: ExitCode::Success,
+            engine: Value::Null,
         });
     }
     if let Some(cmd) = &a.pre_run {
@@ -62,6 +63,10 @@ fn overall(results: &[ServiceResult], no_wait: bool) -> &'static str {
     if failed.is_empty() {
         if results.iter().all(|r| r.status == "unchanged") {
             "unchanged"
+        } else if results.iter().any(|r| r.status == "paused") {
+            "paused"
+        } else if results.iter().any(|r| r.status == "reached") {
+            "reached"
         } else if no_wait {
             "updated"
         } else {
@@ -171,11 +176,17 @@ fn emit(
             "previous_task_definition_arn",
             only.previous_task_definition_arn.clone(),
         );
+        // stage, service_deployment_arn, hook, ... of ECS's deployment engine.
+        if let Value::Object(engine) = &only.engine {
+            for (k, v) in engine {
+                o.set(k.clone(), v.clone());
+            }
+        }
     }
     let services = results
         .iter()
         .map(|r| {
-            json!({
+            let mut s = json!({
                 "service": r.service,
                 "status": r.status,
                 "task_definition_arn": r.task_definition_arn,
@@ -183,7 +194,11 @@ fn emit(
                 "image": image,
                 "version": version,
                 "message": r.message,
-            })
+            });
+            if let (Value::Object(m), Value::Object(engine)) = (&mut s, &r.engine) {
+                m.extend(engine.clone());
+            }
+            s
         })
         .collect();
     o.set("services", Value::Array(services));

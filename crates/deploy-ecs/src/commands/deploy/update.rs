@@ -7,6 +7,10 @@ use super::prepare::{Plan, Request};
 use super::race::{self, Settled};
 use super::ServiceResult;
 use crate::aws::Aws;
+use crate::engine::api::Started;
+use crate::engine::follow::FollowOptions;
+use crate::engine::run::{announce, follow_engine};
+use crate::engine::Mode;
 use crate::model::{self, short_td, EcsApi, Outcome, StderrProgress};
 use crate::phase::Phase;
 use crate::settings::Target;
@@ -20,7 +24,7 @@ pub(crate) async fn update_all(
     req: &Request,
     plans: &[Plan],
     registered: &[Option<String>],
-    rollback: bool,
+    follow: &FollowOptions,
     no_wait: bool,
 ) -> Vec<ServiceResult> {
     futures_util::stream::iter(plans.iter().zip(registered.iter()).map(|(p, r)| async move {
@@ -32,8 +36,9 @@ pub(crate) async fn update_all(
                 previous_task_definition_arn: p.previous.clone(),
                 message: "already runs this image".into(),
                 code: ExitCode::Success,
+                engine: serde_json::Value::Null,
             },
-            Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, rollback, no_wait).await,
+            Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, follow, no_wait).await,
         }
     }))
     .buffered(req.concurrency)
@@ -44,17 +49,20 @@ pub(crate) async fn update_all(
 /// How many times a deploy re-settles a race before giving up (each round is another deploy's move).
 const MAX_SETTLE_ROUNDS: usize = 5;
 
-/// One service: update, settle a race, follow, roll back.
+/// One service: update, settle a race, follow (ECS's service deployment, else DescribeServices), roll
+/// back.
 async fn update_one(
     aws: &Aws,
     cluster: &str,
     req: &Request,
     p: &Plan,
     new_arn: &str,
-    rollback: bool,
+    follow: &FollowOptions,
     no_wait: bool,
 ) -> ServiceResult {
     let name = p.state.name.clone();
+    let rollback = follow.rollback;
+    let engine = std::cell::RefCell::new(serde_json::Value::Null);
     let result = |status: &str, message: String, code: ExitCode| ServiceResult {
         service: name.clone(),
         status: status.into(),
@@ -62,6 +70,7 @@ async fn update_one(
         previous_task_definition_arn: p.previous.clone(),
         message,
         code,
+        engine: engine.borrow().clone(),
     };
     if let Some(s) = cancel::requested() {
         return result(
@@ -74,7 +83,10 @@ async fn update_one(
     let phase = Phase::new(aws);
     phase.begin_phase(req.wait.timeout, false);
     let what = format!("UpdateService {name}");
-    let (mut id, seen) = match phase
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (mut id, seen, mut service_deployment) = match phase
         .call(&what, aws.update_service_seen(cluster, &name, new_arn))
         .await
     {
@@ -82,8 +94,10 @@ async fn update_one(
         Err(e) => return result("failed", e.message, e.code),
     };
     shipkit_core::term::info(&format!("{name}: updated to {} (deployment {id})", short_td(new_arn)));
+    let mut replaced_outcome: Option<Outcome> = None;
     for round in 0..MAX_SETTLE_ROUNDS {
         let seen = if round == 0 { seen.as_slice() } else { &[] };
+        let followed = id.clone();
         let settled = race::settle(
             aws,
             &phase,
@@ -95,7 +109,13 @@ async fn update_one(
             seen,
         );
         match settled.await {
-            Ok(Settled::Follow(current)) => id = current,
+            Ok(Settled::Follow(current)) => {
+                if current != id {
+                    // Ours was restored by a new update: a new service deployment.
+                    service_deployment = None;
+                }
+                id = current;
+            }
             Ok(Settled::Superseded(message)) => {
                 shipkit_core::term::warn(&format!("{name}: {message}"));
                 return result("superseded", message, ExitCode::Refused);
@@ -104,22 +124,70 @@ async fn update_one(
             Err(e) if round == 0 => return result("failed", e.message, e.code),
             Err(_) => {}
         }
-        if no_wait {
-            return result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success);
+        if let Some(outcome) = replaced_outcome.take() {
+            if id == followed {
+                // Nothing of ours to follow again: the other deployment stands.
+                return finish(&name, new_arn, &p.previous, outcome, result);
+            }
         }
-        let outcome = model::watch_and_rollback(
-            &phase,
-            cluster,
-            &name,
-            &id,
-            new_arn,
-            &p.previous,
-            rollback,
-            &req.wait,
-            &StderrProgress,
-        )
-        .await;
+        let started = Started {
+            deployment_id: id.clone(),
+            service_deployment_arn: service_deployment.take(),
+        };
+        let mode = match phase
+            .call("ListServiceDeployments", async {
+                Ok(crate::engine::locate(aws, cluster, &name, &started, since, new_arn).await)
+            })
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => Mode::Services(e.message),
+        };
+        let outcome = match &mode {
+            Mode::Engine(arn) => {
+                let r = follow_engine(&phase, cluster, &name, arn, &id, follow, no_wait, &StderrProgress).await;
+                *engine.borrow_mut() = r.outputs();
+                match (r.outcome, r.reached) {
+                    (Some(o), _) => o,
+                    (None, Some(stage)) => {
+                        let status = if stage == "PAUSED" { "paused" } else { "reached" };
+                        let message =
+                            format!("reached {stage}; ECS carries on (`deploy-ecs continue` / `deploy-ecs abort`)");
+                        shipkit_core::term::info(&format!("{name}: {message}"));
+                        return result(status, message, ExitCode::Success);
+                    }
+                    (None, None) => {
+                        return result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success)
+                    }
+                }
+            }
+            Mode::Services(_) => {
+                announce(&StderrProgress, &name, &mode, None);
+                *engine.borrow_mut() = serde_json::json!({"follow_mode": "describe_services"});
+                if no_wait {
+                    return result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success);
+                }
+                if let Some(stage) = &follow.wait_until {
+                    shipkit_core::term::warn(&format!(
+                        "{name}: --wait-until {stage} needs ECS service deployments: waiting until stable instead"
+                    ));
+                }
+                model::watch_and_rollback(
+                    &phase,
+                    cluster,
+                    &name,
+                    &id,
+                    new_arn,
+                    &p.previous,
+                    rollback,
+                    &req.wait,
+                    &StderrProgress,
+                )
+                .await
+            }
+        };
         if outcome.code() == ExitCode::Failure && replaced(&outcome) && round + 1 < MAX_SETTLE_ROUNDS {
+            replaced_outcome = Some(outcome);
             phase.begin_phase(req.wait.timeout, false);
             continue;
         }
