@@ -5,7 +5,7 @@
 //! Each test states the promise it checks; every run has a deadline, so a tool that hangs fails the test
 //! instead of hanging the suite. Services come from `scripts/test-services` (a missing one fails).
 
-use shipkit_e2e::tools::{run, unique, Registry, Run};
+use shipkit_e2e::tools::{docker_config, run, unique, Registry, Run};
 use shipkit_testkit::fault_proxy::{Fault, FaultProxy, Rule};
 use shipkit_testkit::http_sink::{HttpSink, Reply};
 use shipkit_testkit::service;
@@ -218,4 +218,177 @@ fn a_hanging_webhook_ends_by_the_per_request_timeout() {
         r.show()
     );
     assert!(sink.requests().is_empty());
+}
+#[test]
+fn a_cross_origin_redirect_never_receives_the_registry_credentials() {
+    let auth_registry = service("SHIPKIT_TEST_AUTH_REGISTRY");
+    let (user, password) = (service("SHIPKIT_TEST_AUTH_USER"), service("SHIPKIT_TEST_AUTH_PASSWORD"));
+    let src = Registry::with_basic(&auth_registry, &user, &password);
+    let repo = unique("redirect");
+    let digest = src.put_image(&repo, "1.0.0", "served from storage");
+    let proxy = FaultProxy::start(&auth_registry);
+    // Blob GETs go to "storage" on another origin (as S3/CDN-backed registries do); it serves them as a
+    // pre-signed URL would, without needing the client's credentials.
+    proxy.other_origin_auth(&format!("Basic {}", shipkit_e2e::tools::basic(&user, &password)));
+    proxy.add(
+        Rule::new(Fault::RedirectToOtherOrigin)
+            .method("GET")
+            .path("/blobs/sha256:"),
+    );
+    let cfg = docker_config(&proxy.addr(), &user, &password);
+    let dest = Registry::new(&registry());
+    let r = dtp(
+        &[
+            "promote",
+            "--from",
+            &format!("{}/{repo}:1.0.0", proxy.addr()),
+            "--to",
+            &format!("{}/{repo}:1.0.0", registry()),
+        ],
+        cfg.path(),
+        Duration::from_secs(90),
+    );
+    let other = proxy.other_origin_requests();
+    assert!(
+        !other.is_empty(),
+        "no blob was redirected: the test did not exercise the redirect\n{}",
+        r.show()
+    );
+    for req in &other {
+        assert_eq!(
+            req.header("authorization"),
+            None,
+            "{} {} on another origin received the registry's credentials (prefix-twin port: {})\n{}",
+            req.method,
+            req.path,
+            proxy.other_origin_is_prefix_twin(),
+            r.show()
+        );
+    }
+    assert_eq!(r.code(), 0, "{}", r.show());
+    assert_eq!(dest.digest(&repo, "1.0.0").as_deref(), Some(digest.as_str()));
+}
+
+/// A minimal ECS JSON-protocol call to moto for the test's own setup.
+fn ecs(action: &str, body: serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let url = service("SHIPKIT_TEST_MOTO_URL");
+    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let body = body.to_string();
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.{action}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(
+        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+        "{action}: {resp}"
+    );
+    serde_json::from_str(resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)).unwrap_or_default()
+}
+
+/// A cluster with one FARGATE service on `family:1` (image `reg.test/<family>:1.0.0`).
+fn ecs_service() -> (String, String) {
+    let cluster = unique("c");
+    let family = format!("{cluster}-svc");
+    ecs("CreateCluster", serde_json::json!({"clusterName": cluster}));
+    ecs(
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
+            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
+    );
+    ecs(
+        "CreateService",
+        serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
+            "desiredCount": 1, "launchType": "FARGATE"}),
+    );
+    (cluster, family)
+}
+
+fn deploy_ecs(endpoint: &str, args: &[&str], deadline: Duration) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        "deploy-ecs",
+        args,
+        dir.path(),
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/shipkit-test-aws-credentials",
+            ),
+            ("SHIPKIT_POLL_INTERVAL", "0.2s"),
+        ],
+        deadline,
+    )
+}
+
+#[test]
+fn a_hung_describe_services_after_the_update_ends_by_the_deploy_timeout() {
+    let (cluster, service_name) = ecs_service();
+    let proxy = FaultProxy::start(&service("SHIPKIT_TEST_MOTO_URL"));
+    proxy.add(
+        Rule::new(Fault::Hang)
+            .header("x-amz-target", "DescribeServices")
+            .after("UpdateService"),
+    );
+    let image = format!("reg.test/{service_name}:2.0.0");
+    let r = deploy_ecs(
+        &proxy.url(),
+        &[
+            "deploy",
+            "-c",
+            &cluster,
+            "-s",
+            &service_name,
+            "--image",
+            &image,
+            "--timeout",
+            "5s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        !r.killed,
+        "deploy-ecs --timeout 5s was still running after 60s\n{}",
+        r.show()
+    );
+    assert!(r.took < Duration::from_secs(45), "{}", r.show());
+    assert!(
+        [9, 13].contains(&r.code()),
+        "expected a timeout (9) or failed rollback (13)\n{}",
+        r.show()
+    );
+    one_error_line(&r, "deploy-ecs");
+    assert!(proxy.faults_injected() >= 1, "DescribeServices never hung");
+}
+
+#[test]
+fn a_webhook_server_that_echoes_the_url_never_gets_its_secrets_printed() {
+    let sink = HttpSink::start();
+    let proxy = FaultProxy::start(&sink.url());
+    proxy.add(Rule::new(Fault::EchoSecrets(401)));
+    let (r, secrets) = notify_through(&proxy, &[]);
+    assert_eq!(
+        r.code(),
+        0,
+        "notify never fails the pipeline without --strict\n{}",
+        r.show()
+    );
+    assert!(proxy.faults_injected() >= 1);
+    let printed = format!("{}{}", r.stdout(), r.stderr());
+    for s in secrets {
+        assert!(!printed.contains(s), "{s} printed\n{}", r.show());
+    }
 }
