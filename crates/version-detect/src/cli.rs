@@ -15,6 +15,8 @@ Examples:
   version-detect --tag-prefix billing/ --docker-tags semver,sha     # monorepo tags like billing/v1.2.3
   version-detect --fetch                          # in a shallow CI clone: fetch tags and history first
   version-detect next                             # next version from conventional commits since the last tag
+  version-detect next --pre rc                    # its next release candidate (1.3.0-rc.1, then rc.2, ...)
+  version-detect --tag-list local                 # the local tags are complete: never ask the remote
   version-detect tag --bump minor                 # create and push the annotated tag for the next minor
 ";
 
@@ -25,12 +27,15 @@ Examples:
     version = shipkit_core::cli::VERSION,
     about = "The build's version from git tags (semver), the Docker tags to publish, next version and release tags",
     long_about = "The build's version from git tags (semver), the Docker tags to publish, next version and \
-release tags.\n\nThe version is the highest semver tag (optional `v`, after --tag-prefix) on the nearest \
-tagged commit(s) reachable from HEAD. HEAD on that tag with a clean tree is a release; otherwise a dev build \
+release tags.\n\nThe version is the highest version tag (after --tag-prefix and an optional `v`: semver, two-part \
+X.Y as X.Y.0, PEP 440 pre/dev/post mapped to semver, or --tag-pattern's named groups) on the nearest tagged \
+commit(s) reachable from HEAD. HEAD on that tag with a clean tree is a release; otherwise a dev build \
 `<next patch>-dev.<distance>+g<sha7>` (after a prerelease: `<pre>.dev.<distance>`), `.dirty` added for \
-uncommitted changes; no tag: `0.0.0-dev.<commits>+g<sha7>`. Docker tags: a release 1.2.3 gets 1.2.3, 1.2, \
-1, latest (a floating tag only when no higher release holds it back), a prerelease only its own tag, a dev \
-build sha-<sha7> and its branch (or pr-<N>).",
+uncommitted changes; no tag: `0.0.0-dev.<commits>+g<sha7>`. Tags that look like versions but are not used are \
+named in a warning. Docker tags: a release 1.2.3 gets 1.2.3, 1.2, 1, latest (a floating tag only when no higher \
+release holds it back, decided from the remote's tag list when the clone may be incomplete: see --tag-list; the \
+major tag 0 only with major0), a prerelease only its own tag, a dev build sha-<sha7> and its branch (branch- in \
+front of a branch that looks like a release tag) or pr-<N>. Every Docker tag is at most 128 characters.",
     after_long_help = after_help()
 )]
 pub struct Cli {
