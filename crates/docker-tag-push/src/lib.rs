@@ -13,7 +13,6 @@
 //!   exact report (also when a signal stops the run).
 //! - [`floating`]: the downgrade guard and convergence of floating tags (`latest`, `1`, `1.2`).
 //! - [`version`]: versions as tags carry them; which tags float.
-//! - [`origin`]: URL origins compared parsed (credentials stay with their origin).
 
 pub mod auth;
 pub mod build;
@@ -21,7 +20,6 @@ pub mod cli;
 pub mod commands;
 pub mod floating;
 pub mod manifest;
-pub mod origin;
 pub mod publish;
 pub mod reference;
 pub mod registry;

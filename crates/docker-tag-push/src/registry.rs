@@ -3,21 +3,21 @@
 //! mount, monolithic upload), and the registry auth flow (anonymous, Basic, Bearer tokens from the
 //! `WWW-Authenticate` challenge) with credentials from the docker config.
 //!
-//! Retries: connection errors, 408, 429 and 5xx are retried with backoff (a `Retry-After` in seconds is
-//! honoured up to the backoff's cap; `inf`, negative, huge or date values fall back to the backoff); a
+//! Retries: connection errors, 408, 429 and 5xx are retried with backoff (`Retry-After` through
+//! `shipkit_core::retry_after`: bounded, never a panic, capped by the backoff's `max`); a
 //! 401 on a request that carried a token (an expired token in the middle of a push) fetches a new token
 //! and tries again once. Every request has the `--registry-timeout` deadline; after SIGINT/SIGTERM no new
 //! request starts and a retry wait ends at once.
 //!
 //! Credentials stay with their origin: an `Authorization` header goes only to the scheme, host and port of
-//! the registry that challenged (compared parsed, see [`crate::origin`]); a redirect to another origin
+//! the registry that challenged (compared parsed, `shipkit_core::net::same_origin`); a redirect to another origin
 //! (S3 or a CDN behind the registry) is followed without it.
 
 use crate::auth::{Challenge, Credentials};
-use crate::origin::Origin;
 use crate::reference::{is_plain_http, ImageRef, Repo};
 use serde_json::Value;
 use shipkit_core::http::{Client as Http, HttpError, Request, Response};
+use shipkit_core::net::same_origin;
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, ExitCode, Result};
 use std::collections::HashMap;
@@ -161,7 +161,7 @@ impl Client {
                             .hint("the registry is failing; run again later: tags already published are skipped"),
                     )
                 }
-                Ok(r) => (describe(&r), retry_after(&r)),
+                Ok(r) => (describe(&r), r.retry_after()),
                 Err(e) => {
                     let why = match e {
                         HttpError::Transport(m) => clean(&m),
@@ -190,7 +190,7 @@ impl Client {
     /// (token fetched or refreshed, Basic credentials) and the request sent once more.
     pub fn send(&self, registry: &str, scopes: &[String], mut req: Request) -> Result<Response> {
         // Parsed origins, never a string prefix: 127.0.0.1:4000 is not 127.0.0.1:40001.
-        let same_host = Origin::same(&req.url, &self.base_url(registry));
+        let same_host = same_origin(&req.url, &self.base_url(registry));
         let base_headers = req.headers.clone();
         if same_host {
             if let Some(h) = self.auth_header(registry, scopes, false)? {
@@ -425,7 +425,7 @@ impl Client {
             }
             match resp.header("link").and_then(next_link) {
                 Some(next) if next.starts_with('/') => url = format!("{base}{next}"),
-                Some(next) if Origin::same(&next, &base) => url = next,
+                Some(next) if same_origin(&next, &base) => url = next,
                 _ => return Ok(tags),
             }
         }
@@ -493,13 +493,6 @@ fn describe(resp: &Response) -> String {
     }
 }
 
-/// `Retry-After` in seconds, bounded: `None` (use the backoff) for a date, `inf`, NaN, a negative or an
-/// absurd value — never a panic. The backoff caps it further.
-pub fn retry_after(resp: &Response) -> Option<Duration> {
-    let secs: f64 = resp.header("retry-after")?.trim().parse().ok()?;
-    shipkit_core::time::secs_f64_bounded(secs, shipkit_core::time::MAX_DURATION)
-}
-
 fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
 }
@@ -538,22 +531,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn next_link_and_retry_after_are_parsed_defensively() {
+    fn next_link_is_parsed_defensively() {
         assert_eq!(
             next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#).as_deref(),
             Some("/v2/a/tags/list?n=2&last=b")
         );
         assert_eq!(next_link(r#"<https://x/y>; rel="prev""#), None);
         assert_eq!(next_link("garbage"), None);
-        let resp = |v: &str| Response {
-            status: 503,
-            headers: vec![("retry-after".into(), v.into())],
-            body: vec![],
-        };
-        assert_eq!(retry_after(&resp("2")), Some(Duration::from_secs(2)));
-        for hostile in ["inf", "-1", "NaN", "1e20", "Wed, 21 Oct 2015 07:28:00 GMT", ""] {
-            assert_eq!(retry_after(&resp(hostile)), None, "{hostile}");
-        }
     }
 
     #[test]

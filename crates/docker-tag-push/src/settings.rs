@@ -13,7 +13,7 @@ use crate::version::Version;
 use serde_json::Value;
 use shipkit_core::config::Config;
 use shipkit_core::contract::Inputs;
-use shipkit_core::output::{Format, OutputOptions};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::retry::Backoff;
 use shipkit_core::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -45,7 +45,8 @@ impl Settings {
             timeout: cli.registry.registry_timeout,
         };
         let output = cli.common.output_options();
-        check_output_destination(&output)?;
+        // Where the output goes is checked before anything is built or pushed, not after.
+        shipkit_core::output::preflight(&output)?;
         Ok(Settings {
             config,
             config_dir,
@@ -53,32 +54,6 @@ impl Settings {
             output,
         })
     }
-}
-
-/// Where the output goes is checked before anything is built or pushed, not after.
-fn check_output_destination(out: &OutputOptions) -> Result<()> {
-    if let Some(file) = out.output_file.as_deref().filter(|f| f.is_dir()) {
-        return Err(Error::usage(format!("--output-file {} is a directory", file.display()))
-            .hint("name a file, e.g. --output-file image.json"));
-    }
-    if let Some(dir) = out.output_file.as_deref().and_then(Path::parent) {
-        if !dir.as_os_str().is_empty() && !dir.is_dir() {
-            return Err(
-                Error::usage(format!("--output-file: directory {} does not exist", dir.display()))
-                    .hint("create it first, or write the file somewhere else"),
-            );
-        }
-    }
-    for (format, name, var) in [
-        (Format::Github, "github", "GITHUB_OUTPUT"),
-        (Format::Circleci, "circleci", "BASH_ENV"),
-    ] {
-        if out.format == format && std::env::var_os(var).is_none_or(|v| v.is_empty()) {
-            return Err(Error::usage(format!("--format {name} needs ${var}, which is not set"))
-                .hint("run inside that CI system, or use --format env / json"));
-        }
-    }
-    Ok(())
 }
 
 /// Trimmed, non-empty items of a comma-split list.

@@ -128,14 +128,15 @@ fn base64_encode(s: &str) -> String {
 fn hostile_retry_after_values_never_crash_and_are_bounded() {
     const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":2},"layers":[]}"#;
     let digest = sha256(MANIFEST.as_bytes());
+    // Huge values (`1e20`, `18446744073709551616`) wait the backoff's cap (30 s): shipkit-core's
+    // retry_after tests cover them; here the ones that must fall back to the backoff or to no wait.
     for hostile in [
         "inf",
-        "1e20",
         "-5",
         "NaN",
-        "18446744073709551616",
         "Wed, 21 Oct 2015 07:28:00 GMT",
         "1e-400",
+        "99999999999999999999999999x",
     ] {
         let sink = HttpSink::start();
         let host = format!("127.0.0.1:{}", sink.port());
@@ -169,7 +170,7 @@ fn hostile_retry_after_values_never_crash_and_are_bounded() {
         );
         assert_eq!(code(&o), 0, "Retry-After: {hostile}: {}", err(&o));
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(35),
+            started.elapsed() < std::time::Duration::from_secs(5),
             "Retry-After: {hostile} waited {:?}",
             started.elapsed()
         );
@@ -201,6 +202,8 @@ fn out_of_range_numbers_and_durations_are_refused_before_anything_runs() {
                 "1",
                 "--tags",
                 "x",
+                "--format",
+                "json",
                 flag,
                 value,
             ],

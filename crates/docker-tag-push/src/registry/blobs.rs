@@ -3,9 +3,9 @@
 
 use super::{parallel_map, scope_pull, scope_push, strip_query, unexpected, url_encode, Client};
 use crate::manifest::{sha256_digest, Manifest};
-use crate::origin::Origin;
 use crate::reference::Repo;
 use shipkit_core::http::{Request, Response};
+use shipkit_core::net::same_origin;
 use shipkit_core::{Error, ExitCode, Result};
 
 impl Client {
@@ -199,7 +199,7 @@ impl Client {
                 shipkit_core::term::info(&format!("> GET {}", strip_query(&url)));
             }
             let mut req = self.agent.get(&url);
-            if let (true, Some(h)) = (Origin::same(&url, &from_base), &pull_auth) {
+            if let (true, Some(h)) = (same_origin(&url, &from_base), &pull_auth) {
                 req = req.header("Authorization", h);
             }
             let resp = req
@@ -257,7 +257,7 @@ impl Client {
             put = put.header("Content-Length", l);
         }
         if let (true, Some(h)) = (
-            Origin::same(&put_url, &self.base_url(&to.registry)),
+            same_origin(&put_url, &self.base_url(&to.registry)),
             self.cached_header(&to.registry, &[scope_push(to)]),
         ) {
             put = put.header("Authorization", &h);
