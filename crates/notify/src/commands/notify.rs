@@ -4,6 +4,7 @@ use crate::message::{Message, Status};
 use crate::send;
 use crate::settings::Settings;
 use serde_json::json;
+use shipkit_core::contract::{Contract, NotifyOutputs, NotifyPlan, PlannedPayload};
 use shipkit_core::http::Client;
 use shipkit_core::output::{OutputOptions, Outputs};
 use shipkit_core::{cancel, mask, term, Error, ExitCode, Result};
@@ -38,17 +39,23 @@ pub fn run(s: &Settings) -> Result<u8> {
 }
 
 fn dry_run(s: &Settings) -> Result<()> {
-    let mut outputs = Outputs::new();
     let mut text = String::from("notify: dry run, nothing sent\n");
     let mut payloads = vec![];
     for t in &s.targets {
         let p = send::plan(t, &s.message, &s.send);
         text.push_str(&format!("\n# {}\n{}\n", t.label, p.display()));
         let body: serde_json::Value = serde_json::from_str(&p.body).unwrap_or(json!(null));
-        payloads.push(json!({"target": t.label, "url": mask::redact_url(&p.url), "body": body}));
+        payloads.push(PlannedPayload {
+            target: t.label.clone(),
+            url: mask::redact_url(&p.url),
+            body,
+        });
     }
-    outputs.set("dry_run", true).set("payloads", payloads);
-    outputs.emit(&s.output, &text)
+    NotifyPlan {
+        dry_run: true,
+        payloads,
+    }
+    .emit(&s.output, &text)
 }
 
 pub fn report(outcomes: &[send::Outcome], m: &Message, strict: bool, out_opts: &OutputOptions) -> Result<()> {
@@ -72,19 +79,14 @@ pub fn report(outcomes: &[send::Outcome], m: &Message, strict: bool, out_opts: &
         term::warn(&format!("notify: could not notify {}: {}{hint}", o.label, o.detail));
     }
 
-    let mut outputs = Outputs::new();
-    if let Some(o) = outcomes.iter().find(|o| o.message_id.is_some()) {
-        outputs.set("message_id", o.message_id.clone().unwrap_or_default());
-        if let Some(c) = &o.channel {
-            outputs.set("channel", c.clone());
-        }
-    }
-    if m.status == Status::Started {
-        outputs.set("started_at", crate::settings::now_secs().to_string());
-    }
-    outputs
-        .set("delivered", ok.iter().map(|o| o.label.clone()).collect::<Vec<_>>())
-        .set("failed", failed.iter().map(|o| o.label.clone()).collect::<Vec<_>>());
+    let posted = outcomes.iter().find(|o| o.message_id.is_some());
+    let outputs = NotifyOutputs {
+        message_id: posted.and_then(|o| o.message_id.clone()),
+        channel: posted.and_then(|o| o.channel.clone()),
+        started_at: (m.status == Status::Started).then(crate::settings::now_secs),
+        delivered: ok.iter().map(|o| o.label.clone()).collect(),
+        failed: failed.iter().map(|o| o.label.clone()).collect(),
+    };
     outputs.emit(out_opts, &text)?;
     term::step_summary(&format!(
         "**notify**: {} sent to {} of {} targets{}",
