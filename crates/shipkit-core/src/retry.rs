@@ -49,9 +49,10 @@ impl Backoff {
             return ra.min(self.max);
         }
         let base = self.base_delay(attempt);
-        let jitter = (cheap_random() % 51) as i64 - 25; // -25..=25 percent
-        let ms = base.as_millis() as i64;
-        Duration::from_millis((ms + ms * jitter / 100).max(0) as u64)
+        let jitter = (cheap_random() % 51) as i128 - 25; // -25..=25 percent
+        let ms = base.as_millis().min(u64::MAX as u128) as i128;
+        let jittered = (ms + ms * jitter / 100).clamp(0, u64::MAX as i128) as u64;
+        Duration::from_millis(jittered).min(self.max.saturating_add(self.max / 4))
     }
 }
 
@@ -124,6 +125,20 @@ mod tests {
             d >= Duration::from_millis(150) && d <= Duration::from_millis(250),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn huge_backoffs_never_overflow() {
+        let b = Backoff {
+            attempts: u32::MAX,
+            initial: Duration::MAX,
+            max: Duration::MAX,
+        };
+        for attempt in [1, 2, 64, u32::MAX] {
+            let _ = b.base_delay(attempt);
+            let _ = b.delay(attempt, None);
+        }
+        assert_eq!(b.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
     }
 
     #[test]
