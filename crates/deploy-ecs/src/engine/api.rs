@@ -44,6 +44,25 @@ pub fn unavailable(e: &Error) -> bool {
     .any(|needle| e.message.contains(needle))
 }
 
+/// Text from ECS as it may be printed: control characters (terminal escapes, newlines) become spaces, and
+/// it is cut at `max` characters.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// An enum value or short name from ECS (status, stage, strategy).
+fn word(s: &str) -> String {
+    printable(s, 64)
+}
+
 fn bounded_minutes(m: Option<i32>) -> u32 {
     m.unwrap_or(0).clamp(0, 7 * 24 * 60) as u32
 }
@@ -76,7 +95,7 @@ pub fn plan_of(c: Option<&DeploymentConfiguration>) -> Plan {
         };
     };
     Plan {
-        strategy: c.strategy().map_or("ROLLING", |s| s.as_str()).to_string(),
+        strategy: word(c.strategy().map_or("ROLLING", |s| s.as_str())),
         bake_minutes: bounded_minutes(c.bake_time_in_minutes()),
         linear_step_percent: percent(c.linear_configuration().and_then(|l| l.step_percent())),
         linear_step_bake_minutes: bounded_minutes(c.linear_configuration().and_then(|l| l.step_bake_time_in_minutes())),
@@ -90,7 +109,7 @@ pub fn plan_of(c: Option<&DeploymentConfiguration>) -> Plan {
         alarms: c
             .alarms()
             .filter(|a| a.enable())
-            .map(|a| a.alarm_names().to_vec())
+            .map(|a| a.alarm_names().iter().take(20).map(|n| printable(n, 256)).collect())
             .unwrap_or_default(),
     }
 }
@@ -99,29 +118,37 @@ pub fn plan_of(c: Option<&DeploymentConfiguration>) -> Plan {
 pub fn to_state(d: &aws_sdk_ecs::types::ServiceDeployment) -> ServiceDeployment {
     ServiceDeployment {
         arn: d.service_deployment_arn().unwrap_or("").to_string(),
-        status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-        status_reason: d.status_reason().map(String::from).filter(|s| !s.is_empty()),
-        stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
-        source: d.source_service_revisions().iter().map(revision).collect(),
+        status: d.status().map(|s| word(s.as_str())).unwrap_or_default(),
+        status_reason: d.status_reason().map(|s| printable(s, 500)).filter(|s| !s.is_empty()),
+        stage: d.lifecycle_stage().map(|s| word(s.as_str())),
+        source: d.source_service_revisions().iter().take(20).map(revision).collect(),
         target: d.target_service_revision().map(revision),
         hooks: d
             .lifecycle_hook_details()
             .iter()
+            .take(50)
             .map(|h| Hook {
-                id: h.hook_id().unwrap_or("").to_string(),
-                kind: h.target_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
-                target_arn: h.target_arn().map(String::from),
-                status: h.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                // Sent back as is (ContinueServiceDeployment); printed through `printable`.
+                id: h.hook_id().unwrap_or("").chars().take(2048).collect(),
+                kind: h.target_type().map(|t| word(t.as_str())).unwrap_or_default(),
+                target_arn: h.target_arn().map(|a| printable(a, 2048)),
+                status: h.status().map(|s| word(s.as_str())).unwrap_or_default(),
                 expires_at: h.expires_at().map(|t| t.secs()),
-                timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+                timeout_action: h.timeout_action().map(|a| word(a.as_str())),
             })
             .collect(),
         plan: plan_of(d.deployment_configuration()),
-        rollback_reason: d.rollback().and_then(|r| r.reason()).map(String::from),
+        rollback_reason: d.rollback().and_then(|r| r.reason()).map(|r| printable(r, 500)),
         rollback_revision: d.rollback().and_then(|r| r.service_revision_arn()).map(String::from),
         triggered_alarms: d
             .alarms()
-            .map(|a| a.triggered_alarm_names().to_vec())
+            .map(|a| {
+                a.triggered_alarm_names()
+                    .iter()
+                    .take(20)
+                    .map(|n| printable(n, 256))
+                    .collect()
+            })
             .unwrap_or_default(),
         breaker_failures: d.deployment_circuit_breaker().map_or(0, |b| count(b.failure_count())),
         created_at: d.created_at().map(|t| t.secs()),

@@ -36,10 +36,11 @@ impl Hook {
     }
     /// `PAUSE hook ecs-pause-1a2b…` / `Lambda hook arn:…:function:smoke`.
     pub fn describe(&self) -> String {
+        let id = super::api::printable(&self.id, 80);
         match (self.kind.as_str(), &self.target_arn) {
-            ("PAUSE", _) => format!("PAUSE hook {}", self.id),
+            ("PAUSE", _) => format!("PAUSE hook {id}"),
             (_, Some(t)) => format!("Lambda hook {}", t.rsplit(':').next().unwrap_or(t)),
-            _ => format!("hook {}", self.id),
+            _ => format!("hook {id}"),
         }
     }
 }
