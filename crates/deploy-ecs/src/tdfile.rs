@@ -72,14 +72,27 @@ pub async fn parse(text: &str, origin: &str) -> Result<TaskDefinition> {
         .send()
         .await
         .map_err(|e| {
-            Error::usage(format!(
-                "{origin}: not a task definition: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ))
+            Error::usage(format!("{origin}: not a task definition: {}", error_chain(&e)))
+                .hint("check the field types against the output of `aws ecs describe-task-definition`")
         })?;
     r.task_definition()
         .cloned()
         .ok_or_else(|| Error::usage(format!("{origin}: empty task definition")))
+}
+
+/// An error and its sources as `a: b`, by `Display` only: never the SDK's `Debug` dump, which holds the
+/// whole expanded file (secret values included).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -118,6 +131,22 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(bare.container_definitions()[0].name(), Some("a"));
+    }
+
+    #[test]
+    fn a_type_error_names_the_problem_and_never_echoes_the_file() {
+        let text = r#"{"containerDefinitions": [{"name": "app", "memory": "lots",
+            "environment": [{"name": "DB_URL", "value": "postgres://app:Pw0rdInFile@db/app"}]}]}"#;
+        let e = block(parse(text, "td.json")).unwrap_err();
+        let line = e.one_line();
+        assert!(
+            line.contains("td.json: not a task definition") && line.contains("expected integer"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("Pw0rdInFile") && !line.contains("ResponseError"),
+            "{line}"
+        );
     }
 
     #[test]
