@@ -172,80 +172,10 @@ pub fn parse(raw: &str, slack_token: Option<&str>) -> Result<Target> {
     };
     let scheme = p.scheme.to_ascii_lowercase();
     if let Some((provider, transport)) = scheme.split_once('+') {
-        if transport != "https" && transport != "http" {
-            return Err(bad(raw, "the transport after `+` must be https or http"));
-        }
-        check_authority(raw, &p)?;
-        let url = format!("{transport}://{}{}", p.authority, p.rest);
-        let label = format!("{provider} {}", mask::redact_url(&url));
-        return match provider {
-            "slack" => {
-                let channel = query_param(p.rest, "channel");
-                let token = p
-                    .userinfo
-                    .map(str::to_string)
-                    .or_else(|| slack_token.map(str::to_string));
-                if p.userinfo.is_some() || channel.is_some() {
-                    let channel = channel.ok_or_else(|| bad(raw, "a Slack bot target needs ?channel=CHANNEL"))?;
-                    let token = token.ok_or_else(|| no_token(raw))?;
-                    let api_base = format!("{transport}://{}{}", p.authority, strip_query(p.rest));
-                    Ok(bot(api_base, token, channel))
-                } else {
-                    Ok(Target {
-                        kind: Kind::SlackWebhook,
-                        url,
-                        label,
-                    })
-                }
-            }
-            "discord" => Ok(Target {
-                kind: Kind::Discord,
-                url,
-                label,
-            }),
-            "teams" => Ok(Target {
-                kind: Kind::Teams,
-                url,
-                label,
-            }),
-            "webhook" | "json" => Ok(Target {
-                kind: Kind::Webhook,
-                url,
-                label,
-            }),
-            other => Err(bad(
-                raw,
-                &format!("unknown provider `{other}` (slack, discord, teams, webhook)"),
-            )),
-        };
+        return parse_forced(raw, &p, provider, transport, slack_token);
     }
     match scheme.as_str() {
-        "slack" => {
-            // slack://T000/B000/XXXX (webhook) or slack://TOKEN@CHANNEL / slack://CHANNEL (bot).
-            let after = &raw[raw.find("://").map_or(0, |i| i + 3)..];
-            let segments: Vec<&str> = after.split('/').filter(|s| !s.is_empty()).collect();
-            if segments.len() == 3 && p.userinfo.is_none() {
-                let url = format!("https://hooks.slack.com/services/{}", segments.join("/"));
-                return Ok(Target {
-                    kind: Kind::SlackWebhook,
-                    label: format!("slack {}", mask::redact_url(&url)),
-                    url,
-                });
-            }
-            let channel = p.authority.trim_start_matches('#');
-            if channel.is_empty() || segments.len() != 1 || p.rest.contains('?') {
-                return Err(bad(
-                    raw,
-                    "use slack://T.../B.../XXX (webhook) or slack://TOKEN@CHANNEL (bot)",
-                ));
-            }
-            let token = p
-                .userinfo
-                .map(str::to_string)
-                .or_else(|| slack_token.map(str::to_string))
-                .ok_or_else(|| no_token(raw))?;
-            Ok(bot("https://slack.com/api".into(), token, channel))
-        }
+        "slack" => parse_slack_short(raw, &p, slack_token),
         "discord" => {
             // discord://ID/TOKEN
             check_authority(raw, &p)?;
@@ -301,6 +231,90 @@ pub fn parse(raw: &str, slack_token: Option<&str>) -> Result<Target> {
             ),
         )),
     }
+}
+
+/// `provider+https://…` (or `+http`): that provider at any host.
+fn parse_forced(
+    raw: &str,
+    p: &Parts<'_>,
+    provider: &str,
+    transport: &str,
+    slack_token: Option<&str>,
+) -> Result<Target> {
+    if transport != "https" && transport != "http" {
+        return Err(bad(raw, "the transport after `+` must be https or http"));
+    }
+    check_authority(raw, p)?;
+    let url = format!("{transport}://{}{}", p.authority, p.rest);
+    let label = format!("{provider} {}", mask::redact_url(&url));
+    match provider {
+        "slack" => {
+            let channel = query_param(p.rest, "channel");
+            let token = p
+                .userinfo
+                .map(str::to_string)
+                .or_else(|| slack_token.map(str::to_string));
+            if p.userinfo.is_some() || channel.is_some() {
+                let channel = channel.ok_or_else(|| bad(raw, "a Slack bot target needs ?channel=CHANNEL"))?;
+                let token = token.ok_or_else(|| no_token(raw))?;
+                let api_base = format!("{transport}://{}{}", p.authority, strip_query(p.rest));
+                Ok(bot(api_base, token, channel))
+            } else {
+                Ok(Target {
+                    kind: Kind::SlackWebhook,
+                    url,
+                    label,
+                })
+            }
+        }
+        "discord" => Ok(Target {
+            kind: Kind::Discord,
+            url,
+            label,
+        }),
+        "teams" => Ok(Target {
+            kind: Kind::Teams,
+            url,
+            label,
+        }),
+        "webhook" | "json" => Ok(Target {
+            kind: Kind::Webhook,
+            url,
+            label,
+        }),
+        other => Err(bad(
+            raw,
+            &format!("unknown provider `{other}` (slack, discord, teams, webhook)"),
+        )),
+    }
+}
+
+/// `slack://T/B/X` (webhook) or `slack://TOKEN@CHANNEL` / `slack://CHANNEL` (bot).
+fn parse_slack_short(raw: &str, p: &Parts<'_>, slack_token: Option<&str>) -> Result<Target> {
+    // slack://T000/B000/XXXX (webhook) or slack://TOKEN@CHANNEL / slack://CHANNEL (bot).
+    let after = &raw[raw.find("://").map_or(0, |i| i + 3)..];
+    let segments: Vec<&str> = after.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.len() == 3 && p.userinfo.is_none() {
+        let url = format!("https://hooks.slack.com/services/{}", segments.join("/"));
+        return Ok(Target {
+            kind: Kind::SlackWebhook,
+            label: format!("slack {}", mask::redact_url(&url)),
+            url,
+        });
+    }
+    let channel = p.authority.trim_start_matches('#');
+    if channel.is_empty() || segments.len() != 1 || p.rest.contains('?') {
+        return Err(bad(
+            raw,
+            "use slack://T.../B.../XXX (webhook) or slack://TOKEN@CHANNEL (bot)",
+        ));
+    }
+    let token = p
+        .userinfo
+        .map(str::to_string)
+        .or_else(|| slack_token.map(str::to_string))
+        .ok_or_else(|| no_token(raw))?;
+    Ok(bot("https://slack.com/api".into(), token, channel))
 }
 
 fn no_token(raw: &str) -> Error {
