@@ -137,6 +137,17 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
     Ok(None)
 }
 
+/// Does the docker config name a credential helper for this registry (`credHelpers`)?
+pub fn has_helper(registry: &str) -> Result<bool> {
+    let Some((_, config)) = read_config()? else {
+        return Ok(false);
+    };
+    let keys = server_keys(registry);
+    Ok(
+        matches!(config.get("credHelpers"), Some(Value::Object(h)) if keys.iter().any(|k| h.get(k).is_some_and(Value::is_string))),
+    )
+}
+
 /// `docker-credential-<helper> get`: JSON `{"Username", "Secret"}`; "not found" is `None`.
 fn helper_get(helper: &str, server: &str) -> Result<Option<Credentials>> {
     let program = format!("docker-credential-{helper}");
@@ -209,7 +220,7 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<String> {
     Ok(path.display().to_string())
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

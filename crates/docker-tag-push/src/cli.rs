@@ -18,6 +18,8 @@ const EXAMPLES: &str = "Examples:
   docker-tag-push retag --image registry.example.com/billing --from 1.2.3 --tags stable,prod
   # promote the same artifact to another repository (cross-repository blob mount)
   docker-tag-push promote --from registry.example.com/staging/billing:1.2.3 --to registry.example.com/prod/billing:1.2.3
+  # multi-arch from native runners: each pushes its platform, then one index gets the tags
+  docker-tag-push index --image registry.example.com/billing --from sha256:AMD64...,sha256:ARM64... --input version.json
   docker-tag-push digest registry.example.com/billing:1.2.3
   echo \"$REGISTRY_PASSWORD\" | docker-tag-push login registry.example.com --username ci --password-stdin
 ";
@@ -78,6 +80,10 @@ pub struct RegistryArgs {
         value_parser = request_timeout
     )]
     pub registry_timeout: Duration,
+    /// Let an exact version tag (1.2.3, v1.2.3, 1.2.3-rc.1) that already holds another digest be moved.
+    /// Refused by default (exit 10): a published release never changes. Floating tags always move.
+    #[arg(long, env = "SHIPKIT_ALLOW_RETAG", global = true)]
+    pub allow_retag: bool,
 }
 
 /// `--registry-timeout`: a bounded duration, never 0 (exit 2 naming the limit).
@@ -106,6 +112,10 @@ pub enum Cmd {
     /// Check credentials against a registry and store them in the docker config (as `docker login`).
     #[command(after_long_help = after_help())]
     Login(LoginArgs),
+    /// Merge per-platform images (pushed by digest from native runners) into one multi-arch index and
+    /// publish its tags: registry-side, no pulls, every digest and platform checked.
+    #[command(after_long_help = after_help())]
+    Index(IndexArgs),
 }
 
 /// Build, tag and push (the default command).
@@ -246,4 +256,41 @@ pub struct LoginArgs {
         env = "SHIPKIT_PASSWORD_ENV"
     )]
     pub password_env: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IndexArgs {
+    /// Repository to publish the index to; repeatable or comma-separated. Default: image.repositories.
+    #[arg(
+        long = "image",
+        value_name = "REPO",
+        env = "SHIPKIT_REPOSITORIES",
+        value_delimiter = ','
+    )]
+    pub images: Vec<String>,
+    /// A per-platform image: REPO@sha256:... or sha256:... (in the first --image); repeatable or
+    /// comma-separated; all in one repository.
+    #[arg(
+        long = "from",
+        value_name = "REF",
+        env = "SHIPKIT_INDEX_FROM",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub from: Vec<String>,
+    /// Tags for the index, comma-separated. Default: docker_tags of --input.
+    #[arg(long, value_name = "TAGS", env = "SHIPKIT_DOCKER_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Another tool's output (version-detect's): docker_tags, and labels as index annotations. Repeatable.
+    #[arg(long = "input", value_name = "FILE", env = "SHIPKIT_INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// An index annotation KEY=VALUE (makes the index OCI); repeatable.
+    #[arg(long = "annotation", value_name = "KEY=VALUE", env = "SHIPKIT_ANNOTATION")]
+    pub annotations: Vec<String>,
+    /// Move floating tags (latest, 1, 1.2) even when they hold a newer version than this index.
+    #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
+    pub allow_downgrade: bool,
+    /// Print the registry calls, change nothing.
+    #[arg(long, env = "SHIPKIT_DRY_RUN")]
+    pub dry_run: bool,
 }

@@ -8,7 +8,10 @@
 //! - [`registry`]: a small OCI distribution API client (manifests, blobs, mounts, auth flow).
 //! - [`manifest`]: manifests as served (bytes, media type, descriptors).
 //! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
+//! - [`ecr`]: Amazon ECR hosts, registry tokens from GetAuthorizationToken, ECR's errors explained.
+//! - [`index`]: one multi-platform index from per-platform digests, registry-side.
 //! - [`build`]: the `docker build` command and the build-avoidance key.
+//! - [`release`]: release tags (`1.2.3`) never move (`--allow-retag` to force).
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
 //!   exact report (also when a signal stops the run).
 //! - [`floating`]: the downgrade guard and convergence of floating tags (`latest`, `1`, `1.2`).
@@ -18,11 +21,14 @@ pub mod auth;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod ecr;
 pub mod floating;
+pub mod index;
 pub mod manifest;
 pub mod publish;
 pub mod reference;
 pub mod registry;
+pub mod release;
 pub mod settings;
 pub mod version;
 
@@ -42,6 +48,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Cmd::Promote(a)) => commands::promote::run(&PromoteSettings::resolve(a)?, opts)?,
         Some(Cmd::Digest(a)) => commands::digest::run(&settings::digest_ref(a)?, opts)?,
         Some(Cmd::Login(a)) => commands::login::run(&LoginSettings::resolve(a)?, opts)?,
+        Some(Cmd::Index(a)) => {
+            let spec = settings::index_spec(a, &settings.config)?;
+            index::run(&spec, &registry::Client::new(opts))?
+        }
     };
     outputs.emit(&settings.output, &text)?;
     commands::step_summary(&outputs);

@@ -272,6 +272,9 @@ fn our_version(job: &Job, versions: &Versions) -> Option<Version> {
 }
 
 fn run_phases(job: &Job, shared: &Mutex<Report>) {
+    if refused_release_tags(job, shared) {
+        return;
+    }
     let floating_targets = exact_phase(job, shared);
     if floating_targets.is_empty() {
         return;
@@ -314,6 +317,26 @@ fn run_phases(job: &Job, shared: &Mutex<Report>) {
             )),
         }
     }
+}
+
+/// Release tags that would move (see [`crate::release`]): when there are some, every tag of the job is
+/// reported not published with the refusal and nothing is written.
+fn refused_release_tags(job: &Job, shared: &Mutex<Report>) -> bool {
+    if job.client.allow_retag() {
+        return false;
+    }
+    let moved = crate::release::moved_release_tags(&job.client, &job.manifest.digest, &job.targets);
+    if moved.is_empty() {
+        return false;
+    }
+    let e = crate::release::refuse_moving(&moved, &job.manifest.digest);
+    let mut r = lock(shared);
+    for t in &job.targets {
+        for tag in &t.tags {
+            r.failed.push((format!("{}:{tag}", t.repo), copy(&e)));
+        }
+    }
+    true
 }
 
 /// Content, then every exact tag. Returns the targets whose floating tags may move now (content there,
@@ -406,14 +429,18 @@ fn record(shared: &Mutex<Report>, name: String, result: Result<Move>, digest: &s
     }
 }
 
-/// `Ok(true)` when PUT, `Ok(false)` when the tag already held the digest.
+/// `Ok(true)` when PUT, `Ok(false)` when the tag already held the digest. A release tag is checked
+/// again before its PUT and read back after it ([`crate::release`]).
 fn put_tag(client: &Client, m: &Manifest, repo: &Repo, tag: &str) -> Result<bool> {
     cancel::check(&format!("before tagging {repo}:{tag}"))?;
-    if client.head_manifest(&repo.with_tag(tag))?.as_deref() == Some(m.digest.as_str()) {
+    let held = client.head_manifest(&repo.with_tag(tag))?;
+    if held.as_deref() == Some(m.digest.as_str()) {
         return Ok(false);
     }
+    crate::release::check_before_put(client, held.as_deref(), m, repo, tag)?;
     cancel::check(&format!("before tagging {repo}:{tag}"))?;
     client.put_manifest(repo, tag, m)?;
+    crate::release::verify_after_put(client, m, repo, tag)?;
     Ok(true)
 }
 

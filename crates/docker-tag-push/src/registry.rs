@@ -12,6 +12,10 @@
 //! Credentials stay with their origin: an `Authorization` header goes only to the scheme, host and port of
 //! the registry that challenged (compared parsed, `shipkit_core::net::same_origin`); a redirect to another origin
 //! (S3 or a CDN behind the registry) is followed without it.
+//!
+//! Amazon ECR hosts get their password from ECR itself ([`crate::ecr`]) unless the docker config names a
+//! credential helper for the host; a 401 to such a token asks ECR again once; ECR's own errors (immutable
+//! tag, missing repository) are explained.
 
 use crate::auth::{Challenge, Credentials};
 use crate::reference::{is_plain_http, ImageRef, Repo};
@@ -54,6 +58,8 @@ pub struct Options {
     pub backoff: Backoff,
     /// Per request (blob uploads included).
     pub timeout: Duration,
+    /// Publishing policy: may a release tag holding another digest be moved (`--allow-retag`)?
+    pub allow_retag: bool,
 }
 
 impl Default for Options {
@@ -62,6 +68,7 @@ impl Default for Options {
             insecure: vec![],
             backoff: Backoff::default(),
             timeout: Duration::from_secs(600),
+            allow_retag: false,
         }
     }
 }
@@ -70,6 +77,8 @@ impl Default for Options {
 struct HostAuth {
     /// Looked up once, lazily (`None` = not looked up yet).
     creds: Option<Option<Credentials>>,
+    /// The credentials are an ECR token from GetAuthorizationToken (asked again after a 401).
+    native_ecr: bool,
     challenge: Option<Challenge>,
     /// `Authorization` header values by scope set.
     headers: HashMap<String, String>,
@@ -83,6 +92,8 @@ pub struct Client {
     agent: ureq::Agent,
     opts: Options,
     hosts: Arc<Mutex<HashMap<String, HostAuth>>>,
+    /// ECR registry tokens of this run.
+    pub ecr: Arc<crate::ecr::Tokens>,
 }
 
 fn scope_pull(repo: &Repo) -> String {
@@ -109,6 +120,7 @@ impl Client {
             agent,
             opts,
             hosts: Arc::new(Mutex::new(HashMap::new())),
+            ecr: Arc::default(),
         }
     }
 
@@ -121,6 +133,11 @@ impl Client {
         self.hosts().entry(registry.to_string()).or_default().creds = Some(Some(creds));
     }
 
+    /// May release tags holding another digest be moved (`--allow-retag`)?
+    pub fn allow_retag(&self) -> bool {
+        self.opts.allow_retag
+    }
+
     pub fn base_url(&self, registry: &str) -> String {
         let scheme = if is_plain_http(registry, &self.opts.insecure) {
             "http"
@@ -130,13 +147,37 @@ impl Client {
         format!("{scheme}://{}", crate::reference::api_host(registry))
     }
 
-    fn creds(&self, registry: &str) -> Result<Option<Credentials>> {
+    /// The credentials for a registry: given (`login`), an ECR token, or from the docker config.
+    pub fn creds(&self, registry: &str) -> Result<Option<Credentials>> {
         if let Some(c) = self.hosts().get(registry).and_then(|h| h.creds.clone()) {
             return Ok(c);
         }
-        let c = crate::auth::lookup(registry)?;
-        self.hosts().entry(registry.to_string()).or_default().creds = Some(c.clone());
+        let ecr = match crate::ecr::EcrHost::parse(registry) {
+            Some(h) if !crate::auth::has_helper(registry)? => Some(h),
+            _ => None,
+        };
+        let c = match &ecr {
+            Some(h) => Some(self.ecr.credentials(h)?),
+            None => crate::auth::lookup(registry)?,
+        };
+        let mut hosts = self.hosts();
+        let entry = hosts.entry(registry.to_string()).or_default();
+        entry.creds = Some(c.clone());
+        entry.native_ecr = ecr.is_some();
         Ok(c)
+    }
+
+    /// After a 401 to an ECR token we got ourselves: forget it, so the next request asks ECR again.
+    fn forget_native_token(&self, registry: &str) {
+        let mut hosts = self.hosts();
+        let Some(h) = hosts.get_mut(registry).filter(|h| h.native_ecr) else {
+            return;
+        };
+        h.creds = None;
+        h.headers.clear();
+        if let Some(host) = crate::ecr::EcrHost::parse(registry) {
+            self.ecr.forget(&host);
+        }
     }
 
     /// One HTTP exchange with transient-failure retries; a transport failure is exit code 7. No request
@@ -197,9 +238,13 @@ impl Client {
                 req.headers.push(("Authorization".into(), h));
             }
         }
+        let sent_auth = req.headers.iter().any(|(k, _)| k == "Authorization");
         let resp = self.exchange(&req)?;
         if resp.status != 401 || !same_host {
             return Ok(resp);
+        }
+        if sent_auth {
+            self.forget_native_token(registry);
         }
         let challenge = resp
             .header("www-authenticate")
@@ -456,6 +501,12 @@ impl Client {
 
 /// The error for a status we did not expect, with the registry's own error code and message.
 fn unexpected(what: &str, target: &str, resp: &Response) -> Error {
+    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let first = v.get("errors").and_then(|e| e.get(0));
+    let field = |k: &str| first.and_then(|e| e.get(k)).and_then(Value::as_str).unwrap_or("");
+    if let Some(e) = crate::ecr::explain(target, resp.status, field("code"), field("message")) {
+        return e;
+    }
     let code = match resp.status {
         401 | 403 => ExitCode::Auth,
         404 => ExitCode::NotFound,

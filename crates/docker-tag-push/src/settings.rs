@@ -4,7 +4,7 @@
 //! spec, the output destination), so a bad value stops the run before the first build, request or write.
 
 use crate::build::{parse_kv, BuildSpec};
-use crate::cli::{Cli, DigestArgs, LoginArgs, PromoteArgs, PushArgs, RetagArgs};
+use crate::cli::{Cli, DigestArgs, IndexArgs, LoginArgs, PromoteArgs, PushArgs, RetagArgs};
 use crate::floating::Policy;
 use crate::publish::Target;
 use crate::reference::{validate_tag, ImageRef, Reference, Repo};
@@ -43,6 +43,7 @@ impl Settings {
                 ..Backoff::default()
             },
             timeout: cli.registry.registry_timeout,
+            allow_retag: cli.registry.allow_retag,
         };
         let output = cli.common.output_options();
         // Where the output goes is checked before anything is built or pushed, not after.
@@ -346,4 +347,59 @@ impl LoginSettings {
             password,
         })
     }
+}
+
+/// `index`, resolved: repositories (flags, else shipkit.yml), sources by digest, tags (flags, else
+/// `docker_tags` of --input), annotations (OCI labels of --input, then --annotation).
+pub fn index_spec(a: &IndexArgs, config: &Config) -> Result<crate::index::IndexSpec> {
+    let inputs = Inputs::read(&a.inputs)?;
+    let repos_text = if a.images.is_empty() {
+        config.image.repositories.clone()
+    } else {
+        split_list(&a.images)
+    };
+    let repos = repos_text.iter().map(|r| Repo::parse(r)).collect::<Result<Vec<_>>>()?;
+    let first = repos
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::usage("no image repository given").hint("pass --image REGISTRY/NAME"))?;
+    let sources = split_list(&a.from)
+        .iter()
+        .map(|f| match f.starts_with("sha256:") {
+            true => Reference::parse(f).map(|r| ImageRef {
+                repo: first.clone(),
+                reference: r,
+            }),
+            false => ImageRef::parse(f, None),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut tags = if a.tags.is_empty() {
+        inputs.list("docker_tags")
+    } else {
+        split_list(&a.tags)
+    };
+    dedup(&mut tags);
+    for t in &tags {
+        validate_tag(t)?;
+    }
+    let mut annotations = Labels::default();
+    if let Some(v) = inputs.get("labels") {
+        annotations.add_json(v, "labels of --input")?;
+    }
+    for s in &a.annotations {
+        let (k, v) = parse_kv(s, "--annotation")?;
+        annotations.add(k, v);
+    }
+    let mut annotations = annotations.0;
+    annotations.sort();
+    let spec = crate::index::IndexSpec {
+        repos,
+        sources,
+        tags,
+        annotations,
+        dry_run: a.dry_run,
+        allow_downgrade: a.allow_downgrade,
+    };
+    spec.validate()?;
+    Ok(spec)
 }

@@ -131,8 +131,10 @@ fn circleci_orb_commands_install_and_pass_values_through_bash_env() {
         ("INPUT_FETCH", "false"),
     ]);
     run(&bash, &detect, repo.path(), &env);
-    let saved = std::fs::read_to_string(repo.path().join(".shipkit/version.env")).unwrap();
+    // Saved for later jobs outside the checkout (the build context): nothing untracked is left in it.
+    let saved = std::fs::read_to_string("/tmp/shipkit-outputs/version.env").unwrap();
     assert!(saved.lines().any(|l| l == "SHIPKIT_VERSION=1.2.3"), "{saved}");
+    assert_eq!(git_status(repo.path()), "", "the orb left files in the checkout");
 
     // the next step sees the values as environment variables, as the next tool's flags read them
     let next = run(
@@ -165,6 +167,9 @@ fn gitlab_template_jobs_install_and_write_the_dotenv_report() {
         ("SHIPKIT_BASE_URL", server.url.as_str()),
         ("SHIPKIT_NOTIFY_TO", ""),
     ];
+    let bin = tempfile::tempdir().unwrap();
+    let mut env = env.to_vec();
+    env.push(("SHIPKIT_BIN_DIR", bin.path().to_str().unwrap()));
     run(&["sh", "-c"], &script, repo.path(), &env);
     let dotenv = std::fs::read_to_string(repo.path().join("version.env")).unwrap();
     assert!(dotenv.lines().any(|l| l == "SHIPKIT_VERSION=1.2.3"), "{dotenv}");
@@ -172,5 +177,22 @@ fn gitlab_template_jobs_install_and_write_the_dotenv_report() {
         dotenv.lines().any(|l| l.starts_with("SHIPKIT_DOCKER_TAGS=")),
         "{dotenv}"
     );
-    assert!(repo.path().join(".shipkit-bin/version-detect").exists());
+    // The tools and the installer live outside the checkout; only the dotenv report is in it (GitLab
+    // artifacts must be), written by the job that builds nothing.
+    assert!(bin.path().join("version-detect").exists());
+    assert_eq!(
+        git_status(repo.path()),
+        "?? version.env",
+        "the template left files in the checkout"
+    );
+}
+
+/// `git status --porcelain` of a checkout, trimmed.
+fn git_status(dir: &std::path::Path) -> String {
+    let o = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    text(&o.stdout).trim().to_string()
 }

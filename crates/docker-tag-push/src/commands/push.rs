@@ -68,7 +68,13 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
     let built = prebuilt.is_none();
     let (src_repo, digest) = match prebuilt {
         Some(found) => found,
-        None => build_and_push(&run, &client, &mut report)?,
+        None => {
+            if run.key_tag.is_none() {
+                // docker push would write this tag itself, before any digest can be compared.
+                crate::release::guard_unkeyed_push(&client, &s.repos, &run.push_tag, &key)?;
+            }
+            build_and_push(&run, &client, &mut report)?
+        }
     };
     let (holders, failed_repos) = if built {
         push_other_registries(&run, &client, &digest, &mut report)
@@ -134,17 +140,13 @@ fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Re
         .run_streaming()
         .map_err(|e| e.hint("the docker build output above says why; is the daemon reachable (DOCKER_HOST)?"))?;
     term::info(&format!("pushing {}", run.build_ref));
-    Command::new("docker")
-        .arg("push")
-        .arg(&run.build_ref)
-        .run_streaming()
-        .map_err(|e| {
-            e.hint(format!(
-                "nothing was published; check that {} is reachable and that you are logged in \
+    crate::ecr::docker_push(client, &first.registry, &run.build_ref).map_err(|e| {
+        e.hint(format!(
+            "nothing was published; check that {} is reachable and that you are logged in \
                  (docker-tag-push login {})",
-                first.registry, first.registry
-            ))
-        })?;
+            first.registry, first.registry
+        ))
+    })?;
     let d = client.head_manifest(&first.with_tag(&run.push_tag))?.ok_or_else(|| {
         Error::remote(format!(
             "{} is missing from the registry right after docker push",
@@ -179,7 +181,7 @@ fn push_other_registries(
         let result = client.ping(&r.registry).and_then(|()| {
             term::info(&format!("pushing {target}"));
             Command::new("docker").args(["tag", &run.build_ref, &target]).read()?;
-            Command::new("docker").args(["push", &target]).run_streaming()
+            crate::ecr::docker_push(client, &r.registry, &target)
         });
         match result.and_then(|()| client.head_manifest(&r.with_tag(&run.push_tag))) {
             Ok(Some(d)) if d == digest => {

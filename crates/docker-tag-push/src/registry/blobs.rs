@@ -31,6 +31,15 @@ impl Client {
         match resp.status {
             201 => Ok(None),
             202 => Ok(Some(self.location(&to.registry, &resp)?)),
+            // A registry that does not mount (ECR without blob mounting, some proxies) may refuse the
+            // parameter outright: upload instead.
+            400 | 404 | 405 => {
+                shipkit_core::term::info(&format!(
+                    "{}: cross-repository mount refused (HTTP {}); uploading instead",
+                    to.registry, resp.status
+                ));
+                Ok(Some(self.start_upload(to)?))
+            }
             _ => Err(unexpected("mount blob", &format!("{to}@{digest}"), &resp)),
         }
     }
