@@ -58,13 +58,15 @@ fn a_release_tag_holding_another_digest_is_refused_before_any_tag_moves() {
     );
     assert_eq!(raw.digest(&repo, "1.2"), None, "nothing written");
 
-    // Floating tags alone move as designed.
+    // Tags that are not releases move as designed (a branch tag; `latest` and `1.2` follow the newest
+    // release of their line, see floating.rs).
     let o = env.run(
-        &["retag", "--image", &image, "--from", &d2, "--tags", "1.2,latest"],
+        &["retag", "--image", &image, "--from", &d2, "--tags", "main,sha-1a2b3c4"],
         env.home.path(),
     );
     assert_eq!(code(&o), 0, "{}", err(&o));
-    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(d2.as_str()));
+    assert_eq!(raw.digest(&repo, "main").as_deref(), Some(d2.as_str()));
+    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(d1.as_str()));
 
     // The same digest under the release tag is success, not a refusal.
     let o = env.run(

@@ -133,7 +133,12 @@ fn circleci_orb_commands_install_and_pass_values_through_bash_env() {
     run(&bash, &detect, repo.path(), &env);
     // Saved for later jobs outside the checkout (the build context): nothing untracked is left in it.
     let saved = std::fs::read_to_string("/tmp/shipkit-outputs/version.env").unwrap();
-    assert!(saved.lines().any(|l| l == "SHIPKIT_VERSION=1.2.3"), "{saved}");
+    assert!(
+        saved
+            .lines()
+            .any(|l| l.trim_start_matches("export ") == "SHIPKIT_VERSION=1.2.3"),
+        "{saved}"
+    );
     assert_eq!(git_status(repo.path()), "", "the orb left files in the checkout");
 
     // the next step sees the values as environment variables, as the next tool's flags read them
