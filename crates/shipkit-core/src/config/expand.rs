@@ -110,6 +110,25 @@ impl Expander<'_> {
     }
 }
 
+/// `${VAR}` in every string of a parsed JSON document (a `--task-definition` file): keys and structure
+/// untouched, so a value cannot inject JSON. Errors are exit 2 (a flag's file), naming `origin`, the line
+/// in `text` and the JSON path (`containerDefinitions[0].image`).
+pub fn expand_json(value: &mut Value, origin: &str, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let ex = Expander { origin, text, lookup };
+    let mut path = String::new();
+    let result = match value {
+        Value::Object(map) => map.iter_mut().try_for_each(|(k, v)| {
+            path.clone_from(k);
+            ex.walk(v, &path)
+        }),
+        other => ex.walk(other, "$"),
+    };
+    result.map_err(|mut e| {
+        e.code = crate::ExitCode::Usage;
+        e
+    })
+}
+
 /// Text-level expansion, line by line, for callers that have not moved to expanding after parsing yet.
 /// Prefer [`Expander::walk`] on the parsed value: text-level expansion lets a value inject syntax.
 pub fn expand_text(text: &str, origin: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
@@ -180,4 +199,29 @@ fn line_of(text: &str, name: &str) -> Option<usize> {
             })
         })
         .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_expand_without_injecting_keys() {
+        let text = r#"{"family": "${FAMILY}", "containerDefinitions": [{"image": "${IMAGE:-app:1}", "n": 5}]}"#;
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        let lookup = |k: &str| (k == "FAMILY").then(|| r#"web", "taskRoleArn": "evil"#.to_string());
+        expand_json(&mut v, "td.json", text, &lookup).unwrap();
+        assert_eq!(v["family"], r#"web", "taskRoleArn": "evil"#);
+        assert!(v.get("taskRoleArn").is_none());
+        assert_eq!(v["containerDefinitions"][0]["image"], "app:1");
+        let mut v: Value = serde_json::from_str(r#"{"a": ["${NOPE}"]}"#).unwrap();
+        let e = expand_json(&mut v, "td.json", "{\"a\": [\"${NOPE}\"]}", &lookup).unwrap_err();
+        assert_eq!(e.code, crate::ExitCode::Usage);
+        assert!(
+            e.message
+                .contains("td.json:1: a[0]: environment variable NOPE is not set"),
+            "{}",
+            e.message
+        );
+    }
 }
