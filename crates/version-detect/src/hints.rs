@@ -123,13 +123,14 @@ pub fn unused_warning(index: &TagIndex) -> Option<String> {
     if index.unused.len() > SHOWN {
         shown.push(format!("and {} more", index.unused.len() - SHOWN));
     }
+    let what = if index.unused.len() == 1 {
+        "1 tag that looks like a version is".to_string()
+    } else {
+        format!("{} tags that look like versions are", index.unused.len())
+    };
     Some(format!(
-        "{} tag{} that look{} like versions {} not used: {} (hint: they are not semver, X.Y or PEP 440; \
-         --tag-pattern REGEX with named groups reads other forms, see `version-detect explain`)",
-        index.unused.len(),
-        if index.unused.len() == 1 { "" } else { "s" },
-        if index.unused.len() == 1 { "s" } else { "" },
-        if index.unused.len() == 1 { "is" } else { "are" },
+        "{what} not used: {} (hint: they are not semver, X.Y or PEP 440; --tag-pattern REGEX with named groups \
+         reads other forms, see `version-detect explain`)",
         shown.join(", ")
     ))
 }

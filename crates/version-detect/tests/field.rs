@@ -189,7 +189,7 @@ fn unused_version_tags_are_named_and_patterns_read_them() {
     let (v, err) = stderr_of(r.path(), &[], &[]);
     assert!(v["version"].as_str().unwrap().starts_with("1.0.1-dev.1"));
     assert!(
-        err.contains("1 tag that looks like versions is not used: 1.2.3.4"),
+        err.contains("1 tag that looks like a version is not used: 1.2.3.4"),
         "{err}"
     );
     let e = json(&r, &["explain"], &[]);
