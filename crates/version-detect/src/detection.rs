@@ -317,6 +317,8 @@ pub fn detect(repo: &Repository, s: &Settings, ci: &CiContext, purpose: Purpose)
     } else {
         TagList::not_needed()
     };
+    // A signal during `git ls-remote` ends the run (exit 130/143), not a withheld answer.
+    shipkit_core::cancel::check("while listing the remote's tags")?;
 
     let branch = if head.detached { ci.branch.clone() } else { head.branch };
     let source = ci.repository_url.clone().or_else(|| {

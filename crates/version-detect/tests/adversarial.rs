@@ -126,6 +126,41 @@ fn a_remote_that_never_answers_is_cut_off() {
     assert_eq!(left, 0, "git ls-remote and its helper were killed");
 }
 
+#[test]
+fn sigterm_while_the_remote_hangs_ends_the_run() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let r = repo_with_commits(1);
+    r.tag("v1.0.0");
+    r.git(&["remote", "add", "origin", &format!("http://127.0.0.1:{port}/repo.git")]);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--remote-timeout", "60s", "--tag-list", "remote"])
+        .current_dir(r.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in shipkit_testkit::CI_VARS {
+        cmd.env_remove(v);
+    }
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let start = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cancelled by SIGTERM"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "no answer on stdout: {}", stdout(&o));
+}
+
 /// A bare remote whose pre-receive hook sleeps `secs` and then exits `code`.
 fn slow_remote(secs: u32, code: i32) -> tempfile::TempDir {
     let bare = tempfile::tempdir().unwrap();
