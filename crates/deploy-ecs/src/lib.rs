@@ -10,7 +10,8 @@
 //! - [`aws`]: the ECS client and the calls.
 //! - [`phase`]: deadlines and SIGINT/SIGTERM around the calls of each phase of a deploy.
 //! - [`taskdef`]: editing task definitions (image, env), image references and versions.
-//! - [`tdfile`]: task definitions from a JSON file in the repository.
+//! - [`tdfile`]: task definitions from a JSON file in the repository; [`tdcheck`]: their fields checked
+//!   against the SDK's schema ("did you mean").
 
 pub mod aws;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod phase;
 pub mod settings;
 pub mod taskdef;
+pub mod tdcheck;
 pub mod tdfile;
 
 pub use cli::Cli;

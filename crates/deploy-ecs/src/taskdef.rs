@@ -39,17 +39,118 @@ pub fn is_downgrade(current: &str, new: &str) -> bool {
     }
 }
 
-/// Check an image reference before anything is changed.
+/// Check an image reference before anything is changed, with the grammar registries use:
+/// `[REGISTRY[:PORT]/]PATH[:TAG][@sha256:<64 hex>]`, path components lower-case `[a-z0-9]` joined by
+/// `.`, `_`, `__` or dashes; tags `[A-Za-z0-9_.-]`, at most 128, not starting with `.` or `-`.
 pub fn validate_image(image: &str) -> Result<()> {
-    let bad = image.is_empty()
-        || image.chars().any(|c| c.is_whitespace() || c.is_control())
-        || image.starts_with(['-', ':', '@', '/'])
-        || image.ends_with([':', '@', '/']);
-    if bad {
-        return Err(Error::usage(format!("invalid image reference `{image}`"))
-            .hint("pass REPO@sha256:DIGEST (docker-tag-push's `image` output) or REPO:TAG"));
+    match image_problem(image) {
+        None => Ok(()),
+        Some(why) => {
+            let shown: String = image.chars().take(80).collect();
+            Err(Error::usage(format!("invalid image reference `{shown}`: {why}"))
+                .hint("pass REPO@sha256:<64 hex digits> (docker-tag-push's `image` output) or REPO:TAG"))
+        }
     }
-    Ok(())
+}
+
+/// What is wrong with an image reference, if anything.
+fn image_problem(image: &str) -> Option<&'static str> {
+    if image.is_empty() {
+        return Some("it is empty");
+    }
+    if image.len() > 512 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("too long, or it holds spaces or control characters");
+    }
+    let (name_tag, digest) = match image.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (image, None),
+    };
+    if let Some(d) = digest {
+        let hex_ok =
+            |h: &str, n: usize| h.len() == n && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        let ok = match d.split_once(':') {
+            Some(("sha256", h)) => hex_ok(h, 64),
+            Some(("sha512", h)) => hex_ok(h, 128),
+            _ => false,
+        };
+        if !ok {
+            return Some("a digest is sha256: and 64 lower-case hex digits");
+        }
+    }
+    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        None => (name_tag, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && !t.starts_with(['.', '-'])
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Some("a tag is letters, digits, `_`, `.` and `-` (at most 128, not starting with `.` or `-`)");
+        }
+    }
+    name_problem(name)
+}
+
+/// What is wrong with a repository name (`registry:port/path`), if anything.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 255 {
+        return Some("the repository name is empty or longer than 255 characters");
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    let first = parts[0];
+    if parts.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
+        let (host, port) = first.split_once(':').unwrap_or((first, ""));
+        let host_ok = !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
+        let port_ok = first.matches(':').count() <= 1
+            && (!first.contains(':')
+                || (!port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())));
+        if !host_ok || !port_ok {
+            return Some("the registry must be a host name with an optional :port");
+        }
+        parts.remove(0);
+    }
+    for p in parts {
+        if p.chars().any(|c| c.is_ascii_uppercase()) {
+            return Some("repository names are lower-case");
+        }
+        if p.contains(':') {
+            return Some("only one `:` (before the tag) may follow the repository name");
+        }
+        if !path_component_ok(p) {
+            return Some("a repository path is lower-case letters and digits joined by `.`, `_`, `__` or `-`");
+        }
+    }
+    None
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn path_component_ok(p: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let b: Vec<char> = p.chars().collect();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep: String = b[start..i].iter().collect();
+        if !(sep == "." || sep == "_" || sep == "__" || sep.chars().all(|c| c == '-')) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Parse `--env K=V`.
@@ -131,19 +232,30 @@ pub fn apply(
                 Some(kv) if kv.value.as_deref() == Some(v.as_str()) => {}
                 Some(kv) => {
                     diff.push(format!(
-                        "container {name}: env {k}: {} -> {v}",
-                        kv.value.as_deref().unwrap_or("")
+                        "container {name}: env {k}: {} -> {}",
+                        shown(k, kv.value.as_deref().unwrap_or("")),
+                        shown(k, v)
                     ));
                     kv.value = Some(v.clone());
                 }
                 None => {
-                    diff.push(format!("container {name}: env {k}: (unset) -> {v}"));
+                    diff.push(format!("container {name}: env {k}: (unset) -> {}", shown(k, v)));
                     vars.push(KeyValuePair::builder().name(k).value(v).build());
                 }
             }
         }
     }
     Ok(diff)
+}
+
+/// A value as the diff shows it: `***` for a secret-looking name, whatever its length (the mask registry
+/// skips very short values, which would hide too much elsewhere).
+fn shown(name: &str, value: &str) -> String {
+    if shipkit_core::mask::is_secret_name(name) && !value.is_empty() {
+        "***".into()
+    } else {
+        value.to_string()
+    }
 }
 
 /// The image of the containers a deploy would touch (for status): the first container's image.
@@ -306,6 +418,55 @@ mod tests {
         assert_eq!(env[0].1, "s3cr3t-value-42");
         assert!(!shipkit_core::mask::mask("diff: s3cr3t-value-42").contains("s3cr3t-value-42"));
         assert!(parse_env(&["=x".into()]).is_err());
+        // Short secrets too, in the diff.
+        let mut t = td();
+        let diff = apply(
+            &mut t,
+            "reg:5000/acme/web:2",
+            None,
+            &[("DB_PASSWORD".into(), "hunt2".into())],
+        )
+        .unwrap();
+        assert!(diff.iter().all(|d| !d.contains("hunt2")), "{diff:?}");
+        assert!(
+            diff.iter().any(|d| d.contains("DB_PASSWORD: (unset) -> ***")),
+            "{diff:?}"
+        );
+    }
+
+    #[test]
+    fn image_references_are_checked_with_the_registry_grammar() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for good in [
+            "nginx".to_string(),
+            "reg.test/team/web:1.2.3".into(),
+            "127.0.0.1:5000/acme/web:v1".into(),
+            format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@{digest}"),
+            format!("localhost/web:1.0@{digest}"),
+            "a/b__c/d-e.f---g:latest".into(),
+        ] {
+            assert!(validate_image(&good).is_ok(), "{good}");
+        }
+        for bad in [
+            "repo@sha256:short",
+            "repo@sha256:ABCDEF",
+            "UPPER/Case:1",
+            "a:b:c",
+            "reg.test/web:",
+            "reg.test/web:-x",
+            "web:1 2",
+            "",
+            "-flag",
+            "reg.test//web",
+            "reg.test/web_:1",
+            "reg.test:port/web",
+        ] {
+            let e = validate_image(bad).unwrap_err();
+            assert_eq!(e.code, shipkit_core::ExitCode::Usage, "{bad}");
+            assert!(!e.one_line().contains('\n'), "{bad}");
+        }
+        let e = validate_image("UPPER/Case:1").unwrap_err();
+        assert!(e.message.contains("lower-case"), "{}", e.message);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `--task-definition FILE`: a task definition kept in the repository, as JSON in the shape
 //! `aws ecs describe-task-definition` prints (`{"taskDefinition": {...}}`) or the bare object
-//! (`{"family": ..., "containerDefinitions": [...]}`), with `${VAR}` replaced from the environment.
+//! (`{"family": ..., "containerDefinitions": [...]}`), with `${VAR}` replaced from the environment in
+//! string values, after the fields were checked against the SDK's schema ([`crate::tdcheck`]).
 //!
 //! The JSON is read by the SDK's own deserializer (a client whose "HTTP" answer is the file), so every
 //! field the SDK knows is kept, with the same types, and nothing is hand-copied.
@@ -42,13 +43,12 @@ pub async fn load(path: &Path) -> Result<TaskDefinition> {
     parse(&text, &origin).await
 }
 
-/// Parse task-definition JSON text (`origin` names it in errors).
+/// Parse task-definition JSON text (`origin` names it in errors). `${VAR}` is expanded after parsing, in
+/// string values only: a variable's value can never add fields or break the JSON.
 pub async fn parse(text: &str, origin: &str) -> Result<TaskDefinition> {
-    let expanded = shipkit_core::config::expand_env(text, origin, &|k| std::env::var(k).ok())
-        .map_err(|e| Error::usage(e.message).hint("export the variable, or write $${ for a literal ${"))?;
     let value: serde_json::Value =
-        serde_json::from_str(&expanded).map_err(|e| Error::usage(format!("{origin} is not valid JSON: {e}")))?;
-    let inner = match value.get("taskDefinition") {
+        serde_json::from_str(text).map_err(|e| Error::usage(format!("{origin} is not valid JSON: {e}")))?;
+    let mut inner = match value.get("taskDefinition") {
         Some(td) => td.clone(),
         None => value,
     };
@@ -56,6 +56,8 @@ pub async fn parse(text: &str, origin: &str) -> Result<TaskDefinition> {
         return Err(Error::usage(format!("{origin}: no containerDefinitions array"))
             .hint("the file must hold a task definition: {\"family\": ..., \"containerDefinitions\": [...]}"));
     }
+    crate::tdcheck::check(&inner, origin)?;
+    expand_strings(&mut inner, origin)?;
     let body = serde_json::json!({ "taskDefinition": inner }).to_string();
     let conf = aws_sdk_ecs::Config::builder()
         .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
@@ -71,28 +73,33 @@ pub async fn parse(text: &str, origin: &str) -> Result<TaskDefinition> {
         .task_definition("file")
         .send()
         .await
-        .map_err(|e| {
-            Error::usage(format!("{origin}: not a task definition: {}", error_chain(&e)))
-                .hint("check the field types against the output of `aws ecs describe-task-definition`")
-        })?;
+        // The SDK's error would quote the file (secrets included): say only that it could not read it.
+        .map_err(|_| Error::usage(format!("{origin}: not a task definition the AWS SDK can read")))?;
     r.task_definition()
         .cloned()
         .ok_or_else(|| Error::usage(format!("{origin}: empty task definition")))
 }
 
-/// An error and its sources as `a: b`, by `Display` only: never the SDK's `Debug` dump, which holds the
-/// whole expanded file (secret values included).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
+/// Expand `${VAR}` in every string value (never in keys).
+fn expand_strings(v: &mut serde_json::Value, origin: &str) -> Result<()> {
+    match v {
+        serde_json::Value::String(s) if s.contains('$') => {
+            *s = shipkit_core::config::expand_env(s, origin, &|k| std::env::var(k).ok())
+                .map_err(|e| Error::usage(e.message).hint("export the variable, or write $${ for a literal ${"))?;
         }
-        source = s.source();
+        serde_json::Value::Array(items) => {
+            for item in items {
+                expand_strings(item, origin)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                expand_strings(item, origin)?;
+            }
+        }
+        _ => {}
     }
-    parts.join(": ")
+    Ok(())
 }
 
 #[cfg(test)]

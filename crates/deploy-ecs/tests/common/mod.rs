@@ -172,9 +172,10 @@ pub fn run_at(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     run_in(dir.path(), endpoint, args, env)
 }
 
-/// Like [`run_at`], in a given directory (a git checkout).
-pub fn run_in(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut full: Vec<(&str, &str)> = vec![
+/// The test environment every run gets: test AWS credentials pointed at `endpoint`, fast polls, a
+/// one-minute default timeout, no colour.
+pub fn base_env(endpoint: &str) -> Vec<(&str, &str)> {
+    vec![
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_REGION", "us-east-1"),
@@ -189,9 +190,27 @@ pub fn run_in(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str
         // Fail in a minute, not ten, if something never stabilises.
         ("SHIPKIT_TIMEOUT", "60s"),
         ("NO_COLOR", "1"),
-    ];
+    ]
+}
+
+/// Like [`run_at`], in a given directory (a git checkout).
+pub fn run_in(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut full = base_env(endpoint);
     full.extend_from_slice(env);
     shipkit_testkit::run(env!("CARGO_BIN_EXE_deploy-ecs"), args, dir, &full)
+}
+
+/// The real binary as a command to spawn (signal tests, concurrent runs), with [`base_env`].
+pub fn command(dir: &std::path::Path, endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_deploy-ecs"));
+    cmd.args(args).current_dir(dir);
+    for var in shipkit_testkit::CI_VARS {
+        cmd.env_remove(var);
+    }
+    for (k, v) in base_env(endpoint).into_iter().chain(env.iter().copied()) {
+        cmd.env(k, v);
+    }
+    cmd
 }
 
 pub fn run(args: &[&str]) -> Output {

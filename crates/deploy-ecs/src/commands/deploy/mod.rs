@@ -17,6 +17,7 @@ mod update;
 
 use crate::aws::Aws;
 use crate::cli::DeployArgs;
+use crate::phase::until_cancelled;
 use crate::settings::Target;
 use shipkit_core::output::OutputOptions;
 use shipkit_core::{ExitCode, Result};
@@ -35,21 +36,43 @@ pub(crate) struct ServiceResult {
     pub engine: serde_json::Value,
 }
 
-/// Run `deploy`.
+/// Run `deploy`. Outputs are written however it ends: deployed, failed, refused or cancelled.
 pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) -> Result<()> {
     let follow = crate::settings::follow_options(&a.wait, target, a.wait_until.as_deref(), !a.no_rollback)?;
     let req = prepare::Request::from_args(&a, target).await?;
-    let plans = prepare::plan(aws, target, &req).await?;
-    if !a.allow_downgrade {
-        prepare::check_downgrades(&plans, &req)?;
-    }
-    if a.dry_run {
-        return report::dry_run(out, target, &req, &plans, &a);
-    }
-    let registered = register::register_all(aws, &req, &plans).await?;
-    if let Some(cmd) = &a.pre_run {
-        register::pre_run(aws, target, &req, &plans, &registered, cmd).await?;
-    }
+    // Nothing has changed before the updates (registered revisions are inert): a signal just stops.
+    let ready = until_cancelled("deploy", prepare_and_register(aws, target, &a, &req, out)).await;
+    let (plans, registered) = match ready {
+        Ok(Some(ready)) => ready,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            report::early_failure(out, target, &req, &e)?;
+            return Err(e);
+        }
+    };
     let results = update::update_all(aws, target, &req, &plans, &registered, &follow, a.wait.no_wait).await;
     report::finish(out, target, &req, &results, a.wait.no_wait)
+}
+
+/// Steps 1 to 3: plan, check, register, pre-run. `None`: a dry run, answered.
+async fn prepare_and_register(
+    aws: &Aws,
+    target: &Target,
+    a: &DeployArgs,
+    req: &prepare::Request,
+    out: &OutputOptions,
+) -> Result<Option<(Vec<prepare::Plan>, Vec<Option<String>>)>> {
+    let plans = prepare::plan(aws, target, req).await?;
+    if !a.allow_downgrade {
+        prepare::check_downgrades(&plans, req)?;
+    }
+    if a.dry_run {
+        report::dry_run(out, target, req, &plans, a)?;
+        return Ok(None);
+    }
+    let registered = register::register_all(aws, req, &plans).await?;
+    if let Some(cmd) = &a.pre_run {
+        register::pre_run(aws, target, req, &plans, &registered, cmd).await?;
+    }
+    Ok(Some((plans, registered)))
 }

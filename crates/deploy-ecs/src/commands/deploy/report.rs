@@ -57,6 +57,27 @@ pub(crate) fn dry_run(
     emit(out, &target.cluster, req, "dry_run", &results, &text)
 }
 
+/// The outputs of a deploy that stopped before any service was updated: status `cancelled`, `refused` or
+/// `failed`, and the reason.
+pub(crate) fn early_failure(out: &OutputOptions, target: &Target, req: &Request, e: &Error) -> Result<()> {
+    let status = match e.code {
+        ExitCode::Interrupted | ExitCode::Terminated => "cancelled",
+        ExitCode::Refused => "refused",
+        _ => "failed",
+    };
+    let mut o = Outputs::new();
+    o.set("status", status);
+    o.set("cluster", target.cluster.as_str());
+    o.set("image", req.image.as_str());
+    o.set(
+        "version",
+        req.version.as_deref().map(Value::from).unwrap_or(Value::Null),
+    );
+    o.set("message", e.message.as_str());
+    o.set("services", Value::Array(vec![]));
+    o.emit(out, &format!("{status}: no service was updated"))
+}
+
 /// The overall status of a deploy from the services' results.
 fn overall(results: &[ServiceResult], no_wait: bool) -> &'static str {
     let failed: Vec<&ServiceResult> = results.iter().filter(|r| r.code != ExitCode::Success).collect();
@@ -76,6 +97,10 @@ fn overall(results: &[ServiceResult], no_wait: bool) -> &'static str {
         "partial"
     } else if failed.iter().all(|r| r.status == "rolled_back") {
         "rolled_back"
+    } else if failed.iter().any(|r| r.status == "cancelled") {
+        "cancelled"
+    } else if failed.iter().all(|r| r.status == "superseded") {
+        "superseded"
     } else {
         "failed"
     }
@@ -114,8 +139,13 @@ fn failure(results: &[ServiceResult]) -> Option<Error> {
     if failed.is_empty() {
         return None;
     }
+    let cancelled = failed
+        .iter()
+        .find(|r| matches!(r.code, ExitCode::Interrupted | ExitCode::Terminated));
     let code = if failed.iter().any(|r| r.code == ExitCode::RollbackFailed) {
         ExitCode::RollbackFailed
+    } else if let Some(c) = cancelled {
+        c.code
     } else if failed.len() < results.len() {
         ExitCode::Partial
     } else {
@@ -129,6 +159,8 @@ fn failure(results: &[ServiceResult]) -> Option<Error> {
     let hint = match code {
         ExitCode::RollbackFailed => "the service may be down: look at the ECS console / `deploy-ecs status` now",
         ExitCode::Partial => "the output lists each service's status",
+        ExitCode::Interrupted | ExitCode::Terminated => "the outputs list what was rolled back",
+        ExitCode::Refused => "a newer version was deployed at the same time: it is the one that runs",
         _ => "see the stopped reasons above and the service events",
     };
     Some(Error::new(code, msg).hint(hint))

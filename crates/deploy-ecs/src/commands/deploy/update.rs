@@ -16,6 +16,7 @@ use crate::phase::Phase;
 use crate::settings::Target;
 use futures_util::StreamExt;
 use shipkit_core::{cancel, ExitCode};
+use std::time::Duration;
 
 /// Update every service that has a new revision and follow each deployment.
 pub(crate) async fn update_all(
@@ -45,6 +46,9 @@ pub(crate) async fn update_all(
     .collect()
     .await
 }
+
+/// The most time spent looking for a concurrent deploy after each update.
+const SETTLE_BUDGET: Duration = Duration::from_secs(30);
 
 /// How many times a deploy re-settles a race before giving up (each round is another deploy's move).
 const MAX_SETTLE_ROUNDS: usize = 5;
@@ -98,6 +102,7 @@ async fn update_one(
     for round in 0..MAX_SETTLE_ROUNDS {
         let seen = if round == 0 { seen.as_slice() } else { &[] };
         let followed = id.clone();
+        phase.begin_phase(req.wait.timeout.min(SETTLE_BUDGET), false);
         let settled = race::settle(
             aws,
             &phase,
@@ -121,8 +126,11 @@ async fn update_one(
                 return result("superseded", message, ExitCode::Refused);
             }
             Ok(Settled::Unknown) => {}
-            Err(e) if round == 0 => return result("failed", e.message, e.code),
-            Err(_) => {}
+            // Could not look (AWS slow or failing): follow the deployment, which has its own deadline.
+            Err(e) => shipkit_core::term::warn(&format!(
+                "{name}: could not check for a concurrent deploy: {}",
+                e.message
+            )),
         }
         if let Some(outcome) = replaced_outcome.take() {
             if id == followed {
@@ -188,7 +196,6 @@ async fn update_one(
         };
         if outcome.code() == ExitCode::Failure && replaced(&outcome) && round + 1 < MAX_SETTLE_ROUNDS {
             replaced_outcome = Some(outcome);
-            phase.begin_phase(req.wait.timeout, false);
             continue;
         }
         return finish(&name, new_arn, &p.previous, outcome, result);
