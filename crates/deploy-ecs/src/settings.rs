@@ -50,63 +50,14 @@ impl Settings {
         let (target, region) = resolve(&cli.aws, cfg, services, need_services)?;
         validate_command(&cli.command, &target)?;
         let output = cli.common.output_options();
-        preflight_output(&output)?;
+        // Where the outputs go is checked before anything changes: a finished deploy always reports.
+        shipkit_core::output::preflight(&output)?;
         Ok(Settings {
             target,
             connect: connect_options(&cli.aws, region)?,
             output,
         })
     }
-}
-
-/// Check where the outputs will go before anything changes, so a finished deploy never fails to report:
-/// `--format github` needs `$GITHUB_OUTPUT`, `circleci` needs `$BASH_ENV`, and a file's directory must
-/// exist (an existing file must be writable). (Until shipkit-core's shared preflight lands.)
-pub fn preflight_output(o: &OutputOptions) -> Result<()> {
-    use shipkit_core::output::Format;
-    let from_env = |var: &str, what: &str, alt: &str| -> Result<Option<std::path::PathBuf>> {
-        match std::env::var_os(var) {
-            Some(p) if !p.is_empty() => Ok(Some(p.into())),
-            _ => Err(Error::usage(format!("{what} needs ${var}, which is not set"))
-                .hint(format!("{alt}; checked before anything is deployed"))),
-        }
-    };
-    let path = match o.format {
-        Format::Github => from_env(
-            "GITHUB_OUTPUT",
-            "--format github",
-            "run inside GitHub Actions or use --format env",
-        )?,
-        Format::Circleci => from_env(
-            "BASH_ENV",
-            "--format circleci",
-            "run inside CircleCI or use --format env",
-        )?,
-        Format::Dotenv => Some(o.output_file.clone().unwrap_or_else(|| "shipkit.env".into())),
-        Format::Json | Format::Env => o.output_file.clone(),
-        Format::Text => None,
-    };
-    let Some(path) = path else { return Ok(()) };
-    let bad = |why: &str| {
-        Err(
-            Error::usage(format!("cannot write the outputs to {}: {why}", path.display()))
-                .hint("fix --output-file (or the CI's output variable); checked before anything is deployed"),
-        )
-    };
-    if path.is_dir() {
-        return bad("it is a directory");
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        return bad("its directory does not exist");
-    }
-    if path.exists() && std::fs::OpenOptions::new().append(true).open(&path).is_err() {
-        return bad("it is not writable");
-    }
-    Ok(())
 }
 
 /// The AWS client options: attempts (1 to 20) and the per-call deadline checked here.

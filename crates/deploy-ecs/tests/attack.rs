@@ -367,7 +367,7 @@ fn bad_inputs_are_refused_before_anything_changes() {
         &[],
     );
     assert_eq!(code(&o), 2, "{}", show(&o));
-    assert!(last_line(&o).contains("directory does not exist"), "{}", show(&o));
+    assert!(last_line(&o).contains("does not exist"), "{}", show(&o));
 
     // A short secret is masked in the dry-run diff.
     let o = deploy(&["--image", &image, "--env", "DB_PASSWORD=hunt2", "--dry-run"], &[]);

@@ -36,7 +36,7 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
         "--service",
         family,
         "--image",
-        &format!("reg.test/{family}@sha256:0123"),
+        &format!("reg.test/{family}@sha256:0123444444444444444444444444444444444444444444444444444444444444"),
         "--container",
         "app",
         "--version",
@@ -66,7 +66,10 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
     assert_eq!(td["runtimePlatform"]["cpuArchitecture"], "ARM64");
     assert_eq!(td["cpu"], "256");
     let app = &td["containerDefinitions"][0];
-    assert_eq!(app["image"], format!("reg.test/{family}@sha256:0123"));
+    assert_eq!(
+        app["image"],
+        format!("reg.test/{family}@sha256:0123444444444444444444444444444444444444444444444444444444444444")
+    );
     assert_eq!(
         app["secrets"][0]["valueFrom"],
         "arn:aws:ssm:us-east-1:123456789012:parameter/db"
@@ -87,8 +90,8 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
     assert!(tags.contains(&("shipkit:version".into(), "1.4.0".into())), "{tags:?}");
     assert!(tags.contains(&("shipkit:commit".into(), "1a2b3c4d".into())), "{tags:?}");
     assert!(
-        tags.iter()
-            .any(|(k, v)| k == "shipkit:image" && v.ends_with("@sha256:0123")),
+        tags.iter().any(|(k, v)| k == "shipkit:image"
+            && v.ends_with("@sha256:0123444444444444444444444444444444444444444444444444444444444444")),
         "{tags:?}"
     );
 
@@ -100,7 +103,7 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
         "--service",
         family,
         "--image",
-        &format!("reg.test/{family}@sha256:0123"),
+        &format!("reg.test/{family}@sha256:0123444444444444444444444444444444444444444444444444444444444444"),
         "--container",
         "app",
         "--env",
@@ -610,7 +613,7 @@ fn environment_and_inputs_from_files() {
     let input = dir.path().join("push.json");
     std::fs::write(
         &input,
-        r#"{"image":"reg.test/pushed@sha256:abcd","digest":"sha256:abcd"}"#,
+        r#"{"image":"reg.test/pushed@sha256:abcdeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","digest":"sha256:abcdeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}"#,
     )
     .unwrap();
     let version = dir.path().join("version.env");
