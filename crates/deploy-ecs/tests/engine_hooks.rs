@@ -119,6 +119,8 @@ fn a_failing_lambda_hook_rolls_back_and_a_passing_one_is_shown() {
                    "roleArn": "arn:aws:iam::123456789012:role/hooks", "lifecycleStages": ["POST_SCALE_UP"]}]})
     };
     let ok = EngineService::new("c", hook("arn:aws:lambda:us-east-1:123456789012:function:smoke"));
+    // Stages long enough for a 0.2 s poll to see the hook running, even on a loaded machine.
+    ok.clock(0.8, 0.2);
     let o = run_args(&ok.deploy_args("2.0.0", &[]));
     assert_eq!(code(&o), 0, "{}", show(&o));
     assert!(stderr(&o).contains("running Lambda hook smoke"), "{}", show(&o));

@@ -742,7 +742,7 @@ fn throttling_is_absorbed_by_adaptive_retries() {
     let f = Fixture::new(3);
     // ECS-like token bucket, small enough that the burst of DescribeTaskDefinition/Register/Update calls
     // for three services at once runs it dry.
-    let proxy = ThrottlingProxy::start(4.0, 8.0);
+    let proxy = ThrottlingProxy::start(2.0, 2.0);
     let mut args = vec![
         "deploy",
         "--cluster",
