@@ -147,7 +147,7 @@ mod tests {
         let e = block(parse(text, "td.json")).unwrap_err();
         let line = e.one_line();
         assert!(
-            line.contains("td.json: not a task definition") && line.contains("expected integer"),
+            line.contains("td.json: containerDefinitions[0].memory must be a whole number"),
             "{line}"
         );
         assert!(
