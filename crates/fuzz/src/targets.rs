@@ -181,6 +181,29 @@ pub const ALL: &[Target] = &[
         run: www_authenticate,
     },
     Target {
+        name: "url_origin",
+        about: "URL origins and loopback hosts (shipkit-core net.rs): who gets credentials, where plain http may go",
+        dictionary: &[
+            "http://",
+            "https://",
+            "127.0.0.1",
+            ":4000",
+            ":40001",
+            "[::1]",
+            "localhost",
+            ".nip.io",
+            ".attacker.example",
+            "@",
+            ":",
+            "/",
+            "?",
+            "#",
+            "%2e",
+        ],
+        max_len: 1024,
+        run: url_origin,
+    },
+    Target {
         name: "deploy_flags",
         about: "deploy-ecs --env NAME=value and --command strings (deploy-ecs taskdef.rs)",
         dictionary: &["=", "\"", "'", "\\", " ", "DB_PASSWORD=", "A=b", "--flag"],
@@ -318,6 +341,7 @@ fn retry_after(data: &[u8]) {
         body: vec![],
     };
     let _ = response.retry_after();
+    retry_after_bounded(&s);
     assert!(response.is_transient());
 }
 
@@ -379,5 +403,54 @@ fn deploy_flags(data: &[u8]) {
     }
     if let Err(e) = deploy_ecs::taskdef::split_command(&s) {
         error_with_code(&e, &[ExitCode::Usage]);
+    }
+}
+
+fn url_origin(data: &[u8]) {
+    use shipkit_core::net::{is_loopback_host, same_origin, Origin};
+    let s = text(data);
+    let (a, b) = s.split_once('\n').unwrap_or((&s, ""));
+    let _ = same_origin(a, b);
+    if is_loopback_host(a) {
+        let lower = a.trim_end_matches('.').to_ascii_lowercase();
+        assert!(
+            !lower.contains("nip.io") && !lower.contains("example") && !lower.contains("localhost."),
+            "{a:?} taken for a loopback address"
+        );
+    }
+    let Some(o) = Origin::parse(a) else { return };
+    assert!(same_origin(a, a), "{a:?} is not its own origin");
+    assert_eq!(
+        Origin::parse(&o.to_url()).as_ref(),
+        Some(&o),
+        "{a:?}: origin does not round-trip"
+    );
+    // The string-prefix traps of issue 10: a longer port, a longer host.
+    let longer_port = format!("{}1/x", o.to_url());
+    if Origin::parse(&longer_port).is_some() {
+        assert!(
+            !same_origin(a, &longer_port),
+            "{a:?} and {longer_port:?} share an origin"
+        );
+    }
+    let longer_host = format!("{}://{}.attacker.example:{}/x", o.scheme, o.host, o.port);
+    assert!(
+        !same_origin(a, &longer_host),
+        "{a:?} and {longer_host:?} share an origin"
+    );
+    let _ = o.is_loopback();
+}
+
+fn retry_after_bounded(s: &str) {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let max = shipkit_core::retry_after::MAX_RETRY_AFTER;
+    for now in [
+        SystemTime::now(),
+        UNIX_EPOCH,
+        UNIX_EPOCH + Duration::from_secs(253_402_300_799),
+    ] {
+        if let Some(d) = shipkit_core::retry_after::parse(s, now) {
+            assert!(d <= max, "Retry-After {s:?} gave {d:?}, over {max:?}");
+        }
     }
 }

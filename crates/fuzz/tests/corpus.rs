@@ -45,4 +45,5 @@ target_tests!(
     registry_manifest,
     www_authenticate,
     deploy_flags,
+    url_origin,
 );

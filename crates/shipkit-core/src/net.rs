@@ -113,7 +113,12 @@ fn split_host_port(s: &str) -> Option<(String, Option<u16>)> {
         if !valid {
             return None;
         }
-        (h.trim_end_matches('.').to_ascii_lowercase(), p)
+        let host = h.trim_end_matches('.').to_ascii_lowercase();
+        if host.is_empty() {
+            // `http://./` or `http://.../`: dots alone name no host.
+            return None;
+        }
+        (host, p)
     };
     let port = match port {
         None => None,
