@@ -242,9 +242,10 @@ pub struct LoginArgs {
     /// Registry host (and port), e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com or docker.io.
     #[arg(value_name = "REGISTRY", env = "SHIPKIT_REGISTRY")]
     pub registry: String,
-    /// User name.
+    /// User name. Not needed for an ECR registry: without a password the token comes from ECR's
+    /// GetAuthorizationToken (AWS credential chain), user `AWS`.
     #[arg(long, short = 'u', env = "SHIPKIT_REGISTRY_USERNAME")]
-    pub username: String,
+    pub username: Option<String>,
     /// Read the password from stdin (otherwise from the variable named by --password-env).
     #[arg(long, env = "SHIPKIT_PASSWORD_STDIN")]
     pub password_stdin: bool,

@@ -313,7 +313,8 @@ pub fn digest_ref(a: &DigestArgs) -> Result<ImageRef> {
 pub struct LoginSettings {
     pub registry: String,
     pub username: String,
-    pub password: String,
+    /// `None`: an ECR registry's token, asked of ECR when the command runs.
+    pub password: Option<String>,
 }
 
 impl LoginSettings {
@@ -335,16 +336,29 @@ impl LoginSettings {
         } else {
             std::env::var(&a.password_env).unwrap_or_default()
         };
+        let ecr = crate::ecr::EcrHost::parse(registry).is_some();
+        if password.is_empty() && ecr && a.username.as_deref().is_none_or(|u| u == "AWS") {
+            return Ok(LoginSettings {
+                registry: registry.to_string(),
+                username: "AWS".into(),
+                password: None,
+            });
+        }
         if password.is_empty() {
             return Err(Error::usage("no password given").hint(format!(
                 "pipe it in with --password-stdin, or set {} (never as a flag: it would show in the process list)",
                 a.password_env
             )));
         }
+        let username = a
+            .username
+            .clone()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::usage("no user name given").hint("pass --username USER"))?;
         Ok(LoginSettings {
             registry: registry.to_string(),
-            username: a.username.clone(),
-            password,
+            username,
+            password: Some(password),
         })
     }
 }

@@ -377,3 +377,21 @@ fn a_cross_repository_mount_ecr_refuses_falls_back_to_an_upload() {
     let upload = reqs.iter().find(|r| r.path.starts_with("/upload/u1")).unwrap();
     assert_eq!(upload.body, blob.as_bytes());
 }
+
+#[test]
+fn login_to_ecr_without_a_password_stores_the_token_like_docker_login() {
+    let local = ExtraRegistry::start(Some((ECR_USER, ECR_PASSWORD)));
+    let addr = ecr_addr(&local.addr);
+    let env = aws_env(Env::without_docker(), &addr);
+    let o = env.run(&["login", &addr], env.home.path());
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(token_calls(&err(&o)), 1);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.docker_config().join("config.json")).unwrap()).unwrap();
+    let want = base64_encode(&format!("{ECR_USER}:{ECR_PASSWORD}"));
+    assert_eq!(config["auths"][addr.as_str()]["auth"], want.as_str());
+    assert!(!(out(&o) + &err(&o)).contains(ECR_PASSWORD));
+    // Not an ECR host: a password is still required.
+    let o = env.run(&["login", &local.addr], env.home.path());
+    assert_eq!(code(&o), 2, "{}", err(&o));
+}

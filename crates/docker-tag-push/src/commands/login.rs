@@ -1,4 +1,5 @@
-//! `login REGISTRY`: check credentials against the registry, then store them as `docker login` does.
+//! `login REGISTRY`: check credentials against the registry, then store them as `docker login` does. For
+//! an ECR registry without a password, the token comes from ECR (see [`crate::ecr`]).
 
 use super::Outcome;
 use crate::auth::Credentials;
@@ -8,9 +9,18 @@ use shipkit_core::output::Outputs;
 use shipkit_core::Result;
 
 pub fn run(s: &LoginSettings, opts: Options) -> Result<Outcome> {
-    let creds = Credentials::new(&s.username, &s.password);
     let client = Client::new(opts);
-    client.set_credentials(&s.registry, creds.clone());
+    let creds = match &s.password {
+        Some(p) => {
+            let c = Credentials::new(&s.username, p);
+            client.set_credentials(&s.registry, c.clone());
+            c
+        }
+        // An ECR registry: the token from GetAuthorizationToken (valid 12 hours), stored for docker's sake.
+        None => client
+            .creds(&s.registry)?
+            .ok_or_else(|| shipkit_core::Error::auth(format!("no token for {}", s.registry)))?,
+    };
     client.ping(&s.registry)?;
     let stored = crate::auth::store(&s.registry, &creds)?;
     let mut o = Outputs::new();
