@@ -201,6 +201,21 @@ pub async fn describe(client: &Client, arn: &str) -> Result<ServiceDeployment> {
         .ok_or_else(|| Error::not_found(format!("service deployment {arn} not found")))
 }
 
+/// DescribeServiceDeployments for up to 20 ARNs; the ones ECS knows.
+pub async fn describe_many(client: &Client, arns: &[String]) -> Result<Vec<ServiceDeployment>> {
+    let r = client
+        .describe_service_deployments()
+        .set_service_deployment_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| sdk_error("DescribeServiceDeployments", e))?;
+    Ok(r.service_deployments()
+        .iter()
+        .filter(|d| d.service_deployment_arn().is_some_and(|a| arns.iter().any(|x| x == a)))
+        .map(to_state)
+        .collect())
+}
+
 /// ListServiceDeployments of a service, newest first (one page of up to 100), optionally by status.
 pub async fn list(client: &Client, cluster: &str, service: &str, statuses: &[&str]) -> Result<Vec<Brief>> {
     let mut req = client

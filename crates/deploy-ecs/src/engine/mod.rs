@@ -9,8 +9,10 @@
 //! - [`state`]: the deployment as data and the pure decisions (verdict, stage reached, progress line).
 //! - [`api`]: the SDK calls.
 //! - [`follow`]: the follow / roll back loop, behind [`follow::EngineApi`].
+//! - [`batch`]: one DescribeServiceDeployments call for up to 20 followed deployments.
 
 pub mod api;
+pub mod batch;
 pub mod commands;
 pub mod follow;
 pub mod run;

@@ -8,6 +8,7 @@ use super::race::{self, Settled};
 use super::ServiceResult;
 use crate::aws::Aws;
 use crate::engine::api::Started;
+use crate::engine::batch::{Batched, Batcher};
 use crate::engine::follow::FollowOptions;
 use crate::engine::run::{announce, follow_engine};
 use crate::engine::Mode;
@@ -28,6 +29,9 @@ pub(crate) async fn update_all(
     follow: &FollowOptions,
     no_wait: bool,
 ) -> Vec<ServiceResult> {
+    // Followers share DescribeServiceDeployments calls; an answer is fresh for half a poll.
+    let batcher = Batcher::new(req.wait.poll / 2);
+    let batcher = &batcher;
     futures_util::stream::iter(plans.iter().zip(registered.iter()).map(|(p, r)| async move {
         match r {
             None => ServiceResult {
@@ -39,7 +43,7 @@ pub(crate) async fn update_all(
                 code: ExitCode::Success,
                 engine: serde_json::Value::Null,
             },
-            Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, follow, no_wait).await,
+            Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, follow, no_wait, batcher).await,
         }
     }))
     .buffered(req.concurrency)
@@ -55,6 +59,7 @@ const MAX_SETTLE_ROUNDS: usize = 5;
 
 /// One service: update, settle a race, follow (ECS's service deployment, else DescribeServices), roll
 /// back.
+#[allow(clippy::too_many_arguments)]
 async fn update_one(
     aws: &Aws,
     cluster: &str,
@@ -63,6 +68,7 @@ async fn update_one(
     new_arn: &str,
     follow: &FollowOptions,
     no_wait: bool,
+    batcher: &Batcher,
 ) -> ServiceResult {
     let name = p.state.name.clone();
     let rollback = follow.rollback;
@@ -153,7 +159,8 @@ async fn update_one(
         };
         let outcome = match &mode {
             Mode::Engine(arn) => {
-                let r = follow_engine(&phase, cluster, &name, arn, &id, follow, no_wait, &StderrProgress).await;
+                let api = Batched { phase: &phase, batcher };
+                let r = follow_engine(&api, cluster, &name, arn, &id, follow, no_wait, &StderrProgress).await;
                 *engine.borrow_mut() = r.outputs();
                 match (r.outcome, r.reached) {
                     (Some(o), _) => o,
