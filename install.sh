@@ -16,6 +16,7 @@ set -u
 set -f # no globbing: every word below is data
 
 ALL_TOOLS="version-detect,docker-tag-push,deploy-ecs,notify"
+KNOWN_TOOLS="$ALL_TOOLS,shipkit" # shipkit: the four in one binary (README "shipkit (one binary)")
 DEFAULT_BASE_URL="https://github.com/shipkit/shipkit/releases/download"
 
 usage() {
@@ -23,11 +24,19 @@ usage() {
 shipkit installer: install pinned, checksum-verified shipkit tools.
 
 usage: install.sh --version X [--tools a,b] [--to DIR] [--base-url URL] [--target TRIPLE] [--force]
+                  [--links] [--docs] [--docs-dir DIR]
 
   --version X       the release to install, e.g. 0.1.0 (required: never an implicit "latest";
                     `latest` only when asked, read from <base-url>/latest)  [env SHIPKIT_INSTALL_VERSION]
-  --tools a,b       which tools (default: version-detect,docker-tag-push,deploy-ecs,notify)
-                                                                            [env SHIPKIT_INSTALL_TOOLS]
+  --tools a,b       which tools (default: version-detect,docker-tag-push,deploy-ecs,notify; or
+                    shipkit, the four in one binary)                        [env SHIPKIT_INSTALL_TOOLS]
+  --links           with shipkit: also link version-detect, docker-tag-push, deploy-ecs and notify to it
+                    in --to (never over a file that is not such a link)     [env SHIPKIT_INSTALL_LINKS=1]
+  --docs            also install the shell completions (bash, zsh, fish) and man pages from the archives
+                                                                            [env SHIPKIT_INSTALL_DOCS=1]
+  --docs-dir DIR    where --docs puts them: DIR/bash-completion/completions, DIR/zsh/site-functions,
+                    DIR/fish/vendor_completions.d, DIR/man/man1
+                    (default: ${XDG_DATA_HOME:-$HOME/.local/share})        [env SHIPKIT_INSTALL_DOCS_DIR]
   --to DIR          where to put them (default: $HOME/.local/bin)          [env SHIPKIT_INSTALL_DIR]
   --base-url URL    release location: GitHub Releases (the default), a mirror, an artifact store
                     (https; http only on 127.0.0.1/localhost)               [env SHIPKIT_BASE_URL]
@@ -44,6 +53,7 @@ requested version is not downloaded again, so a cached --to directory makes the 
 examples:
   curl -fsSL https://github.com/shipkit/shipkit/releases/download/v0.1.0/install.sh | sh -s -- --version 0.1.0
   sh install.sh --version 0.1.0 --tools version-detect,docker-tag-push --to /usr/local/bin
+  sh install.sh --version 0.1.0 --tools shipkit --links --docs      # one binary, the four names, completions
   SHIPKIT_BASE_URL=https://artifacts.internal/shipkit sh install.sh --version latest
 
 exit codes: 0 ok, 1 failed, 2 bad flags or unsupported platform, 5 curl/wget/tar/sha256sum missing,
@@ -151,11 +161,15 @@ main() {
         1 | true | yes) force=yes ;;
         *) force=no ;;
     esac
+    case "${SHIPKIT_INSTALL_LINKS:-}" in 1 | true | yes) links=yes ;; *) links=no ;; esac
+    case "${SHIPKIT_INSTALL_DOCS:-}" in 1 | true | yes) docs=yes ;; *) docs=no ;; esac
+    docs_dir=${SHIPKIT_INSTALL_DOCS_DIR:-}
     while [ $# -gt 0 ]; do
         case "$1" in
-            --version | --tools | --to | --base-url | --target)
+            --version | --tools | --to | --base-url | --target | --docs-dir)
                 [ $# -ge 2 ] || die 2 "$1 needs a value" "see install.sh --help"
                 case "$1" in
+                    --docs-dir) docs_dir=$2 ;;
                     --version) version=$2 ;;
                     --tools) tools=$2 ;;
                     --to) to=$2 ;;
@@ -169,7 +183,10 @@ main() {
             --to=*) to=${1#*=}; shift ;;
             --base-url=*) base_url=${1#*=}; shift ;;
             --target=*) target=${1#*=}; shift ;;
+            --docs-dir=*) docs_dir=${1#*=}; shift ;;
             --force) force=yes; shift ;;
+            --links) links=yes; shift ;;
+            --docs) docs=yes; shift ;;
             -h | --help) usage; exit 0 ;;
             *) die 2 "unknown option '$1'" "see install.sh --help" ;;
         esac
@@ -185,11 +202,25 @@ main() {
     [ -n "$tools" ] || die 2 "--tools is empty" "--tools version-detect,notify"
     _t_list=$(printf '%s' "$tools" | tr ',' ' ')
     for _t in $_t_list; do
-        case ",$ALL_TOOLS," in
+        case ",$KNOWN_TOOLS," in
             *",$_t,"*) ;;
-            *) die 2 "unknown tool '$_t'" "one of $ALL_TOOLS" ;;
+            *) die 2 "unknown tool '$_t'" "one of $KNOWN_TOOLS" ;;
         esac
     done
+    if [ "$links" = yes ]; then
+        case " $_t_list " in
+            *" shipkit "*) ;;
+            *) die 2 "--links needs shipkit among --tools" "--tools shipkit --links" ;;
+        esac
+    fi
+    if [ "$docs" = yes ] && [ -z "$docs_dir" ]; then
+        if [ -n "${XDG_DATA_HOME:-}" ]; then
+            docs_dir=$XDG_DATA_HOME
+        else
+            [ -n "${HOME:-}" ] || die 2 "HOME is not set and no --docs-dir given" "--docs-dir /usr/local/share"
+            docs_dir=$HOME/.local/share
+        fi
+    fi
 
     DETECTED_LIBC=
     if [ -z "$target" ]; then
@@ -229,6 +260,7 @@ main() {
         fi
     done
     if [ -z "$needed" ]; then
+        [ "$links" = no ] || link_tools "$to"
         say "nothing to do"
         exit 0
     fi
@@ -269,11 +301,48 @@ main() {
             die 1 "cannot write $to/$_t" "choose a writable --to"
         fi
         say "installed $to/$_t ($version, verified sha256)"
+        [ "$docs" = no ] || install_docs "$_tmp/x/$_t-$version-$target" "$docs_dir"
     done
+    [ "$links" = no ] || link_tools "$to"
     case ":${PATH:-}:" in
         *":$to:"*) ;;
         *) say "note: $to is not on PATH (add it: export PATH=\"$to:\$PATH\")" ;;
     esac
+}
+
+# link_tools <dir>: <dir>/<tool> -> shipkit for each of the four, busybox-style; a regular file there (a
+# standalone tool) is left alone and said so.
+link_tools() {
+    for _l in $(printf '%s' "$ALL_TOOLS" | tr ',' ' '); do
+        if [ -e "$1/$_l" ] && [ ! -L "$1/$_l" ]; then
+            say "note: $1/$_l is a standalone binary: left as it is (remove it to use the shipkit link)"
+            continue
+        fi
+        if ! { ln -sf shipkit "$1/.$_l.link.$$" && mv -f "$1/.$_l.link.$$" "$1/$_l"; }; then
+            rm -f "$1/.$_l.link.$$"
+            die 1 "cannot link $1/$_l" "choose a writable --to"
+        fi
+    done
+    say "linked $(printf '%s' "$ALL_TOOLS" | tr ',' ' ') to $1/shipkit"
+}
+
+# install_docs <unpacked archive dir> <docs dir>: completions and man pages, when the archive has them.
+install_docs() {
+    [ -d "$1/completions" ] || { say "note: $(basename "$1") has no completions or man pages"; return 0; }
+    mkdir -p "$2/bash-completion/completions" "$2/zsh/site-functions" "$2/fish/vendor_completions.d" \
+        "$2/man/man1" || die 1 "cannot create directories in $2" "choose a writable --docs-dir"
+    # (globbing is off: find lists the files; their names are the tools' and subcommands')
+    find "$1/completions" "$1/man" -type f > "$_tmp/docs.list" || die 1 "cannot list the docs of $(basename "$1")"
+    while IFS= read -r _f; do
+        case "$_f" in
+            *.bash) _b=$(basename "$_f" .bash); cp "$_f" "$2/bash-completion/completions/$_b" ;;
+            *.fish) cp "$_f" "$2/fish/vendor_completions.d/" ;;
+            */completions/_*) cp "$_f" "$2/zsh/site-functions/" ;;
+            *.1) cp "$_f" "$2/man/man1/" ;;
+            *) true ;;
+        esac || die 1 "cannot write $(basename "$_f") in $2" "choose a writable --docs-dir"
+    done < "$_tmp/docs.list"
+    say "installed completions and man pages of $(basename "$1") in $2"
 }
 
 # Everything is in functions called here, so a download cut short by the network runs nothing.

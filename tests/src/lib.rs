@@ -45,6 +45,8 @@ pub fn release(tmp: &str) -> &'static Release {
             "dev",
             "--tools",
             "version-detect",
+            "--docs",
+            docs(tmp).to_str().unwrap(),
             "--target-dir",
             tmp.join("e2e-dist-target").to_str().unwrap(),
             "--out",
@@ -63,6 +65,20 @@ pub fn release(tmp: &str) -> &'static Release {
             target: "x86_64-unknown-linux-musl".into(),
         }
     })
+}
+
+/// The completions and man pages `scripts/dist --docs` packs, generated here by the xtask's library (what
+/// `cargo run -p xtask -- completions|man` writes), so dist needs no cargo build of its own.
+pub fn docs(tmp: &Path) -> PathBuf {
+    static DOCS: OnceLock<PathBuf> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let dir = tmp.join(format!("e2e-docs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        xtask::docs::completions(&dir.join("completions")).unwrap();
+        xtask::docs::man_pages(&dir.join("man")).unwrap();
+        dir
+    })
+    .clone()
 }
 
 /// Run `scripts/dist` with these arguments.

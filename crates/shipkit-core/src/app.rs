@@ -41,7 +41,7 @@ pub fn report(tool: &str, e: &Error) -> std::process::ExitCode {
     std::process::ExitCode::from(e.code.code())
 }
 
-/// `--help`/`--version` print as clap prints them (exit 0); every other clap error becomes one line:
+/// `--help`/`--version` print as clap prints them (exit 0), a missing subcommand prints the help (exit 2); every other clap error becomes one line:
 /// `tool: error: unexpected argument '--tiemout' found (hint: a similar argument exists: '--timeout')`,
 /// exit 2.
 fn clap_exit(tool: &str, e: &clap::Error) -> std::process::ExitCode {
@@ -50,6 +50,11 @@ fn clap_exit(tool: &str, e: &clap::Error) -> std::process::ExitCode {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
             std::process::ExitCode::SUCCESS
+        }
+        // Nothing asked (`shipkit` alone): the help, on stderr, exit 2.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            std::process::ExitCode::from(ExitCode::Usage.code())
         }
         _ => report(tool, &clap_error(tool, e)),
     }

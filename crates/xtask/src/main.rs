@@ -8,16 +8,25 @@
 //!
 //! `scripts/dist` runs `completions` and `man` and puts the results in every archive.
 
-mod schemas;
+use xtask::{docs, schemas};
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo run -p xtask -- schemas [--check]";
+const USAGE: &str = "usage: cargo run -p xtask -- schemas [--check] | completions --out DIR | man --out DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("schemas") => schemas::run(&schemas::committed_dir(), args.iter().any(|a| a == "--check")),
+    let out = || {
+        args.iter()
+            .position(|a| a == "--out")
+            .and_then(|i| args.get(i + 1))
+            .map(PathBuf::from)
+    };
+    let result = match (args.first().map(String::as_str), out()) {
+        (Some("schemas"), _) => schemas::run(&schemas::committed_dir(), args.iter().any(|a| a == "--check")),
+        (Some("completions"), Some(dir)) => docs::completions(&dir),
+        (Some("man"), Some(dir)) => docs::man_pages(&dir),
         _ => Err(USAGE.to_string()),
     };
     match result {
