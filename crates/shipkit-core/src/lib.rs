@@ -14,6 +14,7 @@
 //! - [`term`]: colour (`NO_COLOR`, TTY), progress lines, GitHub annotations and step summaries.
 //! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
 //! - `aws` (feature `aws`): AWS SDK config with deadlines and bounded retries; SDK errors as one line.
+//! - `provenance` (feature `provenance`): signed in-toto/SLSA image provenance in DSSE envelopes.
 //! - `http` (feature `http`): a small blocking HTTP client with retries for the tools that talk to services.
 
 pub mod app;
@@ -31,6 +32,8 @@ pub mod http;
 pub mod mask;
 pub mod net;
 pub mod output;
+#[cfg(feature = "provenance")]
+pub mod provenance;
 pub mod retry;
 pub mod retry_after;
 pub mod term;
