@@ -129,6 +129,8 @@ fn two_runs_racing_always_converge_on_the_newest_release() {
     let raw = Raw::new(&reg);
     let env = Env::without_docker();
     let rounds = 20;
+    // How each race was won: the older run's guard kept the tags, or a re-check re-pointed them.
+    let (mut kept, mut repointed) = (0, 0);
     for round in 0..rounds {
         let repo = unique(&format!("race{round}"));
         let image = format!("{reg}/{repo}");
@@ -163,7 +165,11 @@ fn two_runs_racing_always_converge_on_the_newest_release() {
             );
         }
         assert_eq!(raw.digest(&repo, "1.2.3").as_deref(), Some(old.as_str()));
+        let outs: Vec<_> = outputs.iter().map(json_out).collect();
+        kept += usize::from(outs.iter().any(|j| j.get("kept").is_some()));
+        repointed += usize::from(outs.iter().any(|j| j.get("repointed").is_some()));
     }
+    eprintln!("{rounds} races: older run kept off by the guard in {kept}, re-pointed by convergence in {repointed}");
 }
 
 #[test]
