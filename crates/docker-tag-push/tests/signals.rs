@@ -154,3 +154,47 @@ fn sigterm_before_publishing_starts_publishes_nothing() {
     );
     assert!(!proxy.seen().iter().any(|s| s.method == "PUT"), "no PUT at all");
 }
+
+#[test]
+fn sigterm_during_the_docker_push_stops_before_any_tag() {
+    let reg = registry();
+    let repo = unique("sigpush");
+    let proxy = FaultProxy::start(&reg);
+    // dockerd pushes the build key tag last: slow that manifest PUT down.
+    proxy.rule(
+        "PUT",
+        &format!("/v2/{repo}/manifests/build-"),
+        Fault::Delay(Duration::from_millis(2000)),
+        1,
+    );
+    let app = app_repo("signal during docker push");
+    let env = Env::with_docker();
+    let image = format!("{}/{repo}", proxy.addr);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["--image", &image, "--tags", "7.0.0,7.0,latest", "--format", "json"])
+        .current_dir(app.path());
+    for v in shipkit_testkit::CI_VARS {
+        cmd.env_remove(v);
+    }
+    for (k, v) in &env.vars {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    proxy.wait_for("PUT", "/manifests/build-", Duration::from_secs(120));
+    kill(&child, "TERM");
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 143, "{}", err(&o));
+    let last = err(&o).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.contains("cancelled by SIGTERM") && last.contains("none of the tags was published"),
+        "{last}"
+    );
+    let raw = Raw::new(&reg);
+    for t in ["7.0.0", "7.0", "latest"] {
+        assert_eq!(raw.digest(&repo, t), None, "{t} was not tagged");
+    }
+}

@@ -127,6 +127,15 @@ fn check_buildx(run: &Run) -> Result<()> {
     Ok(())
 }
 
+/// A docker command that failed because the signal reached it too (a process-group kill) is a
+/// cancellation (exit 130/143), not a docker failure.
+fn cancelled_or(e: Error, what: &str) -> Error {
+    match shipkit_core::cancel::requested() {
+        Some(signal) => shipkit_core::cancel::cancelled_error(signal, what),
+        None => e,
+    }
+}
+
 /// `docker build`, `docker push` to the first repository, and the digest as the registry reports it.
 /// A signal during the build stops the run before anything is pushed.
 fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Repo, String)> {
@@ -138,14 +147,22 @@ fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Re
         .spec
         .command(&run.build_ref)
         .run_streaming()
+        .map_err(|e| cancelled_or(e, "during docker build: nothing was published"))
         .map_err(|e| e.hint("the docker build output above says why; is the daemon reachable (DOCKER_HOST)?"))?;
+    shipkit_core::cancel::check("after the build, before pushing: nothing was published")?;
     term::info(&format!("pushing {}", run.build_ref));
-    crate::ecr::docker_push(client, &first.registry, &run.build_ref).map_err(|e| {
-        e.hint(format!(
-            "nothing was published; check that {} is reachable and that you are logged in \
+    crate::ecr::docker_push(client, &first.registry, &run.build_ref)
+        .map_err(|e| cancelled_or(e, "during docker push: nothing was tagged"))
+        .map_err(|e| {
+            e.hint(format!(
+                "nothing was published; check that {} is reachable and that you are logged in \
                  (docker-tag-push login {})",
-            first.registry, first.registry
-        ))
+                first.registry, first.registry
+            ))
+        })?;
+    shipkit_core::cancel::check(&match &run.key_tag {
+        Some(_) => "after docker push of the build key tag: none of the tags was published".to_string(),
+        None => format!("after docker push: only {} was published", run.build_ref),
     })?;
     let d = client.head_manifest(&first.with_tag(&run.push_tag))?.ok_or_else(|| {
         Error::remote(format!(

@@ -227,8 +227,21 @@ fn forward(
     }
     head.push_str("Connection: close\r\n\r\n");
     up.write_all(head.as_bytes())?;
-    std::io::copy(&mut (&mut reader).take(length as u64), &mut up)?;
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        // dockerd's blob PATCHes: pass the chunks through as they come; the upstream answers after the
+        // last one and closes (Connection: close), which ends both directions.
+        let mut up_in = up.try_clone()?;
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut reader, &mut up_in);
+        });
+    } else {
+        std::io::copy(&mut (&mut reader).take(length as u64), &mut up)?;
+    }
     std::io::copy(&mut up, &mut conn)?;
+    let _ = up.shutdown(Shutdown::Both);
     conn.shutdown(Shutdown::Both)
 }
 
