@@ -56,6 +56,18 @@ impl Run {
 
 /// Run a tool in `dir` with `env` (the host's CI variables removed), killed after `deadline`.
 pub fn run(name: &str, args: &[&str], dir: &Path, env: &[(&str, &str)], deadline: Duration) -> Run {
+    run_signalled(name, args, dir, env, deadline, None)
+}
+
+/// [`run`], sending the tool a real SIGTERM (`kill -TERM`) `term_after` after it started.
+pub fn run_signalled(
+    name: &str,
+    args: &[&str],
+    dir: &Path,
+    env: &[(&str, &str)],
+    deadline: Duration,
+    term_after: Option<Duration>,
+) -> Run {
     let mut cmd = Command::new(tool(name));
     cmd.args(args).current_dir(dir).env("NO_COLOR", "1");
     for var in shipkit_testkit::CI_VARS {
@@ -80,9 +92,14 @@ pub fn run(name: &str, args: &[&str], dir: &Path, env: &[(&str, &str)], deadline
         b
     });
     let mut killed = false;
+    let mut term_after = term_after;
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
+        }
+        if term_after.is_some_and(|t| start.elapsed() >= t) {
+            term_after = None;
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         }
         if start.elapsed() > deadline {
             let _ = child.kill();
