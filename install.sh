@@ -1,5 +1,6 @@
 #!/bin/sh
-# shipkit installer: downloads pinned release archives, verifies them against SHA256SUMS, installs the tools.
+# shipkit installer: downloads pinned release archives, verifies the release's signature on SHA256SUMS and
+# every archive against SHA256SUMS, installs the tools.
 #
 #   curl -fsSL https://github.com/shipkit/shipkit/releases/download/v0.1.0/install.sh | sh -s -- --version 0.1.0
 #   sh install.sh --version 0.1.0 --tools version-detect,notify --to ./bin --base-url https://mirror.example/shipkit
@@ -8,9 +9,10 @@
 # <base-url>/v<version>/SHA256SUMS; for `--version latest`, <base-url>/latest holds the version (one line).
 # GitHub Releases fit this as they are: --base-url https://github.com/OWNER/REPO/releases/download.
 #
-# POSIX sh; needs curl or wget, tar, gzip, and sha256sum or `shasum -a 256` (or openssl).
+# POSIX sh; needs curl or wget, tar, gzip, sha256sum or `shasum -a 256` (or openssl), and to check the
+# signature either minisign or OpenSSL 3 (`openssl pkeyutl -rawin`), unless --sums-sha256 pins the sums.
 # Exit codes as every shipkit tool's: 2 bad flags or unsupported platform, 5 a needed program is missing,
-# 7 download failed, 10 refused (checksum mismatch or missing), 1 anything else (e.g. cannot write --to).
+# 7 download failed, 10 refused (bad or missing signature, checksum mismatch or missing), 1 anything else.
 
 set -u
 set -f # no globbing: every word below is data
@@ -19,12 +21,21 @@ ALL_TOOLS="version-detect,docker-tag-push,deploy-ecs,notify"
 KNOWN_TOOLS="$ALL_TOOLS,shipkit" # shipkit: the four in one binary (README "shipkit (one binary)")
 DEFAULT_BASE_URL="https://github.com/shipkit/shipkit/releases/download"
 
+# The release keys this installer trusts: SHA256SUMS must carry a valid Ed25519 signature by one of them
+# (SHA256SUMS.minisig checked with minisign, or SHA256SUMS.sig with OpenSSL 3). One line per key, as printed by
+# `scripts/release-key line KEY.pem`: `ed25519 <public key> <minisign public key> <name>`.
+# Rotation: add the new key's line, sign releases with the new key, drop the old line one release later.
+# `scripts/dist --trust-key` adds the signing key's line to the copy of this script shipped in a release.
+TRUSTED_KEYS='
+'
+
 usage() {
     cat <<'EOF'
 shipkit installer: install pinned, checksum-verified shipkit tools.
 
 usage: install.sh --version X [--tools a,b] [--to DIR] [--base-url URL] [--target TRIPLE] [--force]
                   [--links] [--docs] [--docs-dir DIR]
+                  [--sums-sha256 HEX]
 
   --version X       the release to install, e.g. 0.1.0 (required: never an implicit "latest";
                     `latest` only when asked, read from <base-url>/latest)  [env SHIPKIT_INSTALL_VERSION]
@@ -44,10 +55,13 @@ usage: install.sh --version X [--tools a,b] [--to DIR] [--base-url URL] [--targe
                                                                             [env SHIPKIT_INSTALL_TARGET]
   --force           download and install even when the same version is already in --to
                                                                             [env SHIPKIT_INSTALL_FORCE=1]
+  --sums-sha256 HEX trust the release's SHA256SUMS only if its own sha256 is HEX (for mirrors and
+                    air-gapped copies; replaces the signature check)   [env SHIPKIT_INSTALL_SUMS_SHA256]
   -h, --help        this text
 
-Every archive is checked against the release's SHA256SUMS before anything is installed; a mismatch or
-a missing checksum installs nothing. A tool whose `<tool> --version` in --to already prints the
+SHA256SUMS must be signed by a release key this script carries (minisign or OpenSSL 3 verifies it), or
+match --sums-sha256; then every archive is checked against SHA256SUMS before anything is installed. A
+missing or bad signature, a mismatch or a missing checksum installs nothing (exit 10). A tool whose `<tool> --version` in --to already prints the
 requested version is not downloaded again, so a cached --to directory makes the step a no-op.
 
 examples:
@@ -56,8 +70,9 @@ examples:
   sh install.sh --version 0.1.0 --tools shipkit --links --docs      # one binary, the four names, completions
   SHIPKIT_BASE_URL=https://artifacts.internal/shipkit sh install.sh --version latest
 
-exit codes: 0 ok, 1 failed, 2 bad flags or unsupported platform, 5 curl/wget/tar/sha256sum missing,
-7 download failed, 10 refused (checksum mismatch or missing)
+exit codes: 0 ok, 1 failed, 2 bad flags or unsupported platform, 5 curl/wget/tar/sha256sum (or
+minisign/openssl 3 to check the signature) missing, 7 download failed, 10 refused (signature missing or
+bad, checksum mismatch or missing)
 EOF
 }
 
@@ -151,8 +166,62 @@ installed_version_matches() {
     esac
 }
 
+# Can this openssl verify raw Ed25519 signatures (OpenSSL 3's `pkeyutl -rawin`)?
+openssl_verifies_ed25519() {
+    has openssl && openssl pkeyutl -help 2>&1 | grep -q -- '-rawin'
+}
+
+# verify_sums <dir> <release url>: trust <dir>/SHA256SUMS only when it matches --sums-sha256, or carries a
+# valid signature by one of TRUSTED_KEYS. Fails closed (exit 10) otherwise.
+verify_sums() {
+    if [ -n "$sums_pin" ]; then
+        _got=$(sha256_of "$1/SHA256SUMS")
+        [ "$_got" = "$sums_pin" ] || die 10 "SHA256SUMS does not match --sums-sha256 (expected $sums_pin, got $_got): refusing to install" \
+            "the release's sums file is not the one you pinned; nothing was installed"
+        say "SHA256SUMS matches the pinned --sums-sha256"
+        return 0
+    fi
+    _keys=$(printf '%s\n' "$TRUSTED_KEYS" | grep '^ed25519 [A-Za-z0-9+/=]* [A-Za-z0-9+/=]*' || true)
+    [ -n "$_keys" ] || die 10 "this install.sh trusts no release key, so it cannot verify SHA256SUMS" \
+        "use the install.sh of a signed release, or pin the sums with --sums-sha256 HEX; nothing was installed"
+    if has minisign; then
+        download "$2/SHA256SUMS.minisig" "$1/SHA256SUMS.minisig" 2>/dev/null ||
+            die 10 "the release has no SHA256SUMS.minisig: refusing unsigned checksums" "nothing was installed"
+        while read -r _kind _pk _ms _name; do
+            if minisign -V -q -m "$1/SHA256SUMS" -x "$1/SHA256SUMS.minisig" -P "$_ms" >/dev/null 2>&1; then
+                say "SHA256SUMS signed by $_name (verified with minisign)"
+                return 0
+            fi
+        done <<EOF
+$_keys
+EOF
+    elif openssl_verifies_ed25519; then
+        download "$2/SHA256SUMS.sig" "$1/SHA256SUMS.sig" 2>/dev/null ||
+            die 10 "the release has no SHA256SUMS.sig: refusing unsigned checksums" "nothing was installed"
+        openssl base64 -d -A -in "$1/SHA256SUMS.sig" -out "$1/SHA256SUMS.sig.bin" 2>/dev/null ||
+            die 10 "SHA256SUMS.sig is not a base64 signature: refusing to install" "nothing was installed"
+        while read -r _kind _pk _ms _name; do
+            # SubjectPublicKeyInfo for Ed25519: a fixed 12-byte prefix (base64 MCowBQYDK2VwAyEA) + the 32-byte key
+            printf -- '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA%s\n-----END PUBLIC KEY-----\n' "$_pk" > "$1/key.pem"
+            if openssl pkeyutl -verify -pubin -inkey "$1/key.pem" -rawin -in "$1/SHA256SUMS" \
+                -sigfile "$1/SHA256SUMS.sig.bin" >/dev/null 2>&1; then
+                say "SHA256SUMS signed by $_name (verified with openssl)"
+                return 0
+            fi
+        done <<EOF
+$_keys
+EOF
+    else
+        die 5 "neither minisign nor OpenSSL 3 is installed to verify the release signature" \
+            "install openssl (3.x) or minisign, or pin the sums with --sums-sha256 HEX"
+    fi
+    die 10 "bad signature on SHA256SUMS: no release key this installer trusts signed it" \
+        "the release or the mirror is tampered with, or signed by an unknown key; nothing was installed"
+}
+
 main() {
     version=${SHIPKIT_INSTALL_VERSION:-}
+    sums_pin=${SHIPKIT_INSTALL_SUMS_SHA256:-}
     tools=${SHIPKIT_INSTALL_TOOLS:-$ALL_TOOLS}
     to=${SHIPKIT_INSTALL_DIR:-}
     base_url=${SHIPKIT_BASE_URL:-$DEFAULT_BASE_URL}
@@ -166,10 +235,11 @@ main() {
     docs_dir=${SHIPKIT_INSTALL_DOCS_DIR:-}
     while [ $# -gt 0 ]; do
         case "$1" in
-            --version | --tools | --to | --base-url | --target | --docs-dir)
+            --version | --tools | --to | --base-url | --target | --docs-dir | --sums-sha256)
                 [ $# -ge 2 ] || die 2 "$1 needs a value" "see install.sh --help"
                 case "$1" in
                     --docs-dir) docs_dir=$2 ;;
+                    --sums-sha256) sums_pin=$2 ;;
                     --version) version=$2 ;;
                     --tools) tools=$2 ;;
                     --to) to=$2 ;;
@@ -184,6 +254,7 @@ main() {
             --base-url=*) base_url=${1#*=}; shift ;;
             --target=*) target=${1#*=}; shift ;;
             --docs-dir=*) docs_dir=${1#*=}; shift ;;
+            --sums-sha256=*) sums_pin=${1#*=}; shift ;;
             --force) force=yes; shift ;;
             --links) links=yes; shift ;;
             --docs) docs=yes; shift ;;
@@ -199,6 +270,13 @@ main() {
         to=$HOME/.local/bin
     fi
     base_url=${base_url%/}
+    if [ -n "$sums_pin" ]; then
+        sums_pin=$(printf '%s' "$sums_pin" | tr 'A-F' 'a-f')
+        case "$sums_pin" in
+            *[!0-9a-f]*) die 2 "--sums-sha256 must be 64 hex digits" "sha256sum SHA256SUMS gives it" ;;
+        esac
+        [ ${#sums_pin} -eq 64 ] || die 2 "--sums-sha256 must be 64 hex digits" "sha256sum SHA256SUMS gives it"
+    fi
     [ -n "$tools" ] || die 2 "--tools is empty" "--tools version-detect,notify"
     _t_list=$(printf '%s' "$tools" | tr ',' ' ')
     for _t in $_t_list; do
@@ -274,6 +352,7 @@ main() {
 
     download "$release_url/SHA256SUMS" "$_tmp/SHA256SUMS" ||
         die 7 "cannot download $(shown "$release_url")/SHA256SUMS" "check --version and --base-url; nothing was installed"
+    verify_sums "$_tmp" "$release_url"
 
     # Verify every archive before installing any of them.
     for _t in $needed; do
@@ -300,7 +379,7 @@ main() {
             rm -f "$to/.$_t.install.$$"
             die 1 "cannot write $to/$_t" "choose a writable --to"
         fi
-        say "installed $to/$_t ($version, verified sha256)"
+        say "installed $to/$_t ($version, signed sums, verified sha256)"
         [ "$docs" = no ] || install_docs "$_tmp/x/$_t-$version-$target" "$docs_dir"
     done
     [ "$links" = no ] || link_tools "$to"

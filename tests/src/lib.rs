@@ -33,6 +33,50 @@ impl Release {
 
 static RELEASE: OnceLock<Release> = OnceLock::new();
 
+/// A release signing key made for this test binary by `scripts/release-key new` (never a real key): the
+/// PEM file and its `install.sh` trust line.
+pub struct TestKey {
+    pub pem: PathBuf,
+    pub trust_line: String,
+}
+
+/// A fresh Ed25519 key named `name`, in a directory that lives as long as the test binary.
+pub fn new_test_key(name: &str) -> TestKey {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let pem = dir.join(format!("{name}.pem"));
+    let out = Command::new(root().join("scripts/release-key"))
+        .args(["new", pem.to_str().unwrap(), name])
+        .output()
+        .expect("scripts/release-key runs");
+    assert!(
+        out.status.success(),
+        "release-key new failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trust_line = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(trust_line.starts_with("ed25519 "), "{trust_line}");
+    TestKey { pem, trust_line }
+}
+
+/// The key the test releases are signed with (`scripts/dist --sign-key ... --trust-key`).
+pub fn test_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| new_test_key("shipkit-test-release"))
+}
+
+/// Sign `file` (`file.sig`, `file.minisig`) with `key`, as `scripts/dist` does.
+pub fn sign_with(key: &Path, file: &Path) {
+    let out = Command::new(root().join("scripts/release-key"))
+        .args(["sign", key.to_str().unwrap(), file.to_str().unwrap()])
+        .output()
+        .expect("scripts/release-key runs");
+    assert!(
+        out.status.success(),
+        "release-key sign failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Run `scripts/dist` once per test binary, in `tmp` (pass `env!("CARGO_TARGET_TMPDIR")`) with its own cargo
 /// target dir, so it never waits on the cargo that runs the tests.
 pub fn release(tmp: &str) -> &'static Release {
@@ -51,6 +95,9 @@ pub fn release(tmp: &str) -> &'static Release {
             tmp.join("e2e-dist-target").to_str().unwrap(),
             "--out",
             dir.to_str().unwrap(),
+            "--sign-key",
+            test_key().pem.to_str().unwrap(),
+            "--trust-key",
         ]);
         assert!(
             out.status.success(),

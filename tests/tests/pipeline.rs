@@ -58,6 +58,9 @@ fn release() -> &'static Release {
                 version,
                 "--out",
                 out.path().to_str().unwrap(),
+                "--sign-key",
+                shipkit_e2e::test_key().pem.to_str().unwrap(),
+                "--trust-key",
             ]);
             assert!(
                 dist.status.success(),

@@ -1,6 +1,7 @@
 // scripts/dist for real: archive names and contents, static musl binaries, SHA256SUMS, reproducible output.
 
 use shipkit_e2e::{dist, elf_has_interpreter, release};
+use std::path::Path;
 use std::process::Command;
 
 fn text(b: &[u8]) -> String {
@@ -59,10 +60,90 @@ fn archives_hold_a_static_binary_and_are_listed_in_sha256sums() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{}", text(&check.stdout));
+    // the shipped installer is the repository's, plus the signing key's trust line (--trust-key)
+    let shipped = std::fs::read_to_string(rel.dir.join("install.sh")).unwrap();
+    let key = shipkit_e2e::test_key();
+    let repo = std::fs::read_to_string(shipkit_e2e::root().join("install.sh")).unwrap();
     assert_eq!(
-        std::fs::read(rel.dir.join("install.sh")).unwrap(),
-        std::fs::read(shipkit_e2e::root().join("install.sh")).unwrap()
+        shipped,
+        repo.replacen("TRUSTED_KEYS='\n", &format!("TRUSTED_KEYS='\n{}\n", key.trust_line), 1)
     );
+}
+
+#[test]
+fn sums_signatures_verify_with_openssl_and_minisign_independently() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let key = shipkit_e2e::test_key();
+    let fields: Vec<&str> = key.trust_line.split(' ').collect();
+    let tmp = tempfile::tempdir().unwrap();
+    // openssl: the raw Ed25519 signature (base64) over SHA256SUMS, with the public key from the trust line
+    let pub_pem = tmp.path().join("pub.pem");
+    std::fs::write(
+        &pub_pem,
+        format!(
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA{}\n-----END PUBLIC KEY-----\n",
+            fields[1]
+        ),
+    )
+    .unwrap();
+    let sig_b64 = std::fs::read_to_string(rel.dir.join("SHA256SUMS.sig")).unwrap();
+    let sig_bin = tmp.path().join("sig.bin");
+    let decoded = Command::new("openssl")
+        .args(["base64", "-d", "-A", "-out", sig_bin.to_str().unwrap()])
+        .stdin(std::fs::File::open(rel.dir.join("SHA256SUMS.sig")).unwrap())
+        .output()
+        .unwrap();
+    assert!(decoded.status.success(), "{sig_b64}");
+    assert_eq!(std::fs::metadata(&sig_bin).unwrap().len(), 64, "an Ed25519 signature");
+    let verify = |data: &Path| {
+        Command::new("openssl")
+            .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+            .arg(&pub_pem)
+            .args(["-rawin", "-in"])
+            .arg(data)
+            .arg("-sigfile")
+            .arg(&sig_bin)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&rel.dir.join("SHA256SUMS"));
+    assert!(ok.status.success(), "openssl: {}", text(&ok.stdout));
+    let other = tmp.path().join("other");
+    std::fs::write(&other, "not the sums\n").unwrap();
+    assert!(!verify(&other).status.success(), "a signature check that cannot fail is no check");
+    // minisign: the prehashed signature file with the minisign public key from the trust line
+    let ms = Command::new("minisign")
+        .args(["-V", "-m"])
+        .arg(rel.dir.join("SHA256SUMS"))
+        .arg("-x")
+        .arg(rel.dir.join("SHA256SUMS.minisig"))
+        .args(["-P", fields[2]])
+        .output()
+        .expect("minisign is installed by scripts/test");
+    assert!(ms.status.success(), "minisign: {}{}", text(&ms.stdout), text(&ms.stderr));
+    let bad = Command::new("minisign")
+        .args(["-V", "-m"])
+        .arg(&other)
+        .arg("-x")
+        .arg(rel.dir.join("SHA256SUMS.minisig"))
+        .args(["-P", fields[2]])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn a_signing_key_the_installer_does_not_trust_is_refused_before_building() {
+    let key = shipkit_e2e::new_test_key("not-in-install-sh");
+    let out = dist(&["--tools", "version-detect", "--sign-key", key.pem.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not in install.sh's TRUSTED_KEYS"),
+        "{}",
+        text(&out.stderr)
+    );
+    let missing = dist(&["--tools", "version-detect", "--sign-key", "/nonexistent/key.pem"]);
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }
 
 #[test]
@@ -170,5 +251,100 @@ fn binstall_metadata_of_every_tool_points_at_the_dist_archives() {
             format!("{tool}-1.2.3-x86_64-unknown-linux-musl/{tool}")
         );
         assert_eq!(value("pkg-fmt"), "tgz");
+    }
+}
+
+/// The archive of version-detect unpacked in a temporary directory: (dir, path of `<prefix>/`).
+fn unpacked(rel: &shipkit_e2e::Release) -> (tempfile::TempDir, std::path::PathBuf) {
+    let x = tempfile::tempdir().unwrap();
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(rel.dir.join(rel.archive("version-detect")))
+        .arg("-C")
+        .arg(x.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let dir = x.path().join(format!("version-detect-{}-{}", rel.version, rel.target));
+    (x, dir)
+}
+
+#[test]
+fn archive_ships_a_cyclonedx_sbom_that_the_reference_validator_accepts() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let (_x, dir) = unpacked(rel);
+    let sbom_path = dir.join("version-detect.cdx.json");
+    let sbom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sbom_path).expect("SBOM in the archive")).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(sbom["metadata"]["component"]["name"], "version-detect");
+    assert_eq!(sbom["metadata"]["component"]["version"], rel.version.as_str());
+    let names: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for linked in ["git2", "libgit2-sys", "clap", "shipkit-core", "serde"] {
+        assert!(names.contains(&linked), "{linked} missing from {names:?}");
+    }
+    for not_linked in ["tempfile", "cc"] {
+        assert!(!names.contains(&not_linked), "dev/build dependency {not_linked} listed");
+    }
+    // crates.io packages carry Cargo.lock's SHA-256
+    let git2 = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "git2")
+        .unwrap();
+    assert_eq!(git2["hashes"][0]["alg"], "SHA-256");
+    assert_eq!(git2["hashes"][0]["content"].as_str().unwrap().len(), 64);
+    // CycloneDX's own library validates it against the 1.5 JSON schema (strict)
+    let check = Command::new(shipkit_testkit::venv_bin("python"))
+        .args([
+            "-c",
+            "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\nprint(err or 'valid')\nsys.exit(1 if err else 0)",
+        ])
+        .arg(&sbom_path)
+        .output()
+        .expect("python of the test venv");
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
+}
+
+#[test]
+fn binary_embeds_its_dependency_list_in_cargo_auditable_format() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let (x, dir) = unpacked(rel);
+    let section = x.path().join("dep-v0.zlib");
+    let dump = Command::new("objcopy")
+        .arg("--dump-section")
+        .arg(format!(".dep-v0={}", section.display()))
+        .arg(dir.join("version-detect"))
+        .arg(x.path().join("copy"))
+        .output()
+        .expect("objcopy (binutils) runs");
+    assert!(
+        dump.status.success(),
+        "no .dep-v0 section (built without cargo-auditable?): {}",
+        text(&dump.stderr)
+    );
+    // decompressed and read independently of cargo-auditable: zlib + JSON
+    let read = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,zlib\nd=json.loads(zlib.decompress(open(sys.argv[1],'rb').read()))\nprint('\\n'.join(sorted(p['name'] for p in d['packages'] if p.get('kind','runtime')=='runtime')))",
+        ])
+        .arg(&section)
+        .output()
+        .unwrap();
+    assert!(read.status.success(), "{}", text(&read.stderr));
+    let embedded: Vec<String> = text(&read.stdout).lines().map(str::to_string).collect();
+    let sbom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("version-detect.cdx.json")).unwrap())
+            .unwrap();
+    for c in sbom["components"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap().to_string();
+        assert!(embedded.contains(&name), "SBOM lists {name}, the binary does not: {embedded:?}");
     }
 }

@@ -167,6 +167,8 @@ fn archive_without_a_checksum_is_refused() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&sums, kept).unwrap();
+    // signed by the release key all the same: the per-archive check must still refuse
+    shipkit_e2e::sign_with(&shipkit_e2e::test_key().pem, &sums);
     let server = Server::start(site.path());
     let to = tempfile::tempdir().unwrap();
     let dest = to.path().join("bin");
@@ -357,4 +359,215 @@ fn credentials_in_the_base_url_are_never_printed() {
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(!all.contains("S3cret-token"), "credentials printed: {all}");
     }
+}
+
+/// A PATH holding every program of this machine except `without`.
+fn path_without(without: &[&str]) -> tempfile::TempDir {
+    let path_dir = tempfile::tempdir().unwrap();
+    for dir in std::env::var("PATH").unwrap().split(':') {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let link = path_dir.path().join(&name);
+            if !without.iter().any(|w| name == **w) && !link.exists() {
+                let _ = std::os::unix::fs::symlink(e.path(), link);
+            }
+        }
+    }
+    path_dir
+}
+
+/// Install version-detect from `site` with the release's own install.sh, with this PATH (None: the
+/// machine's) and extra arguments; the installed directory is returned with the output.
+fn install_from(site: &Path, version: &str, path: Option<&Path>, extra: &[&str]) -> (Output, tempfile::TempDir) {
+    let server = Server::start(site);
+    let to = tempfile::tempdir().unwrap();
+    let dest = to.path().join("bin");
+    let mut args = vec![
+        "--version",
+        version,
+        "--tools",
+        "version-detect",
+        "--to",
+        dest.to_str().unwrap(),
+        "--base-url",
+        &server.url,
+    ];
+    args.extend_from_slice(extra);
+    let out = pipe_sh(
+        &format!("curl -fsSL \"$URL/v{version}/install.sh\" | sh -s -- \"$@\""),
+        &server,
+        &args,
+        path,
+    );
+    (out, to)
+}
+
+fn assert_refused_nothing_installed(out: &Output, to: &tempfile::TempDir, code: i32, says: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(says), "expected `{says}` in: {err}");
+    assert!(err.contains("nothing was installed") || code == 5, "{err}");
+    assert!(!to.path().join("bin").exists(), "nothing installed: {err}");
+}
+
+#[test]
+fn signature_is_verified_with_minisign_and_with_openssl_when_minisign_is_absent() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("verified with minisign"), "{}", text(&out.stderr));
+    assert!(to.path().join("bin/version-detect").exists());
+
+    let no_minisign = path_without(&["minisign"]);
+    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("verified with openssl"), "{}", text(&out.stderr));
+    assert!(to.path().join("bin/version-detect").exists());
+
+    // neither verifier: fail closed with exit 5, nothing installed
+    let neither = path_without(&["minisign", "openssl"]);
+    let (out, to) = install_from(site.path(), &rel.version, Some(neither.path()), &[]);
+    assert_refused_nothing_installed(&out, &to, 5, "neither minisign nor OpenSSL 3");
+}
+
+#[test]
+fn tampered_sums_are_refused_by_both_verifiers() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    // an attacker who can replace archives can replace their sums too: rewrite both consistently
+    let archive = vdir.join(rel.archive("version-detect"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&archive, &bytes).unwrap();
+    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let new_sum = text(&sum.stdout)[..64].to_string();
+    let sums_path = vdir.join("SHA256SUMS");
+    let sums: String = std::fs::read_to_string(&sums_path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.ends_with(&rel.archive("version-detect")) {
+                format!("{new_sum}  {}\n", rel.archive("version-detect"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&sums_path, sums).unwrap();
+
+    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+    let no_minisign = path_without(&["minisign"]);
+    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+}
+
+#[test]
+fn missing_signature_and_a_signature_by_another_key_are_refused() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let no_minisign = path_without(&["minisign"]);
+
+    // missing signature files
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    std::fs::remove_file(vdir.join("SHA256SUMS.minisig")).unwrap();
+    std::fs::remove_file(vdir.join("SHA256SUMS.sig")).unwrap();
+    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "no SHA256SUMS.minisig");
+    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "no SHA256SUMS.sig");
+
+    // a garbage signature
+    std::fs::write(vdir.join("SHA256SUMS.sig"), "@@@ not base64 @@@").unwrap();
+    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    assert!(!to.path().join("bin").exists());
+
+    // signed, but by a key install.sh does not carry
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    let stranger = shipkit_e2e::new_test_key("stranger");
+    shipkit_e2e::sign_with(&stranger.pem, &vdir.join("SHA256SUMS"));
+    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
+    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+}
+
+#[test]
+fn rotated_keys_any_trusted_key_verifies_and_a_dropped_key_does_not() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let current = shipkit_e2e::test_key();
+    let next = shipkit_e2e::new_test_key("next-release-key");
+    let no_minisign = path_without(&["minisign"]);
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    let installer = vdir.join("install.sh");
+    let shipped = std::fs::read_to_string(&installer).unwrap();
+
+    // rotation in progress: the installer trusts both keys, the release is signed by the new one
+    let both = shipped.replacen(
+        &current.trust_line,
+        &format!("{}\n{}", current.trust_line, next.trust_line),
+        1,
+    );
+    std::fs::write(&installer, &both).unwrap();
+    shipkit_e2e::sign_with(&next.pem, &vdir.join("SHA256SUMS"));
+    for path in [None, Some(no_minisign.path())] {
+        let (out, to) = install_from(site.path(), &rel.version, path, &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("signed by next-release-key"), "{}", text(&out.stderr));
+        assert!(to.path().join("bin/version-detect").exists());
+    }
+
+    // after rotation the old key's line is dropped: a release signed by it is refused
+    let only_next = shipped.replacen(&current.trust_line, &next.trust_line, 1);
+    std::fs::write(&installer, only_next).unwrap();
+    shipkit_e2e::sign_with(&current.pem, &vdir.join("SHA256SUMS"));
+    for path in [None, Some(no_minisign.path())] {
+        let (out, to) = install_from(site.path(), &rel.version, path, &[]);
+        assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+    }
+}
+
+#[test]
+fn pinned_sums_digest_replaces_the_signature_and_a_wrong_pin_is_refused() {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    // a mirror without signatures, installed with the sums digest pinned
+    std::fs::remove_file(vdir.join("SHA256SUMS.minisig")).unwrap();
+    std::fs::remove_file(vdir.join("SHA256SUMS.sig")).unwrap();
+    let sum = Command::new("sha256sum").arg(vdir.join("SHA256SUMS")).output().unwrap();
+    let pin = text(&sum.stdout)[..64].to_uppercase();
+    let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", &pin]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("matches the pinned --sums-sha256"), "{}", text(&out.stderr));
+    assert!(to.path().join("bin/version-detect").exists());
+
+    let wrong = "0".repeat(64);
+    let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", &wrong]);
+    assert_refused_nothing_installed(&out, &to, 10, "does not match --sums-sha256");
+
+    let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", "abc"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("64 hex digits"), "{}", text(&out.stderr));
+    assert!(!to.path().join("bin").exists());
+}
+
+#[test]
+fn the_repository_installer_does_not_accept_the_test_key() {
+    // The repository's install.sh carries only committed release keys; a release signed with the
+    // throwaway test key is accepted only by the copy `scripts/dist --trust-key` shipped with it.
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let vdir = site.path().join(format!("v{}", rel.version));
+    std::fs::copy(shipkit_e2e::root().join("install.sh"), vdir.join("install.sh")).unwrap();
+    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    assert!(!to.path().join("bin").exists(), "{}", text(&out.stderr));
 }
