@@ -56,7 +56,24 @@ fn github_composite_action_installs_and_writes_outputs() {
         tmp.path().join("cache"),
     );
     std::fs::write(&output, "").unwrap();
-    let action_path = root().join("ci-templates/github/version-detect");
+    // The action runs the install.sh of the repository at the pinned ref, which carries the release keys:
+    // a copy of this checkout's templates and installer whose TRUSTED_KEYS hold the key the test release
+    // is signed with (the repository itself commits no test key).
+    let checkout = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(root().join("ci-templates"))
+        .arg(checkout.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let installer = std::fs::read_to_string(root().join("install.sh")).unwrap().replacen(
+        "TRUSTED_KEYS='\n",
+        &format!("TRUSTED_KEYS='\n{}\n", shipkit_e2e::test_key().trust_line),
+        1,
+    );
+    std::fs::write(checkout.path().join("install.sh"), installer).unwrap();
+    let action_path = checkout.path().join("ci-templates/github/version-detect");
     // the step's `env:` as GitHub fills it from the inputs (empty ones included)
     let env = [
         ("GITHUB_ACTIONS", "true"),
