@@ -49,8 +49,17 @@ fn release_workflow_signs_with_the_secret_and_attests_every_archive() {
     assert!(wf.contains("scripts/dist"));
     assert!(wf.contains("subject-path: dist/*.tar.gz"));
     // every `uses:` pinned to a full commit
-    for line in wf.lines().filter(|l| l.trim_start().starts_with("- uses:") || l.contains(" uses: ")) {
-        let pin = line.split('@').nth(1).unwrap_or("").split_whitespace().next().unwrap_or("");
+    for line in wf
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- uses:") || l.contains(" uses: "))
+    {
+        let pin = line
+            .split('@')
+            .nth(1)
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
         assert!(
             pin.len() == 40 && pin.chars().all(|c| c.is_ascii_hexdigit()),
             "not pinned to a commit: {line}"

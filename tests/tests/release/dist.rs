@@ -110,7 +110,10 @@ fn sums_signatures_verify_with_openssl_and_minisign_independently() {
     assert!(ok.status.success(), "openssl: {}", text(&ok.stdout));
     let other = tmp.path().join("other");
     std::fs::write(&other, "not the sums\n").unwrap();
-    assert!(!verify(&other).status.success(), "a signature check that cannot fail is no check");
+    assert!(
+        !verify(&other).status.success(),
+        "a signature check that cannot fail is no check"
+    );
     // minisign: the prehashed signature file with the minisign public key from the trust line
     let ms = Command::new("minisign")
         .args(["-V", "-m"])
@@ -120,7 +123,12 @@ fn sums_signatures_verify_with_openssl_and_minisign_independently() {
         .args(["-P", fields[2]])
         .output()
         .expect("minisign is installed by scripts/test");
-    assert!(ms.status.success(), "minisign: {}{}", text(&ms.stdout), text(&ms.stderr));
+    assert!(
+        ms.status.success(),
+        "minisign: {}{}",
+        text(&ms.stdout),
+        text(&ms.stderr)
+    );
     let bad = Command::new("minisign")
         .args(["-V", "-m"])
         .arg(&other)
@@ -289,7 +297,10 @@ fn archive_ships_a_cyclonedx_sbom_that_the_reference_validator_accepts() {
         assert!(names.contains(&linked), "{linked} missing from {names:?}");
     }
     for not_linked in ["tempfile", "cc", "clap_derive", "syn"] {
-        assert!(!names.contains(&not_linked), "dev, build or proc-macro dependency {not_linked} listed");
+        assert!(
+            !names.contains(&not_linked),
+            "dev, build or proc-macro dependency {not_linked} listed"
+        );
     }
     // crates.io packages carry Cargo.lock's SHA-256
     let git2 = sbom["components"]
@@ -341,10 +352,12 @@ fn binary_embeds_its_dependency_list_in_cargo_auditable_format() {
     assert!(read.status.success(), "{}", text(&read.stderr));
     let embedded: Vec<String> = text(&read.stdout).lines().map(str::to_string).collect();
     let sbom: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("version-detect.cdx.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("version-detect.cdx.json")).unwrap()).unwrap();
     for c in sbom["components"].as_array().unwrap() {
         let name = c["name"].as_str().unwrap().to_string();
-        assert!(embedded.contains(&name), "SBOM lists {name}, the binary does not: {embedded:?}");
+        assert!(
+            embedded.contains(&name),
+            "SBOM lists {name}, the binary does not: {embedded:?}"
+        );
     }
 }

@@ -419,13 +419,21 @@ fn signature_is_verified_with_minisign_and_with_openssl_when_minisign_is_absent(
     let site = release_site(rel);
     let (out, to) = install_from(site.path(), &rel.version, None, &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("verified with minisign"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("verified with minisign"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(to.path().join("bin/version-detect").exists());
 
     let no_minisign = path_without(&["minisign"]);
     let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("verified with openssl"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("verified with openssl"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(to.path().join("bin/version-detect").exists());
 
     // neither verifier: fail closed with exit 5, nothing installed
@@ -522,7 +530,11 @@ fn rotated_keys_any_trusted_key_verifies_and_a_dropped_key_does_not() {
     for path in [None, Some(no_minisign.path())] {
         let (out, to) = install_from(site.path(), &rel.version, path, &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("signed by next-release-key"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("signed by next-release-key"),
+            "{}",
+            text(&out.stderr)
+        );
         assert!(to.path().join("bin/version-detect").exists());
     }
 
@@ -548,7 +560,11 @@ fn pinned_sums_digest_replaces_the_signature_and_a_wrong_pin_is_refused() {
     let pin = text(&sum.stdout)[..64].to_uppercase();
     let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", &pin]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("matches the pinned --sums-sha256"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("matches the pinned --sums-sha256"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(to.path().join("bin/version-detect").exists());
 
     let wrong = "0".repeat(64);
