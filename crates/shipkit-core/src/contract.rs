@@ -26,7 +26,9 @@ mod notify;
 pub mod schema;
 mod version;
 
-pub use deploy::{DeployOutputs, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus, StatusOutputs};
+pub use deploy::{
+    DeployOutputs, Engine, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus, StatusOutputs,
+};
 pub use image::{DigestOutputs, ImageOutputs, ImagePlan, LoginOutputs};
 pub use inputs::{normalize_key, Inputs};
 pub use notify::{NotifyOutputs, NotifyPlan, PlannedPayload};

@@ -21,8 +21,50 @@ pub struct DeployOutputs {
     /// The task definition before the deploy, when exactly one service was deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_task_definition_arn: Option<String>,
+    /// When exactly one service was deployed: how ECS's deployment engine was followed (see [`Engine`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_status: Option<String>,
     /// One entry per service: an array of objects in JSON, compact JSON in env forms.
     pub services: Vec<ServiceOutcome>,
+}
+
+/// How a service's deployment was followed: ECS's deployment engine (`service_deployment`) or
+/// DescribeServices (`describe_services`), and where it stood last.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Engine {
+    /// The ServiceDeployment followed (null when following DescribeServices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_deployment_arn: Option<String>,
+    /// `service_deployment` or `describe_services`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_mode: Option<String>,
+    /// The ServiceDeployment's status (`SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_status: Option<String>,
+    /// Its lifecycle stage (`BAKE_TIME`, `CLEAN_UP`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// `ROLLING`, `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// A lifecycle hook that was running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_status: Option<String>,
 }
 
 /// What happened to one ECS service.
@@ -31,8 +73,11 @@ pub struct DeployOutputs {
 pub struct ServiceOutcome {
     pub service: String,
     /// `updated`, `unchanged`, `failed`, `rolled_back`, `dry_run`, ...
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub task_definition_arn: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub previous_task_definition_arn: String,
     /// `deploy` only: the image deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +91,9 @@ pub struct ServiceOutcome {
     /// `rollback` only: whether the service was pinned to the revision rolled back to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
+    /// How its deployment was followed (nested values come from JSON, so flattening is safe here).
+    #[serde(flatten)]
+    pub engine: Engine,
 }
 
 /// What `deploy-ecs run` writes: how the one-off task ended.

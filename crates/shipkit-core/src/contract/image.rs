@@ -23,10 +23,18 @@ pub struct ImageOutputs {
     /// `repository:tag` that could not be published (present only when some could not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<Vec<String>>,
+    /// Floating `repository:tag` left on the newer release it holds (the downgrade guard; present only when
+    /// some were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<String>>,
+    /// Floating `repository:tag` re-pointed to the newest release of its line after publishing (a race;
+    /// present only when some were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repointed: Option<Vec<String>>,
     /// Build and push only: whether an image was built (false: the build key tag was reused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub built: Option<bool>,
-    /// Build and push only: the build key tag (absent when there is none).
+    /// Build and push only: the build key tag (empty when there is none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_key: Option<String>,
 }

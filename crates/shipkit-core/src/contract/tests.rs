@@ -28,8 +28,7 @@ fn version() -> VersionOutputs {
             ("org.opencontainers.image.version".into(), "1.2.4".into()),
             ("org.opencontainers.image.description".into(), HOSTILE.into()),
         ]),
-        ignored_tags: None,
-        floating: None,
+        ..VersionOutputs::default()
     }
 }
 
@@ -43,6 +42,10 @@ fn deploy() -> DeployOutputs {
         version: None,
         message: Some(HOSTILE.into()),
         pinned: None,
+        engine: Engine {
+            stage: Some("BAKE_TIME".into()),
+            ..Engine::default()
+        },
     };
     DeployOutputs {
         status: "partial".into(),
@@ -52,6 +55,7 @@ fn deploy() -> DeployOutputs {
         task_definition_arn: None,
         previous_task_definition_arn: None,
         services: vec![service("web", "updated"), service("worker", "rolled_back")],
+        ..DeployOutputs::default()
     }
 }
 
@@ -74,6 +78,8 @@ fn image() -> ImageOutputs {
         pushed: vec!["127.0.0.1:5000/app:1.2.3".into()],
         skipped: vec!["127.0.0.1:5000/app:latest".into()],
         failed: None,
+        kept: None,
+        repointed: Some(vec!["127.0.0.1:5000/app:1".into()]),
         built: Some(true),
         build_key: Some("sha256-0f1e2d".into()),
     }

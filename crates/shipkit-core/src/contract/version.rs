@@ -43,9 +43,21 @@ pub struct VersionOutputs {
     /// `explain` only: tags that were not considered, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignored_tags: Option<Vec<IgnoredTag>>,
+    /// `explain` only: version tags that exist but are not reachable from HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unused_tags: Option<Vec<String>>,
     /// `explain` only: the floating tags (`1`, `1.2`, `latest`) and whether this build moves them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floating: Option<Vec<FloatingTag>>,
+    /// `explain` only: where the list of release tags came from (local, remote, withheld, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_list: Option<String>,
+    /// `explain` only: that, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_list_detail: Option<String>,
+    /// `explain` only: remarks (a shallow clone, an unused prefix, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<String>>,
 }
 
 /// A tag `version-detect` did not use as a version.
