@@ -447,7 +447,9 @@ fn crash_looping_tasks_fail_the_deploy_and_roll_back() {
         "{md}"
     );
     assert!(
-        stderr(&o).contains("::warning::") && stderr(&o).contains("::error::"),
+        stderr(&o).contains("::warning::")
+            && stderr(&o).contains("::error::deploy-ecs: ")
+            && !stderr(&o).contains("::error::error:"),
         "{}",
         show(&o)
     );

@@ -36,7 +36,8 @@ pub fn run<P: clap::Parser>(
 /// Print `e` as the tool's one error line (and annotation) and return its exit code.
 pub fn report(tool: &str, e: &Error) -> std::process::ExitCode {
     let line = e.one_line();
-    crate::term::annotate_error(&line);
+    // the annotation is already an error: `::error::<tool>: message`, not `::error::error: message`
+    crate::term::annotate_error(&format!("{tool}: {}", line.strip_prefix("error: ").unwrap_or(&line)));
     crate::term::info(&format!("{tool}: {line}"));
     std::process::ExitCode::from(e.code.code())
 }

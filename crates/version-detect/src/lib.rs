@@ -37,13 +37,15 @@ pub fn run(cli: Cli) -> Result<u8> {
     git2::opts::enable_caching(false);
     let loaded = settings::load_config(&cli)?;
     let s = Settings::resolve(&cli, &loaded)?;
+    // Output destinations are checked before the first side effect (`--fetch`, `tag`'s push).
+    let opts = cli.common.output_options();
+    shipkit_core::output::preflight(&opts)?;
     let mut repo = repo::open(&cli.repo)?;
     if cli.fetch {
         git_cli::fetch(&repo, &s.remote)?;
         repo = repo::open(&cli.repo)?;
     }
     let ci = CiContext::detect();
-    let opts = cli.common.output_options();
     match &cli.command {
         None => commands::detect::run(&repo, &s, &ci, &opts),
         Some(Command::Explain) => commands::explain::run(&repo, &s, &ci, &opts),

@@ -340,3 +340,31 @@ fn next_in_a_monorepo_counts_only_commits_under_the_path() {
     let n = json(&r, &["next", "--path", "services/payments", "--bump", "patch"], &[]);
     assert_eq!(n["version"], "1.5.1");
 }
+
+#[test]
+fn tag_checks_the_output_destination_before_creating_or_pushing_anything() {
+    let remote = tempfile::tempdir().unwrap();
+    let init = std::process::Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(remote.path())
+        .status()
+        .unwrap();
+    assert!(init.success());
+    let r = repo_with_commits(1);
+    r.tag("v1.0.0");
+    r.commit("feat: more");
+    r.git(&["remote", "add", "origin", remote.path().to_str().unwrap()]);
+    let o = vd(
+        &r,
+        &["tag", "--format", "github"],
+        &[("GITHUB_OUTPUT", "/nonexistent-shipkit-dir/output")],
+    );
+    assert_fails(&o, 2, "GITHUB_OUTPUT");
+    assert_eq!(r.git(&["tag", "--list"]), "v1.0.0", "no tag created");
+    let pushed = std::process::Command::new("git")
+        .args(["tag", "--list"])
+        .current_dir(remote.path())
+        .output()
+        .unwrap();
+    assert!(pushed.stdout.is_empty(), "nothing pushed");
+}
