@@ -362,19 +362,20 @@ fn exact_phase<'a>(job: &'a Job, shared: &Mutex<Report>) -> Vec<&'a Target> {
                 .collect()
         };
         // Tags of one repository in parallel (a HEAD and maybe a PUT each: latency-bound, not CPU-bound).
-        let results = parallel_map(&todo, |tag| put_tag(client, m, &t.repo, tag));
+        // Each result is recorded the moment its request ends, so a tag whose PUT finished before a signal
+        // abandoned a slower one is reported published, not "state unknown".
+        let codes = parallel_map(&todo, |tag| {
+            let result = put_tag(client, m, &t.repo, tag);
+            let code = result.as_ref().err().map(|e| e.code);
+            let moved = result.map(|put| if put { Move::Moved } else { Move::Already });
+            record(shared, format!("{}:{tag}", t.repo), moved, &m.digest);
+            Ok(code)
+        });
         let mut first_failed: Option<(String, ExitCode)> = None;
-        for (tag, result) in todo.into_iter().zip(results) {
-            let name = format!("{}:{tag}", t.repo);
-            if let Err(e) = &result {
-                first_failed.get_or_insert((name.clone(), e.code));
+        for (tag, code) in todo.into_iter().zip(codes) {
+            if let Ok(Some(code)) = code {
+                first_failed.get_or_insert((format!("{}:{tag}", t.repo), code));
             }
-            record(
-                shared,
-                name,
-                result.map(|put| if put { Move::Moved } else { Move::Already }),
-                &m.digest,
-            );
         }
         let floating: Vec<&String> = t.tags.iter().filter(|x| is_floating(x)).collect();
         match (first_failed, floating.is_empty()) {
