@@ -226,3 +226,35 @@ fn sigterm_while_following_asks_ecs_to_roll_back_and_exits_143() {
         "ECS rolls back the cancelled deploy: {status}"
     );
 }
+
+/// The open finding of issue 12: the follow call hangs in BAKE_TIME, the deploy's timeout passes, ECS
+/// finishes meanwhile; StopServiceDeployment is then refused (ConflictException). deploy-ecs re-reads the
+/// deployment and reports ECS's verdict (SUCCESSFUL: deployed, exit 0), not a failed rollback (exit 13).
+#[test]
+fn a_timeout_passing_while_ecs_finishes_is_success_not_a_failed_rollback() {
+    for (strategy, cfg) in strategies(1) {
+        let s = EngineService::new("c", cfg);
+        s.clock(0.15, 2.5);
+        control(
+            "/shipkit-test/stall",
+            json!({"cluster": s.cluster, "stage": "BAKE_TIME", "seconds": 10}),
+        );
+        let o = run_args(&s.deploy_args("2.0.0", &["--timeout", "3s"]));
+        assert_eq!(code(&o), 0, "{strategy}: {}", show(&o));
+        let out = json_out(&o);
+        assert_eq!(out["status"], "deployed", "{strategy}");
+        assert_eq!(out["deployment_status"], "SUCCESSFUL", "{strategy}");
+        let err = stderr(&o);
+        assert!(err.contains("the deadline passed during the call"), "{strategy}: {err}");
+        assert!(
+            err.contains("ConflictException") && err.contains("already ended SUCCESSFUL"),
+            "{strategy}: {err}"
+        );
+        assert!(s.current_td().ends_with(":2"), "{strategy}");
+        assert_eq!(
+            s.deployments().len(),
+            2,
+            "{strategy}: no deployment of deploy-ecs's own"
+        );
+    }
+}

@@ -319,20 +319,70 @@ async fn our_rollback<A: EngineApi>(
     let asked = api.rollback_deployment(arn).await;
     api.begin_phase(opts.wait.timeout, true);
     if let Err(e) = asked {
-        // The deployment may have ended meanwhile (ConflictException): ECS's verdict decides.
-        if let Ok(d) = api.describe_deployment(arn).await {
-            match judge(&d) {
-                Verdict::Succeeded | Verdict::Running => {}
-                _ => return wait_rollback(api, arn, reason, timed_out, opts, printer).await,
-            }
-        }
-        let outcome = Outcome::RollbackFailed {
-            reason,
-            rollback_reason: e.message,
-        };
-        return (Followed::Finished(outcome), None);
+        return after_refused_rollback(api, arn, reason, e, timed_out, opts, printer).await;
     }
     wait_rollback(api, arn, reason, timed_out, opts, printer).await
+}
+
+/// StopServiceDeployment was refused (typically ConflictException: the deployment ended meanwhile, e.g.
+/// while the follow call hung past the deadline). ECS's verdict on a re-read decides: SUCCESSFUL is a
+/// deploy that succeeded; a rollback (done, failed or under way) or a stop is reported as such; only a
+/// deployment still running — or one we cannot see — is a failed rollback.
+async fn after_refused_rollback<A: EngineApi>(
+    api: &A,
+    arn: &str,
+    reason: String,
+    refusal: shipkit_core::Error,
+    timed_out: bool,
+    opts: &FollowOptions,
+    printer: &mut Printer<'_>,
+) -> (Followed, Option<ServiceDeployment>) {
+    let failed = |why: String| Outcome::RollbackFailed {
+        reason: reason.clone(),
+        rollback_reason: why,
+    };
+    let d = match api.describe_deployment(arn).await {
+        Ok(d) => d,
+        Err(e) => {
+            let why = format!("{} (and the re-read failed: {})", refusal.message, e.message);
+            return (Followed::Finished(failed(why)), None);
+        }
+    };
+    let verdict = judge(&d);
+    let service = printer.service;
+    let said = |what: &str| {
+        printer.progress.line(
+            service,
+            &format!("ECS refused the rollback ({}): the deployment {what}", refusal.message),
+        )
+    };
+    let outcome = match verdict {
+        Verdict::Succeeded => {
+            said("already ended SUCCESSFUL: deployed");
+            Outcome::Deployed
+        }
+        Verdict::Running => failed(refusal.message.clone()),
+        Verdict::RolledBack { .. } | Verdict::RollingBack { .. } | Verdict::RollbackFailed { .. } => {
+            said(&format!("is already {}", d.status));
+            return wait_rollback(api, arn, reason, timed_out, opts, printer).await;
+        }
+        Verdict::Stopped { reason: why, replaced } => {
+            said(&format!("already ended {}", d.status));
+            let reason = if replaced {
+                format!(
+                    "deployment {} is gone: replaced by another deployment (ECS: {why})",
+                    d.short_id()
+                )
+            } else {
+                format!("ECS stopped the deployment: {why}")
+            };
+            Outcome::Failed {
+                reason,
+                code: shipkit_core::ExitCode::Failure,
+            }
+        }
+    };
+    (Followed::Finished(outcome), Some(d))
 }
 
 /// Wait for ECS's rollback of `arn` (its own full timeout).

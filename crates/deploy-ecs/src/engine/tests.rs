@@ -46,6 +46,8 @@ struct Script {
     stopped: RefCell<Vec<TaskState>>,
     rollbacks: RefCell<usize>,
     rollback_error: Option<String>,
+    /// Replaces the answers when StopServiceDeployment is refused (what ECS says on the re-read).
+    after_refusal: RefCell<Vec<(ServiceDeployment, usize)>>,
     clock: RefCell<Duration>,
     lines: RefCell<Vec<(Duration, String)>>,
 }
@@ -80,6 +82,10 @@ impl EngineApi for Script {
     async fn rollback_deployment(&self, _arn: &str) -> Result<()> {
         *self.rollbacks.borrow_mut() += 1;
         if let Some(e) = &self.rollback_error {
+            let next = std::mem::take(&mut *self.after_refusal.borrow_mut());
+            if !next.is_empty() {
+                *self.answers.borrow_mut() = next;
+            }
             return Err(shipkit_core::Error::remote(e.clone()));
         }
         let next = std::mem::take(&mut *self.after_rollback.borrow_mut());
@@ -309,6 +315,59 @@ fn stop_refused_and_the_deployment_still_running_is_rollback_failed() {
             assert!(rollback_reason.contains("ConflictException"), "{rollback_reason}")
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// The timeout passes while ECS finishes: StopServiceDeployment is refused (ConflictException) because the
+/// deployment already ended. ECS's verdict on a re-read decides, not the refusal.
+fn refused_because_it_ended(end: ServiceDeployment) -> (Script, Report) {
+    let s = Script {
+        answers: RefCell::new(vec![(dep("BLUE_GREEN", "IN_PROGRESS", "BAKE_TIME", 2), 1)]),
+        rollback_error: Some(
+            "StopServiceDeployment (ROLLBACK): ConflictException: The service deployment is in status SUCCESSFUL and cannot be stopped.".into(),
+        ),
+        after_refusal: RefCell::new(vec![(end, 1)]),
+        ..Default::default()
+    };
+    let r = run(&s, &opts(60, true));
+    (s, r)
+}
+
+#[test]
+fn a_timeout_refused_because_ecs_already_succeeded_is_deployed_not_rollback_failed() {
+    let (s, r) = refused_because_it_ended(dep("BLUE_GREEN", "SUCCESSFUL", "CLEAN_UP", 2));
+    assert_eq!(r.followed, Followed::Finished(Outcome::Deployed), "{}", text(&s));
+    assert_eq!(r.last.as_ref().map(|d| d.status.as_str()), Some("SUCCESSFUL"));
+    assert!(text(&s).contains("already ended SUCCESSFUL"), "{}", text(&s));
+}
+
+#[test]
+fn a_timeout_refused_because_ecs_already_rolled_back_reports_ecs_rollback() {
+    let mut back = dep("BLUE_GREEN", "ROLLBACK_SUCCESSFUL", "CLEAN_UP", 2);
+    back.rollback_reason = Some("CloudWatch alarm(s) 5xx in ALARM during BAKE_TIME.".into());
+    let (s, r) = refused_because_it_ended(back);
+    match &r.followed {
+        Followed::Finished(o @ Outcome::TimedOutRolledBack { .. }) => {
+            assert_eq!(o.code(), shipkit_core::ExitCode::Timeout)
+        }
+        other => panic!("{other:?}\n{}", text(&s)),
+    }
+    let (s, r) = refused_because_it_ended(dep("BLUE_GREEN", "ROLLBACK_FAILED", "CLEAN_UP", 0));
+    match &r.followed {
+        Followed::Finished(o @ Outcome::RollbackFailed { .. }) => {
+            assert_eq!(o.code(), shipkit_core::ExitCode::RollbackFailed)
+        }
+        other => panic!("{other:?}\n{}", text(&s)),
+    }
+    let mut replaced = dep("BLUE_GREEN", "STOPPED", "SCALE_UP", 2);
+    replaced.status_reason = Some("Service deployment stopped: a new service deployment replaced it.".into());
+    let (s, r) = refused_because_it_ended(replaced);
+    match &r.followed {
+        Followed::Finished(Outcome::Failed { reason, code }) => {
+            assert!(reason.contains("replaced"), "{reason}");
+            assert_eq!(*code, shipkit_core::ExitCode::Failure);
+        }
+        other => panic!("{other:?}\n{}", text(&s)),
     }
 }
 
