@@ -7,7 +7,7 @@
 //! no key and the image is always built.
 
 use sha2::{Digest as _, Sha256};
-use shipkit_core::exec::Command;
+use shipkit_core::exec::{find_program, install_hint, Command};
 use shipkit_core::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -25,6 +25,10 @@ pub struct BuildSpec {
     pub cache_from: Vec<String>,
     /// BuildKit `--secret` specs (`id=x,src=file` / `id=x,env=VAR`); only ids and paths are on the command line.
     pub secrets: Vec<String>,
+    /// A buildx builder (`--builder`, `BUILDX_BUILDER`): the build runs with `docker buildx build`.
+    pub builder: Option<String>,
+    /// Cache exports (`type=registry,ref=REPO:cache,mode=max`), passed to buildx.
+    pub cache_to: Vec<String>,
 }
 
 /// The result of trying to compute the key.
@@ -87,14 +91,21 @@ impl BuildSpec {
         Ok(())
     }
 
-    /// The `docker build` command tagging `image`.
+    /// The build command tagging `image` in the daemon: `docker build`, or `docker buildx build --load`
+    /// when a builder or a cache export is asked for (see [`BuildSpec::uses_buildx`]).
     pub fn command(&self, image: &str) -> Command {
-        let mut c = Command::new("docker")
-            .arg("build")
-            .arg("--file")
-            .arg(self.dockerfile_path())
-            .arg("--tag")
-            .arg(image);
+        let mut c = if self.uses_buildx() {
+            let mut c = Command::new("docker").args(["buildx", "build"]);
+            if let Some(b) = &self.builder {
+                c = c.arg("--builder").arg(b);
+            }
+            // The image goes to the daemon (`docker push` and `docker save` read it from there); a remote
+            // or kubernetes builder sends it back. Cache exports need a builder that supports them.
+            c.arg("--load")
+        } else {
+            Command::new("docker").arg("build")
+        };
+        c = c.arg("--file").arg(self.dockerfile_path()).arg("--tag").arg(image);
         if let Some(t) = &self.target {
             c = c.arg("--target").arg(t);
         }
@@ -110,6 +121,9 @@ impl BuildSpec {
         for r in &self.cache_from {
             c = c.arg("--cache-from").arg(r);
         }
+        for r in &self.cache_to {
+            c = c.arg("--cache-to").arg(r);
+        }
         for s in &self.secrets {
             c = c.arg("--secret").arg(s);
         }
@@ -118,6 +132,43 @@ impl BuildSpec {
             c = c.env("DOCKER_BUILDKIT", "1");
         }
         c.arg(&self.context)
+    }
+
+    /// The programs the build needs, checked before anything runs: docker, and the buildx plugin when
+    /// the build uses it or needs BuildKit (secrets). Missing: exit 5 naming what asked for it.
+    pub fn check_tools(&self) -> Result<()> {
+        find_program("docker", install_hint("docker"))?;
+        let Some(reason) = self.buildx_reason() else {
+            return Ok(());
+        };
+        let buildx = Command::new("docker").args(["buildx", "version"]).output()?;
+        if buildx.status != 0 {
+            return Err(Error::new(
+                shipkit_core::ExitCode::ToolMissing,
+                format!("{reason} needs BuildKit through docker buildx, and the buildx plugin is not installed: nothing was built"),
+            )
+            .hint("install it (the docker-buildx-plugin or docker-buildx package), or drop the flag to build with `docker build`"));
+        }
+        Ok(())
+    }
+
+    /// Is the build `docker buildx build`? When a builder is named (`--builder`, `BUILDX_BUILDER`) or a
+    /// cache is exported (`--cache-to`): the legacy `docker build` has neither.
+    pub fn uses_buildx(&self) -> bool {
+        self.builder.is_some() || !self.cache_to.is_empty()
+    }
+
+    /// Why buildx is needed, for the error when it is missing.
+    pub fn buildx_reason(&self) -> Option<String> {
+        if let Some(b) = &self.builder {
+            Some(format!("--builder {b}"))
+        } else if !self.cache_to.is_empty() {
+            Some("--cache-to".to_string())
+        } else if !self.secrets.is_empty() {
+            Some("--secret".to_string())
+        } else {
+            None
+        }
     }
 
     /// The content key of the build inputs, from committed git content only.

@@ -19,7 +19,12 @@ const EXAMPLES: &str = "Examples:
   # promote the same artifact to another repository (cross-repository blob mount)
   docker-tag-push promote --from registry.example.com/staging/billing:1.2.3 --to registry.example.com/prod/billing:1.2.3
   # multi-arch from native runners: each pushes its platform, then one index gets the tags
+  docker-tag-push --image registry.example.com/billing --by-digest --platform linux/arm64 --input version.json
   docker-tag-push index --image registry.example.com/billing --from sha256:AMD64...,sha256:ARM64... --input version.json
+  # build on a shared BuildKit builder with a registry cache
+  docker-tag-push --image registry.example.com/billing --input version.json --builder fleet \\
+      --cache-from type=registry,ref=registry.example.com/billing:buildcache \\
+      --cache-to type=registry,ref=registry.example.com/billing:buildcache,mode=max
   docker-tag-push digest registry.example.com/billing:1.2.3
   echo \"$REGISTRY_PASSWORD\" | docker-tag-push login registry.example.com --username ci --password-stdin
 ";
@@ -160,9 +165,26 @@ pub struct PushArgs {
     /// Target platform (linux/amd64; several need BuildKit).
     #[arg(long, env = "SHIPKIT_PLATFORM")]
     pub platform: Option<String>,
-    /// Image to use as build cache; repeatable.
+    /// Build cache to read: an image, or with buildx `type=registry,ref=REPO:cache`; repeatable.
     #[arg(long = "cache-from", value_name = "REF", env = "SHIPKIT_CACHE_FROM")]
     pub cache_from: Vec<String>,
+    /// Build cache to export, e.g. `type=registry,ref=REPO:buildcache,mode=max` (runs `docker buildx
+    /// build`; the builder must support cache export); repeatable.
+    #[arg(long = "cache-to", value_name = "SPEC", env = "SHIPKIT_CACHE_TO")]
+    pub cache_to: Vec<String>,
+    /// Build on this buildx builder (a remote BuildKit, a kubernetes or cloud builder) with `docker buildx
+    /// build --builder NAME --load`. Needs the buildx plugin (exit 5 before anything runs when missing).
+    #[arg(long, value_name = "NAME", env = "BUILDX_BUILDER")]
+    pub builder: Option<String>,
+    /// Publish the image with no tag at all: upload it by digest and print the digest and platform
+    /// (multi-arch from native runners: each runner pushes its platform, then `index` merges the digests
+    /// and publishes the tags). The manifest carries the OCI annotations (see --annotation).
+    #[arg(long, alias = "no-tags", env = "SHIPKIT_BY_DIGEST")]
+    pub by_digest: bool,
+    /// A manifest annotation KEY=VALUE, with --by-digest (whose manifest shipkit writes; beside the
+    /// org.opencontainers.image.* labels, which become annotations too); repeatable.
+    #[arg(long = "annotation", value_name = "KEY=VALUE", env = "SHIPKIT_ANNOTATION")]
+    pub annotations: Vec<String>,
     /// BuildKit secret `id=NAME,src=FILE` or `id=NAME,env=VAR` (sets DOCKER_BUILDKIT=1); repeatable.
     #[arg(long = "secret", value_name = "SPEC", env = "SHIPKIT_BUILD_SECRET")]
     pub secrets: Vec<String>,

@@ -10,13 +10,15 @@
 //! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
 //! - [`ecr`]: Amazon ECR hosts, registry tokens from GetAuthorizationToken, ECR's errors explained.
 //! - [`index`]: one multi-platform index from per-platform digests, registry-side.
-//! - [`build`]: the `docker build` command and the build-avoidance key.
+//! - [`build`]: the `docker build` / `docker buildx build` command and the build-avoidance key.
+//! - [`archive`]: a `docker save` archive as blobs and an OCI manifest (push by digest).
 //! - [`release`]: release tags (`1.2.3`) never move (`--allow-retag` to force).
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
 //!   exact report (also when a signal stops the run).
 //! - [`floating`]: the downgrade guard and convergence of floating tags (`latest`, `1`, `1.2`).
 //! - [`version`]: versions as tags carry them; which tags float.
 
+pub mod archive;
 pub mod auth;
 pub mod build;
 pub mod cli;
@@ -43,7 +45,13 @@ pub fn run(cli: Cli) -> Result<u8> {
     let settings = Settings::resolve(&cli)?;
     let opts = settings.registry.clone();
     let (outputs, text, err) = match &cli.command {
-        None => commands::push::run(&PushSettings::resolve(&cli.push, &settings)?, opts)?,
+        None => {
+            let push = PushSettings::resolve(&cli.push, &settings)?;
+            match push.by_digest {
+                true => commands::by_digest::run(&push, opts)?,
+                false => commands::push::run(&push, opts)?,
+            }
+        }
         Some(Cmd::Retag(a)) => commands::retag::run(&RetagSettings::resolve(a)?, opts)?,
         Some(Cmd::Promote(a)) => commands::promote::run(&PromoteSettings::resolve(a)?, opts)?,
         Some(Cmd::Digest(a)) => commands::digest::run(&settings::digest_ref(a)?, opts)?,

@@ -81,6 +81,10 @@ pub struct PushSettings {
     pub force_build: bool,
     pub dry_run: bool,
     pub policy: Policy,
+    /// `--by-digest`: no tags; the image is uploaded by digest with these manifest annotations.
+    pub by_digest: bool,
+    /// Manifest annotations (`--by-digest` only): the OCI labels, then `--annotation`; sorted by key.
+    pub annotations: Vec<(String, String)>,
 }
 
 impl PushSettings {
@@ -97,13 +101,25 @@ impl PushSettings {
                 .hint("pass --image REGISTRY/NAME (or SHIPKIT_REPOSITORIES, or image.repositories in shipkit.yml)"));
         }
         let repos = repos_text.iter().map(|r| Repo::parse(r)).collect::<Result<Vec<_>>>()?;
-        let mut tags = if a.tags.is_empty() {
+        if a.by_digest && !a.tags.is_empty() {
+            return Err(Error::usage("--by-digest publishes no tags, and --tags was given")
+                .hint("give the tags to the `index` command that merges the digests (--tags there)"));
+        }
+        if !a.by_digest && !a.annotations.is_empty() {
+            return Err(Error::usage(
+                "--annotation needs --by-digest: the manifest `docker push` writes is published unchanged",
+            )
+            .hint("annotate the multi-arch index instead (docker-tag-push index --annotation), or push --by-digest"));
+        }
+        let mut tags = if a.by_digest {
+            vec![]
+        } else if a.tags.is_empty() {
             inputs.list("docker_tags")
         } else {
             split_list(&a.tags)
         };
         dedup(&mut tags);
-        if tags.is_empty() {
+        if tags.is_empty() && !a.by_digest {
             return Err(Error::usage("no tags given").hint(
                 "pass --tags 1.2.3,1.2,latest (or SHIPKIT_DOCKER_TAGS, or --input version.json from version-detect)",
             ));
@@ -125,6 +141,7 @@ impl PushSettings {
             .iter()
             .find(|(k, _)| k == crate::floating::VERSION_KEY)
             .and_then(|(_, v)| Version::parse(v));
+        let annotations = manifest_annotations(&spec.labels, &a.annotations)?;
         Ok(PushSettings {
             repos,
             tags,
@@ -135,8 +152,29 @@ impl PushSettings {
                 version,
                 allow_downgrade: a.allow_downgrade,
             },
+            by_digest: a.by_digest,
+            annotations,
         })
     }
+}
+
+/// The annotations of a manifest shipkit writes: the `org.opencontainers.image.*` labels (as
+/// docker/metadata-action annotates), then `--annotation KEY=VALUE`; sorted by key.
+fn manifest_annotations(labels: &[(String, String)], flags: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Labels::default();
+    for (k, v) in labels
+        .iter()
+        .filter(|(k, _)| k.starts_with("org.opencontainers.image."))
+    {
+        out.add(k.clone(), v.clone());
+    }
+    for s in flags {
+        let (k, v) = parse_kv(s, "--annotation")?;
+        out.add(k, v);
+    }
+    let mut out = out.0;
+    out.sort();
+    Ok(out)
 }
 
 /// Labels in order of precedence, a later key replacing an earlier one.
@@ -214,6 +252,8 @@ fn build_spec(a: &PushArgs, config: &Config, config_dir: Option<&Path>, inputs: 
         labels: labels.0,
         cache_from: a.cache_from.clone(),
         secrets: a.secrets.clone(),
+        builder: a.builder.clone().filter(|b| !b.trim().is_empty()),
+        cache_to: a.cache_to.clone(),
     })
 }
 

@@ -2,6 +2,7 @@
 //! [`Outcome`]: the outputs, the human text, and maybe a final error (a partial success still writes its
 //! outputs before exiting with the error's code).
 
+pub mod by_digest;
 pub mod digest;
 pub mod login;
 pub mod promote;

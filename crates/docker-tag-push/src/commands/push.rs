@@ -11,7 +11,7 @@ use crate::reference::Repo;
 use crate::registry::{Client, Options};
 use crate::settings::PushSettings;
 use crate::version::is_floating;
-use shipkit_core::exec::{find_program, install_hint, Command};
+use shipkit_core::exec::Command;
 use shipkit_core::{term, Error, Result};
 
 /// What the run pushes where, decided before anything runs.
@@ -111,25 +111,9 @@ fn find_prebuilt(run: &Run, client: &Client) -> Result<Option<(Repo, String)>> {
     Ok(None)
 }
 
-/// Secrets exist only in BuildKit; without buildx the legacy builder would fail late and vaguely.
-fn check_buildx(run: &Run) -> Result<()> {
-    if run.s.spec.secrets.is_empty() {
-        return Ok(());
-    }
-    let buildx = Command::new("docker").args(["buildx", "version"]).output()?;
-    if buildx.status != 0 {
-        return Err(Error::new(
-            shipkit_core::ExitCode::ToolMissing,
-            "--secret needs BuildKit, and the docker buildx component is not installed",
-        )
-        .hint("install it (apt-get install docker-buildx, or the docker-buildx-plugin package)"));
-    }
-    Ok(())
-}
-
 /// A docker command that failed because the signal reached it too (a process-group kill) is a
 /// cancellation (exit 130/143), not a docker failure.
-fn cancelled_or(e: Error, what: &str) -> Error {
+pub(super) fn cancelled_or(e: Error, what: &str) -> Error {
     match shipkit_core::cancel::requested() {
         Some(signal) => shipkit_core::cancel::cancelled_error(signal, what),
         None => e,
@@ -140,8 +124,7 @@ fn cancelled_or(e: Error, what: &str) -> Error {
 /// A signal during the build stops the run before anything is pushed.
 fn build_and_push(run: &Run, client: &Client, report: &mut Report) -> Result<(Repo, String)> {
     let first = run.first();
-    find_program("docker", install_hint("docker"))?;
-    check_buildx(run)?;
+    run.s.spec.check_tools()?;
     term::info(&format!("building {}", run.build_ref));
     run.s
         .spec

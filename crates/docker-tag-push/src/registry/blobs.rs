@@ -103,6 +103,87 @@ impl Client {
         Ok(())
     }
 
+    /// Upload `size` bytes of a file from `offset` (a layer of a saved image), streamed, unless the
+    /// repository has the blob already; retried whole on transient failures.
+    pub fn upload_file_region(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        path: &std::path::Path,
+        region: (u64, u64),
+    ) -> Result<bool> {
+        if self.blob_exists(repo, digest)? {
+            return Ok(false);
+        }
+        let attempts = self.opts.backoff.attempts;
+        let mut attempt = 1;
+        loop {
+            let url = self.start_upload(repo)?;
+            match self.put_file_once(repo, digest, path, region, &url) {
+                Ok(()) => return Ok(true),
+                Err((e, true)) if attempt < attempts => {
+                    let wait = self.opts.backoff.delay(attempt, None);
+                    shipkit_core::term::warn(&format!(
+                        "uploading {digest} to {repo}: {}; retrying in {:.1}s (attempt {}/{attempts})",
+                        e.message,
+                        wait.as_secs_f64(),
+                        attempt + 1
+                    ));
+                    shipkit_core::cancel::sleep(wait, &format!("while waiting to upload {digest} again"))?;
+                    attempt += 1;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    /// One streamed monolithic PUT of a file region; the error says whether another try may help.
+    fn put_file_once(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        path: &std::path::Path,
+        (offset, size): (u64, u64),
+        upload_url: &str,
+    ) -> Result<(), (Error, bool)> {
+        use std::io::{Read, Seek};
+        let io = |e: std::io::Error| (Error::failure(format!("cannot read {}: {e}", path.display())), false);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        file.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+        let mut reader = file.take(size);
+        let sep = if upload_url.contains('?') { '&' } else { '?' };
+        let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
+        if shipkit_core::exec::verbose() {
+            shipkit_core::term::info(&format!("> PUT {}", strip_query(&put_url)));
+        }
+        let mut put = self
+            .agent
+            .put(&put_url)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", &size.to_string());
+        if let (true, Some(h)) = (
+            same_origin(&put_url, &self.base_url(&repo.registry)),
+            self.cached_header(&repo.registry, &[scope_push(repo)]),
+        ) {
+            put = put.header("Authorization", &h);
+        }
+        let resp = put
+            .send(ureq::SendBody::from_reader(&mut reader))
+            .map_err(|e| (Error::remote(format!("PUT {}: {e}", strip_query(&put_url))), true))?;
+        let status = resp.status().as_u16();
+        match status {
+            201 => Ok(()),
+            401 | 403 => Err((
+                Error::new(ExitCode::Auth, format!("upload blob {repo}@{digest}: HTTP {status}")),
+                status == 401,
+            )),
+            _ => Err((
+                Error::new(ExitCode::Remote, format!("upload blob {repo}@{digest}: HTTP {status}")),
+                matches!(status, 408 | 429) || status >= 500,
+            )),
+        }
+    }
+
     /// Make every blob (and, for an index, every child manifest) of `m` present in `to`: HEAD first,
     /// then cross-repository mount on the same registry, else download and upload.
     pub fn copy_content(&self, m: &Manifest, from: &Repo, to: &Repo) -> Result<()> {
