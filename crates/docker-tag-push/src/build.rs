@@ -309,6 +309,79 @@ mod tests {
     }
 
     #[test]
+    fn a_builder_or_a_cache_export_builds_with_buildx_load() {
+        let plain = BuildSpec {
+            context: "ctx".into(),
+            cache_from: vec!["r/app:cache".into()],
+            ..Default::default()
+        };
+        let line = plain.command("r/app:1").display();
+        assert!(
+            line.starts_with("docker build --file ctx/Dockerfile --tag r/app:1"),
+            "{line}"
+        );
+        assert!(!plain.uses_buildx() && plain.buildx_reason().is_none());
+
+        let fleet = BuildSpec {
+            context: "ctx".into(),
+            platform: Some("linux/arm64".into()),
+            builder: Some("fleet".into()),
+            cache_from: vec!["type=registry,ref=r/app:buildcache".into()],
+            cache_to: vec!["type=registry,ref=r/app:buildcache,mode=max".into()],
+            ..Default::default()
+        };
+        let args: Vec<String> = fleet
+            .command("r/app:1")
+            .display()
+            .split(' ')
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "docker",
+                "buildx",
+                "build",
+                "--builder",
+                "fleet",
+                "--load",
+                "--file",
+                "ctx/Dockerfile",
+                "--tag",
+                "r/app:1",
+                "--platform",
+                "linux/arm64",
+                "--cache-from",
+                "type=registry,ref=r/app:buildcache",
+                "--cache-to",
+                "type=registry,ref=r/app:buildcache,mode=max",
+                "ctx"
+            ]
+        );
+        assert_eq!(fleet.buildx_reason().as_deref(), Some("--builder fleet"));
+
+        // A cache export alone needs buildx too (the builder from BUILDX_BUILDER or buildx's default).
+        let export = BuildSpec {
+            context: "ctx".into(),
+            cache_to: vec!["type=inline".into()],
+            ..Default::default()
+        };
+        let line = export.command("r/app:1").display();
+        assert!(line.starts_with("docker buildx build --load --file"), "{line}");
+        assert!(!line.contains("--builder"), "{line}");
+        assert_eq!(export.buildx_reason().as_deref(), Some("--cache-to"));
+        // The build key does not depend on where it is built or cached.
+        assert_eq!(
+            fleet.key_from("t", "d"),
+            BuildSpec {
+                platform: Some("linux/arm64".into()),
+                ..Default::default()
+            }
+            .key_from("t", "d")
+        );
+    }
+
+    #[test]
     fn command_passes_secrets_through_buildkit_only_by_reference() {
         let s = BuildSpec {
             context: "ctx".into(),

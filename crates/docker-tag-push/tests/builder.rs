@@ -2,6 +2,11 @@
 //! by `scripts/test-services` in front of the test dockerd), for the build and the push. The docker CLI runs
 //! `ssh ... docker system dial-stdio`; the test's `ssh` is a wrapper passing the services' client config with
 //! `-F` (ssh reads ~/.ssh from the passwd entry, not from $HOME).
+//!
+//! Buildx builders (`--builder`, `BUILDX_BUILDER`, `--cache-to`) against the real docker CLI: without the
+//! buildx plugin (this project's machines: Debian's `docker-buildx` has no install candidate) the run stops
+//! with one line and exit 5 before anything is built or pushed; with the plugin, the `default` builder
+//! (docker driver) builds and the image is pushed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -62,5 +67,87 @@ fn build_and_push_through_a_remote_daemon_over_ssh() {
     assert!(
         logins >= logins_before + 2,
         "build and push went through sshd ({logins_before} -> {logins} logins)"
+    );
+}
+
+fn has_buildx() -> bool {
+    std::process::Command::new("docker")
+        .args(["buildx", "version"])
+        .env("DOCKER_HOST", shipkit_testkit::service("SHIPKIT_TEST_DOCKER_HOST"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn buildx_builders_and_cache_exports_without_the_plugin_stop_before_anything_runs() {
+    let reg = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");
+    let app = app_repo("built on a buildx builder");
+    let buildx = has_buildx();
+    let cases: [(&str, Vec<&str>, Option<&str>); 3] = [
+        ("--builder default", vec!["--builder", "default"], None),
+        ("--builder default", vec![], Some("default")),
+        ("--cache-to", vec!["--cache-to", "type=inline"], None),
+    ];
+    for (reason, flags, env_builder) in cases {
+        let mut env = Env::with_docker();
+        if let Some(b) = env_builder {
+            env.set("BUILDX_BUILDER", b);
+        }
+        let repo = unique("buildx");
+        let image = format!("{reg}/{repo}");
+        let mut args = vec!["--image", image.as_str(), "--tags", "1.0.0", "--format", "json"];
+        args.extend(flags.iter().copied());
+        let o = env.run(&args, app.path());
+        let stderr = err(&o);
+        if buildx {
+            assert_eq!(code(&o), 0, "{reason}: {stderr}");
+            assert!(stderr.contains("docker buildx build"), "{stderr}");
+            continue;
+        }
+        assert_eq!(code(&o), 5, "{reason}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{reason} needs BuildKit through docker buildx"))
+                && stderr.contains("nothing was built")
+                && stderr.contains("hint:"),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().filter(|l| l.contains("error:")).count(), 1, "{stderr}");
+        assert!(!stderr.contains("Step 1/"), "no docker build ran: {stderr}");
+        assert!(out(&o).trim().is_empty(), "no outputs: {}", out(&o));
+        let raw = Raw::new(&reg);
+        assert_eq!(raw.digest(&repo, "1.0.0"), None, "{reason}: nothing pushed");
+        let local = std::process::Command::new("docker")
+            .args(["images", "-q", &image])
+            .env("DOCKER_HOST", shipkit_testkit::service("SHIPKIT_TEST_DOCKER_HOST"))
+            .output()
+            .unwrap();
+        assert!(local.stdout.is_empty(), "{reason}: nothing built in the daemon");
+    }
+    // The dry run shows the buildx command (no docker needed).
+    let env = Env::without_docker();
+    let o = env.run(
+        &[
+            "--image",
+            "127.0.0.1:9/app",
+            "--tags",
+            "1.0.0",
+            "--builder",
+            "fleet",
+            "--cache-from",
+            "type=registry,ref=127.0.0.1:9/app:buildcache",
+            "--cache-to",
+            "type=registry,ref=127.0.0.1:9/app:buildcache,mode=max",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let plan = strs(&json_out(&o)["plan"]).join("\n");
+    assert!(
+        plan.contains("docker buildx build --builder fleet --load --file")
+            && plan.contains("--cache-to type=registry,ref=127.0.0.1:9/app:buildcache,mode=max"),
+        "{plan}"
     );
 }
