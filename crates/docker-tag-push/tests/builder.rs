@@ -151,3 +151,52 @@ fn buildx_builders_and_cache_exports_without_the_plugin_stop_before_anything_run
         "{plan}"
     );
 }
+
+#[test]
+fn build_and_push_through_a_daemon_on_a_loopback_tcp_port() {
+    let reg = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");
+    let docker_host = shipkit_testkit::service("SHIPKIT_TEST_TCP_DOCKER_HOST");
+    let upstream = docker_host
+        .strip_prefix("tcp://")
+        .expect("a tcp:// DOCKER_HOST")
+        .to_string();
+    assert!(upstream.starts_with("127.0.0.1:"), "loopback only: {docker_host}");
+    // A logging proxy in front of the daemon's TCP port: proof that build and push went over TCP.
+    let proxy = common::proxy::FaultProxy::start(&upstream);
+    let mut env = Env::new();
+    env.set("DOCKER_HOST", &format!("tcp://{}", proxy.addr));
+    let app = app_repo("built over tcp");
+    let repo = unique("tcp");
+    let o = env.run(
+        &[
+            "--image",
+            &format!("{reg}/{repo}"),
+            "--tags",
+            "1.0.0,latest",
+            "--format",
+            "json",
+        ],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let j = json_out(&o);
+    assert_eq!(j["built"], true);
+    let digest = j["digest"].as_str().unwrap();
+    let raw = Raw::new(&reg);
+    assert_eq!(raw.digest(&repo, "1.0.0").as_deref(), Some(digest));
+    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(digest));
+    let seen: Vec<String> = proxy
+        .seen()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert!(
+        seen.iter().any(|s| s.starts_with("POST") && s.contains("/build")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("POST") && s.contains("/images/") && s.contains("/push")),
+        "{seen:?}"
+    );
+}
