@@ -75,7 +75,8 @@ pub enum Command {
     /// Register a new revision with the image, update the service(s), wait until stable, roll back on failure.
     #[command(after_long_help = long_help())]
     Deploy(DeployArgs),
-    /// Run a one-off task (e.g. migrations) from a service's (or a given) task definition, wait, exit with its code.
+    /// Run a one-off task (e.g. migrations) from a service's (or a given) task definition, wait, exit with its code
+    /// (a SIGINT/SIGTERM stops the task: StopTask).
     #[command(after_long_help = long_help())]
     Run(RunArgs),
     /// Go back to the previous (or a given) revision, wait, and pin the service so `deploy` refuses it until `unlock`.
@@ -177,6 +178,7 @@ pub struct DeployArgs {
     #[arg(long, env = "SHIPKIT_NO_ROLLBACK")]
     pub no_rollback: bool,
     /// Run this command as a one-off task from the new revision first (first service); abort if it fails.
+    /// A SIGINT/SIGTERM meanwhile stops the task (StopTask) and updates no service.
     #[arg(long, env = "SHIPKIT_PRE_RUN", value_name = "COMMAND")]
     pub pre_run: Option<String>,
     /// Print the task-definition diff and the calls it would make; change nothing.

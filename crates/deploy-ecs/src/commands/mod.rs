@@ -49,7 +49,8 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
     // stop where they are and exit 130/143.
     let r = match command {
         Command::Deploy(a) => deploy::deploy(&aws, target, a, out).await.map(|_| 0),
-        Command::Run(a) => until_cancelled("run", run::run(&aws, target, a, out)).await,
+        // `run` stops its task on a signal (StopTask) before exiting 130/143.
+        Command::Run(a) => run::run(&aws, target, a, out).await,
         Command::Rollback(a) => until_cancelled("rollback", rollback::rollback(&aws, target, a, out))
             .await
             .map(|_| 0),

@@ -3,19 +3,40 @@
 
 use crate::aws::{self, Aws};
 use crate::cli::RunArgs;
-use crate::model::{short_td, EcsApi, TaskState, WaitOptions};
+use crate::model::{short_td, EcsApi, TaskState, WaitOptions, CANCEL_GRACE};
+use crate::phase::{bounded, until_cancelled};
 use crate::settings::{wait_options, Target};
 use crate::taskdef;
 use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
 use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
 use shipkit_core::output::{OutputOptions, Outputs};
-use shipkit_core::{Error, Result};
+use shipkit_core::time::deadline_after;
+use shipkit_core::{Error, ExitCode, Result};
 use std::time::Duration;
 
-/// Run `run`; the result is the task's exit code.
+/// Run `run`; the result is the task's exit code. A SIGINT/SIGTERM before the task starts just stops;
+/// once it runs, the task is stopped (StopTask) and that is said (exit 130/143).
 pub async fn run(aws: &Aws, target: &Target, a: RunArgs, out: &OutputOptions) -> Result<u8> {
-    let cluster = target.cluster.as_str();
     let wait = wait_options(&a.wait, target.timeout)?;
+    let (task, arn) = until_cancelled("run", prepare(aws, target, &a)).await?;
+    let task = RunTask {
+        task_definition: &arn,
+        ..task
+    };
+    let code = run_task_and_wait(aws, &task, &wait).await?;
+    let mut o = Outputs::new();
+    o.set("status", if code == 0 { "succeeded" } else { "failed" });
+    o.set("cluster", task.cluster);
+    o.set("task_definition_arn", arn.as_str());
+    o.set("exit_code", code);
+    o.emit(out, &format!("task exited with {code}"))?;
+    Ok(code)
+}
+
+/// Check the inputs and find the task definition to run (reads only); the task without its task
+/// definition, and the task definition's ARN.
+async fn prepare<'a>(aws: &Aws, target: &'a Target, a: &'a RunArgs) -> Result<(RunTask<'a>, String)> {
+    let cluster = target.cluster.as_str();
     if let Some(c) = &a.command {
         taskdef::split_command(c)?;
     }
@@ -42,20 +63,13 @@ pub async fn run(aws: &Aws, target: &Target, a: RunArgs, out: &OutputOptions) ->
     let arn = def.task_definition_arn().unwrap_or(&td).to_string();
     let task = RunTask {
         cluster,
-        service: service.as_deref(),
-        task_definition: &arn,
+        service: a.service.as_deref().or(target.services.first().map(String::as_str)),
+        task_definition: "",
         command: a.command.as_deref(),
         container: a.container.as_deref(),
         launch_type: a.launch_type.as_deref(),
     };
-    let code = run_task_and_wait(aws, &task, &wait).await?;
-    let mut o = Outputs::new();
-    o.set("status", if code == 0 { "succeeded" } else { "failed" });
-    o.set("cluster", cluster);
-    o.set("task_definition_arn", arn);
-    o.set("exit_code", code);
-    o.emit(out, &format!("task exited with {code}"))?;
-    Ok(code)
+    Ok((task, arn))
 }
 
 /// What to run.
@@ -72,8 +86,12 @@ pub(crate) struct RunTask<'a> {
 
 /// Run a one-off task and wait for it to stop; the exit code of the chosen (or first non-zero, or first)
 /// container.
+///
+/// Signals: before RunTask the preparation just stops; RunTask itself is not interrupted (the task may
+/// start); from then on a SIGINT/SIGTERM stops the task (StopTask, within [`CANCEL_GRACE`]) and the error
+/// (exit 130/143) says whether it was stopped — a one-off task is never left running unsaid.
 pub(crate) async fn run_task_and_wait(aws: &Aws, task: &RunTask<'_>, wait: &WaitOptions) -> Result<u8> {
-    let req = run_task_request(aws, task).await?;
+    let req = until_cancelled("before RunTask", run_task_request(aws, task)).await?;
     let r = req.send().await.map_err(|e| aws::sdk_error("RunTask", e))?;
     if let Some(f) = r.failures().first() {
         return Err(Error::remote(format!(
@@ -89,7 +107,45 @@ pub(crate) async fn run_task_and_wait(aws: &Aws, task: &RunTask<'_>, wait: &Wait
         .map(String::from)
         .ok_or_else(|| Error::remote("RunTask started no task"))?;
     shipkit_core::term::info(&format!("started task {}", arn.rsplit('/').next().unwrap_or(&arn)));
-    wait_for_task(aws, task.cluster, &arn, task.container, wait).await
+    match wait_for_task(aws, task.cluster, &arn, task.container, wait).await {
+        Err(e) if matches!(e.code, ExitCode::Interrupted | ExitCode::Terminated) => {
+            Err(stop_cancelled_task(aws, task.cluster, &arn, e).await)
+        }
+        other => other,
+    }
+}
+
+/// A signal while the task runs: StopTask (bounded by [`CANCEL_GRACE`], not itself interrupted) and the
+/// cancel error saying what became of the task.
+async fn stop_cancelled_task(aws: &Aws, cluster: &str, arn: &str, cancelled: Error) -> Error {
+    let short = arn.rsplit('/').next().unwrap_or(arn);
+    let stop = async {
+        aws.count_call();
+        aws.client
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason("deploy-ecs was cancelled (SIGINT/SIGTERM)")
+            .send()
+            .await
+            .map_err(|e| aws::sdk_error("StopTask", e))
+    };
+    let deadline = Some(deadline_after(CANCEL_GRACE));
+    match bounded("StopTask", deadline, false, stop).await {
+        Ok(_) => {
+            let line = format!("stopped task {short} (StopTask)");
+            shipkit_core::term::warn(&line);
+            Error::new(cancelled.code, format!("{}; {line}", cancelled.message))
+        }
+        Err(e) => Error::new(
+            cancelled.code,
+            format!(
+                "{}; task {short} may still run: StopTask failed: {}",
+                cancelled.message, e.message
+            ),
+        )
+        .hint(format!("stop it: aws ecs stop-task --cluster {cluster} --task {arn}")),
+    }
 }
 
 /// The RunTask request: the service's launch settings, the command override.
@@ -151,7 +207,9 @@ async fn wait_for_task(aws: &Aws, cluster: &str, arn: &str, container: Option<&s
     let start = aws.elapsed();
     let mut last = String::new();
     loop {
-        let tasks = aws.describe_tasks(cluster, vec![arn.to_string()]).await?;
+        shipkit_core::cancel::check("while the task runs")?;
+        let describe = aws.describe_tasks(cluster, vec![arn.to_string()]);
+        let tasks = until_cancelled("while the task runs", describe).await?;
         let t = tasks
             .first()
             .ok_or_else(|| Error::not_found(format!("task {arn} disappeared")))?;
@@ -170,7 +228,12 @@ async fn wait_for_task(aws: &Aws, cluster: &str, arn: &str, container: Option<&s
             ))
             .hint("it keeps running; stop it in the console or with `aws ecs stop-task` if needed"));
         }
-        aws.sleep(wait.poll.max(Duration::from_millis(100))).await;
+        let pause = aws.sleep(wait.poll.max(Duration::from_millis(100)));
+        until_cancelled("while the task runs", async {
+            pause.await;
+            Ok(())
+        })
+        .await?;
     }
 }
 

@@ -6,6 +6,7 @@ use super::run::{abort, continue_paused, EngineResult};
 use super::Mode;
 use crate::aws::Aws;
 use crate::model::{EcsApi, Outcome, StderrProgress};
+use crate::phase::Phase;
 use serde_json::Value;
 use shipkit_core::output::{OutputOptions, Outputs};
 use shipkit_core::{Error, ExitCode, Result};
@@ -39,6 +40,11 @@ pub fn status_of(result: &EngineResult) -> &'static str {
 }
 
 /// Run `continue` or `abort` for each service, following each to its end unless `no_wait`.
+///
+/// Signals (SIGINT/SIGTERM, exit 130/143): before a service's Continue/StopServiceDeployment call nothing
+/// is changed for it (services not reached are reported `cancelled`); while `continue` follows, ECS is
+/// asked to roll back (as `deploy` does); while `abort` waits, ECS's rollback is left to finish and the
+/// report says so. Calls and waits end within 50 ms of the signal.
 pub async fn act(
     aws: &Aws,
     cluster: &str,
@@ -51,9 +57,17 @@ pub async fn act(
     let mut rows = Vec::new();
     for service in services {
         // Validation errors (nothing in progress, no such hook) stop here, before anything changed.
-        let d = match action {
-            Action::Continue { hook } => continue_paused(aws, cluster, service, hook).await?,
-            Action::Abort => abort(aws, cluster, service).await?,
+        let acted = match action {
+            Action::Continue { hook } => continue_paused(aws, cluster, service, hook).await,
+            Action::Abort => abort(aws, cluster, service).await,
+        };
+        let d = match acted {
+            Ok(d) => d,
+            Err(e) if is_cancel(e.code) && !rows.is_empty() => {
+                rows.extend(not_reached(&services[rows.len()..], &e));
+                break;
+            }
+            Err(e) => return Err(e),
         };
         let verb = match action {
             Action::Continue { .. } => "continued",
@@ -68,22 +82,56 @@ pub async fn act(
             last: Some(d.clone()),
         };
         if !no_wait {
-            let deployment_id = aws
-                .describe_service(cluster, service)
-                .await?
-                .primary()
-                .map(|p| p.id.clone())
-                .unwrap_or_default();
-            let report = follow(aws, cluster, service, &d.arn, &deployment_id, opts, &StderrProgress).await;
-            result.last = report.last.or(result.last);
-            match report.followed {
-                Followed::Finished(o) => result.outcome = Some(o),
-                Followed::Reached { stage } => result.reached = Some(stage),
-            }
+            follow_acted(aws, cluster, service, &d.arn, opts, &mut result).await?;
         }
         rows.push(row(service, action, &result, no_wait));
     }
     emit(out, cluster, &rows)
+}
+
+fn is_cancel(code: ExitCode) -> bool {
+    matches!(code, ExitCode::Interrupted | ExitCode::Terminated)
+}
+
+/// Rows for the services a signal kept us from acting on.
+fn not_reached(services: &[String], cancelled: &Error) -> Vec<Row> {
+    services
+        .iter()
+        .map(|s| Row {
+            service: s.clone(),
+            status: "cancelled".into(),
+            message: format!("{}: nothing done for this service", cancelled.message),
+            code: cancelled.code,
+            engine: Value::Null,
+        })
+        .collect()
+}
+
+/// Follow the deployment just continued or aborted, every call and wait bounded by the timeout and ended
+/// by a signal ([`Phase`]).
+async fn follow_acted(
+    aws: &Aws,
+    cluster: &str,
+    service: &str,
+    arn: &str,
+    opts: &FollowOptions,
+    result: &mut EngineResult,
+) -> Result<()> {
+    let phase = Phase::new(aws);
+    phase.begin_phase(opts.wait.timeout, true);
+    // A signal here is seen by `follow` at once (it then reports the cancel).
+    let deployment_id = match phase.describe_service(cluster, service).await {
+        Ok(s) => s.primary().map(|p| p.id.clone()).unwrap_or_default(),
+        Err(e) if is_cancel(e.code) => String::new(),
+        Err(e) => return Err(e),
+    };
+    let report = follow(&phase, cluster, service, arn, &deployment_id, opts, &StderrProgress).await;
+    result.last = report.last.or(result.last.take());
+    match report.followed {
+        Followed::Finished(o) => result.outcome = Some(o),
+        Followed::Reached { stage } => result.reached = Some(stage),
+    }
+    Ok(())
 }
 
 fn row(service: &str, action: Action<'_>, result: &EngineResult, no_wait: bool) -> Row {
@@ -96,6 +144,23 @@ fn row(service: &str, action: Action<'_>, result: &EngineResult, no_wait: bool) 
             "not waiting (--no-wait)".to_string(),
             ExitCode::Success,
         ),
+        // A signal while abort waits: ECS's rollback goes on (abort never asks twice).
+        (Some(Outcome::Cancelled { code, .. }), Action::Abort) => {
+            let signal = if *code == ExitCode::Interrupted {
+                "SIGINT"
+            } else {
+                "SIGTERM"
+            };
+            let short = match &result.mode {
+                Mode::Engine(a) => a.rsplit('/').next().unwrap_or(a),
+                Mode::Services(_) => "",
+            };
+            (
+                "cancelled".into(),
+                format!("cancelled by {signal}; ECS is rolling back deployment {short} (asked by abort); not waited for: `deploy-ecs status` shows the result"),
+                *code,
+            )
+        }
         // For abort, ECS's rollback succeeding is what was asked for.
         (Some(Outcome::RolledBack { reason }), Action::Abort) => (
             "rolled_back".into(),

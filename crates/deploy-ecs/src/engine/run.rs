@@ -3,12 +3,15 @@
 
 use super::api;
 use super::follow::{follow, EngineApi, FollowOptions, Followed};
-use super::state::ServiceDeployment;
+use super::state::{Hook, ServiceDeployment};
 use super::Mode;
 use crate::aws::Aws;
 use crate::model::{Outcome, Progress};
+use crate::phase::{bounded, until_cancelled};
 use serde_json::{json, Value};
+use shipkit_core::time::deadline_after;
 use shipkit_core::{Error, Result};
+use std::time::Duration;
 
 /// How following one service ended, with what the outputs need.
 #[derive(Debug, Clone)]
@@ -120,16 +123,22 @@ fn needs_engine(e: Error, service: &str) -> Error {
     e
 }
 
-/// `continue`: resume the deployment paused at a PAUSE hook (the given one, else the one awaiting action).
-pub async fn continue_paused(aws: &Aws, cluster: &str, service: &str, hook: Option<&str>) -> Result<ServiceDeployment> {
-    let d = in_progress(aws, cluster, service).await?;
-    let awaiting: Vec<&super::state::Hook> = d.hooks.iter().filter(|h| h.awaiting()).collect();
+/// How long the call that acts (ContinueServiceDeployment, StopServiceDeployment) may take. It is not
+/// interrupted by a signal: once sent, ECS may already have applied it.
+const ACTION_BUDGET: Duration = Duration::from_secs(60);
+
+async fn act_call(what: &str, fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    bounded(what, Some(deadline_after(ACTION_BUDGET)), false, fut).await
+}
+
+/// The pause hook `continue` resumes: the given one, else the one awaiting action.
+fn paused_hook<'a>(d: &'a ServiceDeployment, service: &str, hook: Option<&str>) -> Result<&'a Hook> {
     let chosen = match hook {
         Some(id) => d.hooks.iter().find(|h| h.id == id).ok_or_else(|| {
             Error::not_found(format!("deployment {} has no hook {id}", d.short_id()))
                 .hint("`deploy-ecs deploy --wait-until paused` prints the hook id; or leave --hook out")
         })?,
-        None => *awaiting.first().ok_or_else(|| {
+        None => d.awaiting_hook().ok_or_else(|| {
             Error::refused(format!(
                 "{service}'s deployment {} is not paused at a hook (stage {})",
                 d.short_id(),
@@ -144,19 +153,42 @@ pub async fn continue_paused(aws: &Aws, cluster: &str, service: &str, hook: Opti
             chosen.id, chosen.status
         )));
     }
+    Ok(chosen)
+}
+
+/// `continue`: resume the deployment paused at a PAUSE hook (the given one, else the one awaiting action).
+/// A signal before ContinueServiceDeployment changes nothing (exit 130/143).
+pub async fn continue_paused(aws: &Aws, cluster: &str, service: &str, hook: Option<&str>) -> Result<ServiceDeployment> {
+    let found = async {
+        let d = in_progress(aws, cluster, service).await?;
+        let id = paused_hook(&d, service, hook)?.id.clone();
+        Ok((d, id))
+    };
+    let (d, hook_id) = until_cancelled(&format!("before continuing {service}"), found).await?;
     aws.count_call();
-    api::continue_hook(&aws.client, &d.arn, &chosen.id, false).await?;
+    act_call(
+        "ContinueServiceDeployment",
+        api::continue_hook(&aws.client, &d.arn, &hook_id, false),
+    )
+    .await?;
     Ok(d)
 }
 
 /// `abort`: roll back the in-progress deployment (ContinueServiceDeployment ROLLBACK at a pause hook,
-/// else StopServiceDeployment ROLLBACK).
+/// else StopServiceDeployment ROLLBACK). A signal before that call changes nothing (exit 130/143).
 pub async fn abort(aws: &Aws, cluster: &str, service: &str) -> Result<ServiceDeployment> {
-    let d = in_progress(aws, cluster, service).await?;
+    let what = format!("before aborting {service}");
+    let d = until_cancelled(&what, in_progress(aws, cluster, service)).await?;
     aws.count_call();
     match d.awaiting_hook() {
-        Some(h) => api::continue_hook(&aws.client, &d.arn, &h.id, true).await?,
-        None => api::stop_with_rollback(&aws.client, &d.arn).await?,
+        Some(h) => {
+            let call = api::continue_hook(&aws.client, &d.arn, &h.id, true);
+            act_call("ContinueServiceDeployment (ROLLBACK)", call).await?
+        }
+        None => {
+            let call = api::stop_with_rollback(&aws.client, &d.arn);
+            act_call("StopServiceDeployment (ROLLBACK)", call).await?
+        }
     }
     Ok(d)
 }

@@ -42,6 +42,13 @@ pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptio
     let req = prepare::Request::from_args(&a, target).await?;
     // Nothing has changed before the updates (registered revisions are inert): a signal just stops.
     let ready = until_cancelled("deploy", prepare_and_register(aws, target, &a, &req, out)).await;
+    // The pre-run task handles a signal itself (StopTask, then exit 130/143).
+    let ready = match (ready, &a.pre_run) {
+        (Ok(Some((plans, registered))), Some(cmd)) => register::pre_run(aws, target, &req, &plans, &registered, cmd)
+            .await
+            .map(|()| Some((plans, registered))),
+        (ready, _) => ready,
+    };
     let (plans, registered) = match ready {
         Ok(Some(ready)) => ready,
         Ok(None) => return Ok(()),
@@ -54,7 +61,7 @@ pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptio
     report::finish(out, target, &req, &results, a.wait.no_wait)
 }
 
-/// Steps 1 to 3: plan, check, register, pre-run. `None`: a dry run, answered.
+/// Steps 1 to 3 but the pre-run: plan, check, register. `None`: a dry run, answered.
 async fn prepare_and_register(
     aws: &Aws,
     target: &Target,
@@ -71,8 +78,5 @@ async fn prepare_and_register(
         return Ok(None);
     }
     let registered = register::register_all(aws, req, &plans).await?;
-    if let Some(cmd) = &a.pre_run {
-        register::pre_run(aws, target, req, &plans, &registered, cmd).await?;
-    }
     Ok(Some((plans, registered)))
 }
