@@ -2,12 +2,16 @@
 //! the build-avoidance key.
 //!
 //! The key is a hash of the git tree of the build context, the git blob of the Dockerfile, the build
-//! args, target, platform and secret ids. It is only computed from committed content: when the context or
-//! the Dockerfile has uncommitted changes (`git status --porcelain`), or is not in a git checkout, there is
-//! no key and the image is always built.
+//! args, target, platform and secret ids, plus the content of every file git ignores but `.dockerignore`
+//! does not (docker sends those: [`crate::context_files`]). When the Dockerfile or a file docker sends has
+//! uncommitted changes (`git status`, minus what `.dockerignore` excludes), or the context is not in a git
+//! checkout, there is no key and the image is always built.
 
 use sha2::{Digest as _, Sha256};
+use crate::context_files::ContextInGit;
+use crate::dockerignore::DockerIgnore;
 use shipkit_core::exec::{find_program, install_hint, Command};
+use shipkit_core::term;
 use shipkit_core::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -194,14 +198,23 @@ impl BuildSpec {
         let (Some(ctx_rel), Some(df_rel)) = (rel(&context, &top), rel(&dockerfile, &top)) else {
             return unavailable("the context or Dockerfile is outside the git checkout");
         };
-        let status = Command::new("git")
-            .args(["status", "--porcelain", "--untracked-files=all", "--"])
-            .arg(if ctx_rel.is_empty() { "." } else { ctx_rel.as_str() })
-            .arg(&df_rel)
-            .dir(&top)
-            .read()?;
-        if !status.trim().is_empty() {
+        let ignore = DockerIgnore::for_build(&context, &dockerfile);
+        let in_git = ContextInGit {
+            top: &top,
+            ctx_rel: &ctx_rel,
+            dockerfile_rel: &df_rel,
+            ignore: &ignore,
+        };
+        if let Some(first) = in_git.uncommitted()?.first() {
+            term::info(&format!("uncommitted in the build context: {first}"));
             return unavailable("the build context has uncommitted changes");
+        }
+        let ignored = in_git.ignored_lines()?;
+        if !ignored.is_empty() {
+            term::info(&format!(
+                "{} git-ignored file(s) in the build context count in the build key",
+                ignored.len()
+            ));
         }
         let out = Command::new("git")
             .args(["rev-parse", &format!("HEAD:{ctx_rel}"), &format!("HEAD:{df_rel}")])
@@ -214,11 +227,17 @@ impl BuildSpec {
         let [context_tree, dockerfile_blob] = hashes[..] else {
             return unavailable("git rev-parse gave no tree hash");
         };
-        Ok(BuildKey::Key(self.key_from(context_tree, dockerfile_blob)))
+        Ok(BuildKey::Key(self.key_with(context_tree, dockerfile_blob, &ignored)))
     }
 
     /// The key from the git hashes and the other inputs.
     pub fn key_from(&self, context_tree: &str, dockerfile_blob: &str) -> String {
+        self.key_with(context_tree, dockerfile_blob, &[])
+    }
+
+    /// The key from the git hashes, the other inputs and the lines of git-ignored files in the context
+    /// (none: the same key as before those files counted).
+    pub fn key_with(&self, context_tree: &str, dockerfile_blob: &str, ignored: &[String]) -> String {
         let mut text = format!("shipkit-build-key/1\ncontext={context_tree}\ndockerfile={dockerfile_blob}\n");
         text.push_str(&format!("target={}\n", self.target.as_deref().unwrap_or("")));
         text.push_str(&format!("platform={}\n", self.platform.as_deref().unwrap_or("")));
@@ -228,6 +247,10 @@ impl BuildSpec {
         for s in &self.secrets {
             let id = s.split(',').find_map(|p| p.strip_prefix("id=")).unwrap_or("");
             text.push_str(&format!("secret={id}\n"));
+        }
+        for line in ignored {
+            text.push_str(line);
+            text.push('\n');
         }
         crate::registry::hex(&Sha256::digest(text.as_bytes()))[..16].to_string()
     }

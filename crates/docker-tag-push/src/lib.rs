@@ -11,6 +11,7 @@
 //! - [`ecr`]: Amazon ECR hosts, registry tokens from GetAuthorizationToken, ECR's errors explained.
 //! - [`index`]: one multi-platform index from per-platform digests, registry-side.
 //! - [`build`]: the `docker build` / `docker buildx build` command and the build-avoidance key.
+//! - [`dockerignore`], [`context_files`]: what docker sends beyond git's tree, for the build key.
 //! - [`archive`]: a `docker save` archive as blobs and an OCI manifest (push by digest).
 //! - [`release`]: release tags (`1.2.3`) never move (`--allow-retag` to force).
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
@@ -23,6 +24,8 @@ pub mod auth;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod context_files;
+pub mod dockerignore;
 pub mod ecr;
 pub mod floating;
 pub mod index;
