@@ -7,9 +7,9 @@
 //! uncommitted changes (`git status`, minus what `.dockerignore` excludes), or the context is not in a git
 //! checkout, there is no key and the image is always built.
 
-use sha2::{Digest as _, Sha256};
 use crate::context_files::ContextInGit;
 use crate::dockerignore::DockerIgnore;
+use sha2::{Digest as _, Sha256};
 use shipkit_core::exec::{find_program, install_hint, Command};
 use shipkit_core::term;
 use shipkit_core::{Error, Result};
