@@ -39,118 +39,16 @@ pub fn is_downgrade(current: &str, new: &str) -> bool {
     }
 }
 
-/// Check an image reference before anything is changed, with the grammar registries use:
-/// `[REGISTRY[:PORT]/]PATH[:TAG][@sha256:<64 hex>]`, path components lower-case `[a-z0-9]` joined by
-/// `.`, `_`, `__` or dashes; tags `[A-Za-z0-9_.-]`, at most 128, not starting with `.` or `-`.
+/// Check an image reference before anything is changed, with the grammar registries use (shipkit-core's
+/// `registry::reference::parse_image`, the one copy): `[REGISTRY[:PORT]/]PATH[:TAG][@sha256:<64 hex>]`.
 pub fn validate_image(image: &str) -> Result<()> {
-    match image_problem(image) {
-        None => Ok(()),
-        Some(why) => {
+    shipkit_core::registry::reference::parse_image(image)
+        .map(|_| ())
+        .map_err(|e| {
             let shown: String = image.chars().take(80).collect();
-            Err(Error::usage(format!("invalid image reference `{shown}`: {why}"))
-                .hint("pass REPO@sha256:<64 hex digits> (docker-tag-push's `image` output) or REPO:TAG"))
-        }
-    }
-}
-
-/// What is wrong with an image reference, if anything.
-fn image_problem(image: &str) -> Option<&'static str> {
-    if image.is_empty() {
-        return Some("it is empty");
-    }
-    if image.len() > 512 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some("too long, or it holds spaces or control characters");
-    }
-    let (name_tag, digest) = match image.split_once('@') {
-        Some((n, d)) => (n, Some(d)),
-        None => (image, None),
-    };
-    if let Some(d) = digest {
-        let hex_ok =
-            |h: &str, n: usize| h.len() == n && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
-        let ok = match d.split_once(':') {
-            Some(("sha256", h)) => hex_ok(h, 64),
-            Some(("sha512", h)) => hex_ok(h, 128),
-            _ => false,
-        };
-        if !ok {
-            return Some("a digest is sha256: and 64 lower-case hex digits");
-        }
-    }
-    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match name_tag[last_slash..].rfind(':') {
-        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
-        None => (name_tag, None),
-    };
-    if let Some(t) = tag {
-        let ok = !t.is_empty()
-            && t.len() <= 128
-            && !t.starts_with(['.', '-'])
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !ok {
-            return Some("a tag is letters, digits, `_`, `.` and `-` (at most 128, not starting with `.` or `-`)");
-        }
-    }
-    name_problem(name)
-}
-
-/// What is wrong with a repository name (`registry:port/path`), if anything.
-fn name_problem(name: &str) -> Option<&'static str> {
-    if name.is_empty() || name.len() > 255 {
-        return Some("the repository name is empty or longer than 255 characters");
-    }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    let first = parts[0];
-    if parts.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
-        let (host, port) = first.split_once(':').unwrap_or((first, ""));
-        let host_ok = !host.is_empty()
-            && !host.starts_with(['.', '-'])
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c));
-        let port_ok = first.matches(':').count() <= 1
-            && (!first.contains(':')
-                || (!port.is_empty() && port.len() <= 5 && port.chars().all(|c| c.is_ascii_digit())));
-        if !host_ok || !port_ok {
-            return Some("the registry must be a host name with an optional :port");
-        }
-        parts.remove(0);
-    }
-    for p in parts {
-        if p.chars().any(|c| c.is_ascii_uppercase()) {
-            return Some("repository names are lower-case");
-        }
-        if p.contains(':') {
-            return Some("only one `:` (before the tag) may follow the repository name");
-        }
-        if !path_component_ok(p) {
-            return Some("a repository path is lower-case letters and digits joined by `.`, `_`, `__` or `-`");
-        }
-    }
-    None
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn path_component_ok(p: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let b: Vec<char> = p.chars().collect();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep: String = b[start..i].iter().collect();
-        if !(sep == "." || sep == "_" || sep == "__" || sep.chars().all(|c| c == '-')) {
-            return false;
-        }
-    }
-    true
+            Error::usage(format!("invalid image reference `{shown}`: {}", e.message))
+                .hint("pass REPO@sha256:<64 hex digits> (docker-tag-push's `image` output) or REPO:TAG")
+        })
 }
 
 /// Parse `--env K=V`.
@@ -466,7 +364,7 @@ mod tests {
             assert!(!e.one_line().contains('\n'), "{bad}");
         }
         let e = validate_image("UPPER/Case:1").unwrap_err();
-        assert!(e.message.contains("lower-case"), "{}", e.message);
+        assert!(e.message.contains("lower case"), "{}", e.message);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! `--annotation` and the OCI labels of `--input` (as docker/metadata-action emits them).
 
 use crate::floating::{Policy, VERSION_KEY};
-use crate::manifest::{Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use crate::manifest::{platform_text, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::publish::{publish, Job, Report, Target};
 use crate::reference::{ImageRef, Reference, Repo};
 use crate::registry::Client;
@@ -238,17 +238,6 @@ fn platform_of(cfg: &Value) -> Option<Value> {
         p.insert("os.version".into(), json!(v));
     }
     Some(Value::Object(p))
-}
-
-/// `os/arch[/variant]`.
-fn platform_text(p: &Value) -> String {
-    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
-    let mut out = format!("{}/{}", s("os"), s("architecture"));
-    if !s("variant").is_empty() {
-        out.push('/');
-        out.push_str(s("variant"));
-    }
-    out
 }
 
 fn check_distinct(children: &[Child]) -> Result<()> {

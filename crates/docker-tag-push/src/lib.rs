@@ -4,11 +4,9 @@
 //! - [`cli`]: clap definitions (flags, subcommands).
 //! - [`settings`]: flags > env > shipkit.yml > defaults, resolved and validated before any work.
 //! - [`commands`]: one file per command (`push` is the default one).
-//! - [`reference`]: image names, tags and digests, validated before anything runs.
-//! - [`registry`]: a small OCI distribution API client (manifests, blobs, mounts, auth flow).
-//! - [`manifest`]: manifests as served (bytes, media type, descriptors).
-//! - [`auth`]: docker config credentials, credential helpers, `WWW-Authenticate` challenges.
-//! - [`ecr`]: Amazon ECR hosts, registry tokens from GetAuthorizationToken, ECR's errors explained.
+//! - [`registry`] (with [`reference`], [`manifest`], [`auth`]): shipkit-core's OCI distribution API client
+//!   (feature `registry`), shared with deploy-ecs: image references, manifests, blobs, mounts, auth flow.
+//! - [`ecr`]: Amazon ECR tokens for `docker push` (hosts and tokens themselves are in shipkit-core).
 //! - [`index`]: one multi-platform index from per-platform digests, registry-side.
 //! - [`build`]: the `docker build` / `docker buildx build` command and the build-avoidance key.
 //! - [`dockerignore`], [`context_files`]: what docker sends beyond git's tree, for the build key.
@@ -20,7 +18,6 @@
 //! - [`version`]: versions as tags carry them; which tags float.
 
 pub mod archive;
-pub mod auth;
 pub mod build;
 pub mod cli;
 pub mod commands;
@@ -29,15 +26,14 @@ pub mod dockerignore;
 pub mod ecr;
 pub mod floating;
 pub mod index;
-pub mod manifest;
 pub mod publish;
-pub mod reference;
-pub mod registry;
 pub mod release;
 pub mod settings;
 pub mod version;
 
 pub use cli::Cli;
+pub use shipkit_core::registry;
+pub use shipkit_core::registry::{auth, manifest, reference};
 
 use cli::Cmd;
 use settings::{LoginSettings, PromoteSettings, PushSettings, RetagSettings, Settings};

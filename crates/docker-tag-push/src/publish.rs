@@ -204,7 +204,7 @@ pub fn publish(job: Job, report: &mut Report) {
         Some(Ok(())) | None => false,
     };
     let mut done = std::mem::take(&mut *lock(&shared));
-    for name in all {
+    for name in all.iter().cloned() {
         if !done.recorded(&name) {
             let e = match cancel::requested() {
                 Some(s) if !crashed => Error::new(
@@ -220,6 +220,14 @@ pub fn publish(job: Job, report: &mut Report) {
             done.failed.push((name, e));
         }
     }
+    // Results are recorded as requests end (parallel): report them in publishing order (exact tags
+    // before floating ones, then as asked), not in the order the registry happened to answer.
+    let order = |name: &String| {
+        let tag = name.rsplit(':').next().unwrap_or(name);
+        (is_floating(tag), all.iter().position(|n| n == name))
+    };
+    done.pushed.sort_by_key(order);
+    done.skipped.sort_by_key(order);
     *report = done;
 }
 

@@ -44,6 +44,7 @@ impl Settings {
             },
             timeout: cli.registry.registry_timeout,
             allow_retag: cli.registry.allow_retag,
+            login_command: "docker-tag-push login".into(),
         };
         let output = cli.common.output_options();
         // Where the output goes is checked before anything is built or pushed, not after.

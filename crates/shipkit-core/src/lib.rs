@@ -15,6 +15,8 @@
 //! - [`cli`]: flags every tool shares (`--format`, `--config`, `--verbose`, ...) and the `main` wrapper.
 //! - `aws` (feature `aws`): AWS SDK config with deadlines and bounded retries; SDK errors as one line.
 //! - `provenance` (feature `provenance`): signed in-toto/SLSA image provenance in DSSE envelopes.
+//! - `registry` (feature `registry`; `ecr` adds native ECR tokens): the OCI distribution API client —
+//!   image references, manifests, blobs, referrers, docker config credentials and auth challenges.
 //! - `http` (feature `http`): a small blocking HTTP client with retries for the tools that talk to services.
 
 pub mod app;
@@ -34,6 +36,8 @@ pub mod net;
 pub mod output;
 #[cfg(feature = "provenance")]
 pub mod provenance;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod retry;
 pub mod retry_after;
 pub mod term;

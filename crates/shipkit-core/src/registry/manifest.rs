@@ -2,9 +2,9 @@
 //! descriptors inside (an index's child manifests, an image's config and layers). Parsing never fails on
 //! odd content beyond "not JSON": unknown fields are ignored, missing ones read as empty.
 
+use crate::{Error, Result};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use shipkit_core::{Error, Result};
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -31,6 +31,8 @@ pub struct Descriptor {
     pub size: u64,
     /// `os/arch[/variant]` for index entries.
     pub platform: Option<String>,
+    /// An OCI 1.1 artifact's type (referrer lists carry it).
+    pub artifact_type: Option<String>,
 }
 
 impl Manifest {
@@ -88,6 +90,26 @@ impl Manifest {
             .map(String::from)
     }
 
+    /// The `subject` descriptor of an OCI 1.1 referrer (the manifest it is about).
+    pub fn subject(&self) -> Option<Descriptor> {
+        descriptors(
+            self.json()
+                .get("subject")
+                .map(|c| Value::Array(vec![c.clone()]))
+                .as_ref(),
+        )
+        .pop()
+    }
+
+    /// The artifact type: `artifactType`, else the config's media type (OCI 1.1's rule).
+    pub fn artifact_type(&self) -> Option<String> {
+        let json = self.json();
+        json.get("artifactType")
+            .or_else(|| json.get("config").and_then(|c| c.get("mediaType")))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+
     /// The config blob's digest (image manifests only).
     pub fn config_digest(&self) -> Option<String> {
         self.json()
@@ -103,15 +125,7 @@ fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
     items
         .iter()
         .filter_map(|d| {
-            let platform = d.get("platform").map(|p| {
-                let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
-                let mut out = format!("{}/{}", s("os"), s("architecture"));
-                if !s("variant").is_empty() {
-                    out.push('/');
-                    out.push_str(s("variant"));
-                }
-                out
-            });
+            let platform = d.get("platform").map(platform_text);
             Some(Descriptor {
                 digest: d.get("digest")?.as_str()?.to_string(),
                 media_type: d
@@ -121,9 +135,21 @@ fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
                     .to_string(),
                 size: d.get("size").and_then(Value::as_u64).unwrap_or(0),
                 platform,
+                artifact_type: d.get("artifactType").and_then(Value::as_str).map(String::from),
             })
         })
         .collect()
+}
+
+/// An index entry's platform as `os/arch[/variant]`.
+pub fn platform_text(p: &Value) -> String {
+    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("");
+    let mut out = format!("{}/{}", s("os"), s("architecture"));
+    if !s("variant").is_empty() {
+        out.push('/');
+        out.push_str(s("variant"));
+    }
+    out
 }
 
 /// `sha256:<hex>` of some bytes.

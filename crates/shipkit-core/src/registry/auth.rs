@@ -4,10 +4,10 @@
 //! for the host, then `auths.<host>.auth` (base64 `user:password`), then `credsStore`. Helpers are run as
 //! `docker-credential-<name> get` with the server on stdin. Every secret read is registered for masking.
 
+use crate::exec::Command;
+use crate::{Error, ExitCode, Result, ResultExt};
 use base64::Engine;
 use serde_json::{Map, Value};
-use shipkit_core::exec::Command;
-use shipkit_core::{Error, ExitCode, Result, ResultExt};
 use std::path::PathBuf;
 
 /// A user name and password (or identity token) for one registry.
@@ -29,8 +29,8 @@ impl Credentials {
             username: username.to_string(),
             password: password.to_string(),
         };
-        shipkit_core::mask::register(&c.password);
-        shipkit_core::mask::register(c.basic_token());
+        crate::mask::register(&c.password);
+        crate::mask::register(c.basic_token());
         c
     }
     /// `base64(user:password)`, the `auths.<host>.auth` form and the Basic header's value.
@@ -70,7 +70,7 @@ fn read_config() -> Result<Option<(PathBuf, Map<String, Value>)>> {
 
 /// The keys a registry may be stored under in `auths` / sent to helpers.
 fn server_keys(registry: &str) -> Vec<String> {
-    if registry == crate::reference::DOCKER_HUB {
+    if registry == crate::registry::reference::DOCKER_HUB {
         vec![
             "https://index.docker.io/v1/".into(),
             "index.docker.io".into(),
@@ -123,7 +123,7 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>> {
                         "{}: auths.\"{k}\".auth is not base64 of user:password",
                         path.display()
                     ))
-                    .hint(format!("log in again: docker-tag-push login {registry}")));
+                    .hint(format!("log in again: docker login {registry}")));
                 };
                 return Ok(Some(Credentials::new(user, pass)));
             }
@@ -220,7 +220,8 @@ pub fn store(registry: &str, creds: &Credentials) -> Result<String> {
     Ok(path.display().to_string())
 }
 
-pub(crate) fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+/// Write a file only its owner can read (mode 0600).
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

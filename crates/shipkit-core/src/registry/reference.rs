@@ -1,7 +1,7 @@
 //! Image references: `registry/path`, `registry/path:tag`, `registry/path@sha256:...`, validated with the
 //! grammar the docker CLI and registries use, before anything runs.
 
-use shipkit_core::{Error, Result};
+use crate::{Error, Result};
 use std::fmt;
 
 /// Docker Hub's name as written by people, and the host its API lives on.
@@ -161,6 +161,38 @@ impl ImageRef {
     }
 }
 
+/// Longest image reference accepted.
+pub const MAX_REFERENCE_LEN: usize = 512;
+
+/// `[REGISTRY[:PORT]/]PATH[:TAG][@DIGEST]` as a deploy names an image: a tag and a digest may both be given
+/// (the digest is what runs; the tag is returned for people), neither means `latest`. The one grammar of
+/// image references for every tool.
+pub fn parse_image(s: &str) -> Result<(ImageRef, Option<String>)> {
+    if s.len() > MAX_REFERENCE_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(
+            Error::usage("the image reference is too long, or it holds spaces or control characters").hint(format!(
+                "an image reference is at most {MAX_REFERENCE_LEN} printable characters"
+            )),
+        );
+    }
+    let (name_tag, digest) = match s.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (s, None),
+    };
+    let named = ImageRef::parse(name_tag, Some("latest"))?;
+    let tag = match &named.reference {
+        Reference::Tag(t) if last_component(name_tag).contains(':') => Some(t.clone()),
+        _ => None,
+    };
+    match digest {
+        Some(d) => {
+            validate_digest(d)?;
+            Ok((named.repo.with_digest(d), tag))
+        }
+        None => Ok((named, tag)),
+    }
+}
+
 /// A docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 pub fn validate_tag(tag: &str) -> Result<()> {
     let ok = !tag.is_empty()
@@ -200,11 +232,27 @@ pub fn validate_digest(d: &str) -> Result<()> {
     }
 }
 
+/// `host[:port]` (an IPv6 host in brackets): host labels of letters, digits, `.` and `-`; a port of 1 to 5
+/// digits.
 fn validate_registry(registry: &str, whole: &str) -> Result<()> {
-    let ok = !registry.is_empty()
-        && registry
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    let host = host_part(registry);
+    let port = &registry[host.len()..];
+    let host_ok = if let Some(inner) = host.strip_prefix('[') {
+        inner.ends_with(']')
+            && inner.len() > 1
+            && inner[..inner.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':')
+    } else {
+        !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+    let ok = host_ok && port_ok;
     if ok {
         Ok(())
     } else {
@@ -301,7 +349,7 @@ mod tests {
     #[test]
     fn uppercase_repository_is_rejected_with_hint() {
         let e = Repo::parse("127.0.0.1:5000/Team/App").unwrap_err();
-        assert_eq!(e.code, shipkit_core::ExitCode::Usage);
+        assert_eq!(e.code, crate::ExitCode::Usage);
         assert!(e.one_line().contains("lower case") && e.one_line().contains("127.0.0.1:5000/team/app"));
     }
 
@@ -335,6 +383,33 @@ mod tests {
             "127.0.0.1:5000/app:latest"
         );
         assert!(ImageRef::parse("app@sha256:xyz", None).is_err());
+    }
+
+    #[test]
+    fn full_image_references_take_a_tag_and_a_digest() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let (r, tag) = parse_image(&format!("localhost/web:1.0@{d}")).unwrap();
+        assert_eq!(
+            (r.to_string(), tag.as_deref()),
+            (format!("localhost/web@{d}"), Some("1.0"))
+        );
+        let (r, tag) = parse_image("127.0.0.1:5000/acme/web").unwrap();
+        assert_eq!(
+            (r.to_string(), tag),
+            ("127.0.0.1:5000/acme/web:latest".to_string(), None)
+        );
+        for bad in [
+            "reg.test:port/web",
+            "reg.test:123456/web",
+            "web:1 2",
+            "a:b:c",
+            "",
+            "-flag",
+            &"a".repeat(600),
+        ] {
+            assert!(parse_image(bad).is_err(), "{bad}");
+        }
+        assert!(parse_image("[::1]:5000/web:1").is_ok());
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! redirects to storage followed without the registry's credentials).
 
 use super::{parallel_map, scope_pull, scope_push, strip_query, unexpected, url_encode, Client};
-use crate::manifest::{sha256_digest, Manifest};
-use crate::reference::Repo;
-use shipkit_core::http::{Request, Response};
-use shipkit_core::net::same_origin;
-use shipkit_core::{Error, ExitCode, Result};
+use crate::http::{Request, Response};
+use crate::net::same_origin;
+use crate::registry::manifest::{sha256_digest, Manifest};
+use crate::registry::reference::Repo;
+use crate::{Error, ExitCode, Result};
 
 impl Client {
     pub fn blob_exists(&self, repo: &Repo, digest: &str) -> Result<bool> {
@@ -34,7 +34,7 @@ impl Client {
             // A registry that does not mount (ECR without blob mounting, some proxies) may refuse the
             // parameter outright: upload instead.
             400 | 404 | 405 => {
-                shipkit_core::term::info(&format!(
+                crate::term::info(&format!(
                     "{}: cross-repository mount refused (HTTP {}); uploading instead",
                     to.registry, resp.status
                 ));
@@ -123,13 +123,13 @@ impl Client {
                 Ok(()) => return Ok(true),
                 Err((e, true)) if attempt < attempts => {
                     let wait = self.opts.backoff.delay(attempt, None);
-                    shipkit_core::term::warn(&format!(
+                    crate::term::warn(&format!(
                         "uploading {digest} to {repo}: {}; retrying in {:.1}s (attempt {}/{attempts})",
                         e.message,
                         wait.as_secs_f64(),
                         attempt + 1
                     ));
-                    shipkit_core::cancel::sleep(wait, &format!("while waiting to upload {digest} again"))?;
+                    crate::cancel::sleep(wait, &format!("while waiting to upload {digest} again"))?;
                     attempt += 1;
                 }
                 Err((e, _)) => return Err(e),
@@ -153,8 +153,8 @@ impl Client {
         let mut reader = file.take(size);
         let sep = if upload_url.contains('?') { '&' } else { '?' };
         let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
-        if shipkit_core::exec::verbose() {
-            shipkit_core::term::info(&format!("> PUT {}", strip_query(&put_url)));
+        if crate::exec::verbose() {
+            crate::term::info(&format!("> PUT {}", strip_query(&put_url)));
         }
         let mut put = self
             .agent
@@ -254,13 +254,13 @@ impl Client {
                 Ok(()) => return Ok(()),
                 Err((e, true)) if attempt < attempts => {
                     let wait = self.opts.backoff.delay(attempt, None);
-                    shipkit_core::term::warn(&format!(
+                    crate::term::warn(&format!(
                         "copying {digest} to {to}: {}; retrying in {:.1}s (attempt {}/{attempts})",
                         e.message,
                         wait.as_secs_f64(),
                         attempt + 1
                     ));
-                    shipkit_core::cancel::sleep(wait, &format!("while waiting to copy {digest} again"))?;
+                    crate::cancel::sleep(wait, &format!("while waiting to copy {digest} again"))?;
                     attempt += 1;
                 }
                 Err((e, _)) => return Err(e),
@@ -285,8 +285,8 @@ impl Client {
         let pull_auth = self.cached_header(&from.registry, &[scope_pull(from)]);
         let mut hops = 0;
         let resp = loop {
-            if shipkit_core::exec::verbose() {
-                shipkit_core::term::info(&format!("> GET {}", strip_query(&url)));
+            if crate::exec::verbose() {
+                crate::term::info(&format!("> GET {}", strip_query(&url)));
             }
             let mut req = self.agent.get(&url);
             if let (true, Some(h)) = (same_origin(&url, &from_base), &pull_auth) {
@@ -336,8 +336,8 @@ impl Client {
         let mut reader = resp.into_body().into_reader();
         let sep = if upload_url.contains('?') { '&' } else { '?' };
         let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
-        if shipkit_core::exec::verbose() {
-            shipkit_core::term::info(&format!("> PUT {}", strip_query(&put_url)));
+        if crate::exec::verbose() {
+            crate::term::info(&format!("> PUT {}", strip_query(&put_url)));
         }
         let mut put = self
             .agent
