@@ -15,6 +15,8 @@ pub type Connect = shipkit_core::aws::ClientOptions;
 /// The ECS client, counting the calls it makes.
 pub struct Aws {
     pub client: Client,
+    /// CodeDeploy, for services with `deploymentController: CODE_DEPLOY` (same config: timeouts, retries).
+    pub codedeploy: aws_sdk_codedeploy::Client,
     start: Instant,
     calls: Cell<u64>,
 }
@@ -25,6 +27,7 @@ pub async fn connect(c: &Connect) -> Result<Aws> {
     let conf = shipkit_core::aws::load(c).await?;
     Ok(Aws {
         client: Client::new(&conf),
+        codedeploy: aws_sdk_codedeploy::Client::new(&conf),
         start: Instant::now(),
         calls: Cell::new(0),
     })
@@ -109,6 +112,20 @@ fn to_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
             })
             .collect(),
         tags: tags_of(s.tags()),
+        controller: s
+            .deployment_controller()
+            .map_or("ECS", |c| c.r#type().as_str())
+            .to_string(),
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .take(20)
+            .map(|l| crate::model::LoadBalancer {
+                target_group_arn: l.target_group_arn().map(String::from),
+                container: l.container_name().map(String::from),
+                port: l.container_port(),
+            })
+            .collect(),
     }
 }
 

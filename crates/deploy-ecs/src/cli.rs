@@ -187,6 +187,13 @@ pub struct DeployArgs {
     /// Services deployed at the same time.
     #[arg(long, env = "SHIPKIT_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
+    /// CodeDeploy application of services with `deploymentController: CODE_DEPLOY` (default
+    /// AppECS-<cluster>-<service>, the ECS console's convention).
+    #[arg(long, env = "SHIPKIT_CODEDEPLOY_APP", value_name = "NAME")]
+    pub codedeploy_app: Option<String>,
+    /// CodeDeploy deployment group of those services (default DgpECS-<cluster>-<service>).
+    #[arg(long, env = "SHIPKIT_CODEDEPLOY_GROUP", value_name = "NAME")]
+    pub codedeploy_group: Option<String>,
     /// Return once ECS's deployment reaches this lifecycle stage (e.g. POST_TEST_TRAFFIC_SHIFT, to test the
     /// green revision from the pipeline), or PAUSED (a PAUSE hook awaits `deploy-ecs continue`).
     #[arg(long, env = "SHIPKIT_WAIT_UNTIL", value_name = "STAGE")]

@@ -15,6 +15,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod codedeploy;
 pub mod commands;
 pub mod engine;
 pub mod model;

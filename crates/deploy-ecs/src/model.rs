@@ -48,6 +48,18 @@ pub struct ServiceState {
     pub deployments: Vec<Deployment>,
     pub events: Vec<Event>,
     pub tags: Vec<(String, String)>,
+    /// `deploymentController.type`: `ECS` (also when absent), `CODE_DEPLOY` or `EXTERNAL`.
+    pub controller: String,
+    /// The service's load balancers (the container and port CodeDeploy shifts traffic to).
+    pub load_balancers: Vec<LoadBalancer>,
+}
+
+/// One of a service's load balancers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub container: Option<String>,
+    pub port: Option<i32>,
 }
 
 impl ServiceState {

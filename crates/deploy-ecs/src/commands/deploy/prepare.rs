@@ -22,6 +22,8 @@ pub(crate) struct Request {
     /// `--task-definition FILE`: the parsed file and its name.
     pub from_file: Option<(TaskDefinition, String)>,
     pub concurrency: usize,
+    /// CodeDeploy application / deployment group for CODE_DEPLOY services (None: the ECS convention).
+    pub codedeploy: (Option<String>, Option<String>),
 }
 
 impl Request {
@@ -63,6 +65,7 @@ impl Request {
             container: a.container.clone().or(target.container.clone()),
             from_file,
             concurrency: a.concurrency.max(1),
+            codedeploy: (a.codedeploy_app.clone(), a.codedeploy_group.clone()),
         })
     }
 }

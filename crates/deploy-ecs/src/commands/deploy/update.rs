@@ -89,6 +89,22 @@ async fn update_one(
             s.exit_code(),
         );
     }
+    if p.state.controller == "CODE_DEPLOY" {
+        // ECS refuses a new task definition on this service: CodeDeploy deploys it.
+        let (app, group) = &req.codedeploy;
+        let names = crate::codedeploy::names(cluster, &name, app.as_deref(), group.as_deref());
+        if let Some(stage) = &follow.wait_until {
+            shipkit_core::term::warn(&format!(
+                "{name}: --wait-until {stage} is for ECS deployments: following CodeDeploy to its end"
+            ));
+        }
+        let f = crate::codedeploy::follow::deploy(aws, cluster, &p.state, new_arn, &names, follow, no_wait).await;
+        *engine.borrow_mut() = f.engine;
+        return match f.outcome {
+            Some(outcome) => finish(&name, new_arn, &p.previous, outcome, result),
+            None => result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success),
+        };
+    }
     // The update itself is not interrupted by a signal (it may already be applied): bounded only.
     let phase = Phase::new(aws);
     phase.begin_phase(req.wait.timeout, false);

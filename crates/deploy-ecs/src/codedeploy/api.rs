@@ -1,0 +1,117 @@
+//! The CodeDeploy calls: CreateDeployment (AppSpec content), GetDeployment, BatchGetDeploymentTargets
+//! (the ECS target `<cluster>:<service>` and its lifecycle events), StopDeployment. Answers are bounded.
+
+use super::state::{message, word, Deployment, Event, MAX_EVENTS};
+use crate::aws::sdk_error;
+use aws_sdk_codedeploy::types::{
+    AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, RevisionLocation, RevisionLocationType,
+};
+use aws_sdk_codedeploy::Client;
+use shipkit_core::{Error, Result};
+
+/// CreateDeployment of `appspec`; with `rollback`, CodeDeploy rolls back on failure and on a stop.
+pub async fn create(client: &Client, application: &str, group: &str, appspec: &str, rollback: bool) -> Result<String> {
+    let revision = RevisionLocation::builder()
+        .revision_type(RevisionLocationType::AppSpecContent)
+        .app_spec_content(AppSpecContent::builder().content(appspec).build())
+        .build();
+    let auto = AutoRollbackConfiguration::builder()
+        .enabled(rollback)
+        .events(AutoRollbackEvent::DeploymentFailure)
+        .events(AutoRollbackEvent::DeploymentStopOnRequest)
+        .build();
+    let r = client
+        .create_deployment()
+        .application_name(application)
+        .deployment_group_name(group)
+        .revision(revision)
+        .auto_rollback_configuration(auto)
+        .description("deploy-ecs")
+        .send()
+        .await
+        .map_err(|e| {
+            missing(sdk_error(
+                &format!("CodeDeploy CreateDeployment ({application}/{group})"),
+                e,
+            ))
+        })?;
+    r.deployment_id()
+        .map(|id| id.chars().take(128).collect())
+        .filter(|id: &String| !id.is_empty())
+        .ok_or_else(|| Error::remote("CodeDeploy CreateDeployment returned no deployment id"))
+}
+
+/// A missing application or deployment group is "not found" (exit 12), with the flags that name them.
+fn missing(e: Error) -> Error {
+    if [
+        "ApplicationDoesNotExist",
+        "DeploymentGroupDoesNotExist",
+        "ApplicationNameRequired",
+    ]
+    .iter()
+    .any(|m| e.message.contains(m))
+    {
+        return Error::not_found(e.message).hint(
+            "create the CodeDeploy application and deployment group (the ECS console does for blue/green services), or name them with --codedeploy-app / --codedeploy-group",
+        );
+    }
+    e
+}
+
+/// GetDeployment, plus the ECS target's lifecycle events (BatchGetDeploymentTargets).
+pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deployment> {
+    let r = client
+        .get_deployment()
+        .deployment_id(id)
+        .send()
+        .await
+        .map_err(|e| sdk_error("CodeDeploy GetDeployment", e))?;
+    let info = r
+        .deployment_info()
+        .ok_or_else(|| Error::remote(format!("CodeDeploy GetDeployment {id}: no deploymentInfo")))?;
+    let mut d = Deployment {
+        id: word(id),
+        status: info.status().map(|s| word(s.as_str())).unwrap_or_default(),
+        error: info.error_information().map(|e| {
+            let code = e.code().map(|c| word(c.as_str())).unwrap_or_default();
+            format!("{code}: {}", message(e.message().unwrap_or("")))
+        }),
+        rollback_id: info
+            .rollback_info()
+            .and_then(|r| r.rollback_deployment_id())
+            .map(|s| s.chars().take(128).collect()),
+        rollback_message: info.rollback_info().and_then(|r| r.rollback_message()).map(message),
+        events: Vec::new(),
+    };
+    let t = client
+        .batch_get_deployment_targets()
+        .deployment_id(id)
+        .target_ids(target_id)
+        .send()
+        .await
+        .map_err(|e| sdk_error("CodeDeploy BatchGetDeploymentTargets", e))?;
+    d.events = t
+        .deployment_targets()
+        .iter()
+        .filter_map(|t| t.ecs_target())
+        .flat_map(|t| t.lifecycle_events())
+        .take(MAX_EVENTS)
+        .map(|e| Event {
+            name: e.lifecycle_event_name().map(word).unwrap_or_default(),
+            status: e.status().map(|s| word(s.as_str())).unwrap_or_default(),
+        })
+        .collect();
+    Ok(d)
+}
+
+/// StopDeployment; with `rollback`, CodeDeploy rolls back what it changed.
+pub async fn stop(client: &Client, id: &str, rollback: bool) -> Result<()> {
+    client
+        .stop_deployment()
+        .deployment_id(id)
+        .auto_rollback_enabled(rollback)
+        .send()
+        .await
+        .map_err(|e| sdk_error("CodeDeploy StopDeployment", e))?;
+    Ok(())
+}

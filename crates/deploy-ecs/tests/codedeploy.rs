@@ -1,0 +1,272 @@
+//! End to end: services with `deploymentController: CODE_DEPLOY` deployed through CodeDeploy blue/green
+//! by the real binary, on moto extended by tests/fixtures/codedeploy_engine.py (the ECS lifecycle events,
+//! automatic rollback, StopDeployment; every answer parsed by the real AWS SDK): success, a failing hook
+//! rolled back, a failed rollback, a timeout stopping the deployment, SIGTERM mid-deployment, a hostile
+//! CodeDeploy, and a missing application.
+mod common;
+mod engine_support;
+
+use common::{call, code, json_out, moto_url, show, unique};
+use engine_support::{control, run_args, spawn};
+use serde_json::{json, Value};
+use shipkit_testkit::stderr;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// One raw CodeDeploy JSON call to moto (the test's own setup and checks).
+fn cd(action: &str, body: Value) -> Value {
+    let host = moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let body = body.to_string();
+    let mut s = TcpStream::connect(&host).expect("moto reachable");
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Target: CodeDeploy_20141006.{action}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/codedeploy/aws4_request, SignedHeaders=host, Signature=x\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, text) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    assert!(head.contains(" 200 "), "{action} failed: {resp}");
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// A CODE_DEPLOY service behind a load balancer (container `app`, port 8080), desired 2, with its
+/// CodeDeploy application and deployment group (named by the ECS convention unless `names` is false).
+struct CdService {
+    cluster: String,
+    service: String,
+}
+
+impl CdService {
+    fn new(with_codedeploy: bool) -> CdService {
+        let cluster = unique("cd");
+        call("CreateCluster", json!({"clusterName": cluster}));
+        let service = format!("{cluster}-web");
+        call(
+            "RegisterTaskDefinition",
+            json!({"family": service, "containerDefinitions": [{"name": "app",
+                "image": format!("reg.test/{service}:1.0.0"), "memory": 128, "essential": true,
+                "portMappings": [{"containerPort": 8080}]}]}),
+        );
+        call(
+            "CreateService",
+            json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
+                "desiredCount": 2, "launchType": "FARGATE", "deploymentController": {"type": "CODE_DEPLOY"},
+                "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
+                                   "containerName": "app", "containerPort": 8080}]}),
+        );
+        let s = CdService { cluster, service };
+        control(
+            "/shipkit-test/clock",
+            json!({"cluster": s.cluster, "stageSeconds": 0.1, "minuteSeconds": 0.2}),
+        );
+        if with_codedeploy {
+            cd(
+                "CreateApplication",
+                json!({"applicationName": s.app(), "computePlatform": "ECS"}),
+            );
+            cd(
+                "CreateDeploymentGroup",
+                json!({"applicationName": s.app(), "deploymentGroupName": s.group(),
+                    "serviceRoleArn": "arn:aws:iam::123456789012:role/codedeploy",
+                    "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
+                    "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                    "ecsServices": [{"serviceName": s.service, "clusterName": s.cluster}]}),
+            );
+        }
+        s
+    }
+
+    fn app(&self) -> String {
+        format!("AppECS-{}-{}", self.cluster, self.service)
+    }
+
+    fn group(&self) -> String {
+        format!("DgpECS-{}-{}", self.cluster, self.service)
+    }
+
+    fn deploy_args(&self, tag: &str, extra: &[&str]) -> Vec<String> {
+        let image = format!("reg.test/{}:{tag}", self.service);
+        let mut v: Vec<String> = ["deploy", "-c", &self.cluster, "-s", &self.service, "--image", &image]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(["--format", "json"].iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    }
+
+    fn current_td(&self) -> String {
+        let v = call(
+            "DescribeServices",
+            json!({"cluster": self.cluster, "services": [self.service]}),
+        );
+        v["services"][0]["taskDefinition"].as_str().unwrap().to_string()
+    }
+
+    /// CodeDeploy's deployments of the group, newest first.
+    fn deployments(&self) -> Vec<String> {
+        let v = cd(
+            "ListDeployments",
+            json!({"applicationName": self.app(), "deploymentGroupName": self.group()}),
+        );
+        v["deployments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| d.as_str().map(String::from))
+            .collect()
+    }
+
+    fn deployment(&self, id: &str) -> Value {
+        cd("GetDeployment", json!({"deploymentId": id}))["deploymentInfo"].clone()
+    }
+}
+
+#[test]
+fn a_code_deploy_service_is_deployed_through_codedeploy() {
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("2.0.0", &[]));
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let out = json_out(&o);
+    assert_eq!(out["status"], "deployed");
+    assert_eq!(out["follow_mode"], "codedeploy");
+    assert_eq!(out["strategy"], "CODE_DEPLOY");
+    assert_eq!(out["deployment_status"], "Succeeded");
+    let err = stderr(&o);
+    assert!(err.contains("following CodeDeploy deployment d-"), "{err}");
+    assert!(
+        err.contains("AllowTestTraffic"),
+        "lifecycle events in the progress: {err}"
+    );
+    assert!(s.current_td().ends_with(":2"));
+    let ids = s.deployments();
+    assert_eq!(ids.len(), 1, "one CodeDeploy deployment");
+    let spec = s.deployment(&ids[0]);
+    assert_eq!(spec["status"], "Succeeded");
+    assert_eq!(spec["creator"], "user");
+}
+
+#[test]
+fn a_failing_hook_is_rolled_back_by_codedeploy_exit_1_and_a_failed_rollback_exit_13() {
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("hookfail-2.0.0", &[]));
+    assert_eq!(code(&o), 1, "{}", show(&o));
+    let out = json_out(&o);
+    assert_eq!(out["status"], "rolled_back", "{}", show(&o));
+    assert!(
+        out["services"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HOOK_EXECUTION_FAILURE"),
+        "{}",
+        show(&o)
+    );
+    assert!(stderr(&o).contains("CodeDeploy is rolling back"), "{}", show(&o));
+    assert!(s.current_td().ends_with(":1"), "the original revision serves");
+    let ids = s.deployments();
+    assert_eq!(ids.len(), 2, "ours and CodeDeploy's rollback; none of deploy-ecs's own");
+    assert_eq!(s.deployment(&ids[0])["creator"], "autoRollback");
+
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("hookfail-rollbackfail-2.0.0", &[]));
+    assert_eq!(code(&o), 13, "{}", show(&o));
+    assert_eq!(json_out(&o)["services"][0]["status"], "rollback_failed");
+}
+
+#[test]
+fn a_timeout_stops_the_deployment_with_rollback_and_exits_9() {
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("stuck-2.0.0", &["--timeout", "2s"]));
+    assert_eq!(code(&o), 9, "{}", show(&o));
+    let out = json_out(&o);
+    assert_eq!(out["status"], "rolled_back", "{}", show(&o));
+    assert!(
+        stderr(&o).contains("StopDeployment autoRollbackEnabled"),
+        "{}",
+        show(&o)
+    );
+    let ids = s.deployments();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(s.deployment(&ids[1])["status"], "Stopped");
+    assert_eq!(s.deployment(&ids[0])["status"], "Succeeded", "the rollback");
+    assert!(s.current_td().ends_with(":1"));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_mid_deployment_stops_it_with_rollback_and_exits_143() {
+    let s = CdService::new(true);
+    let child = spawn(&s.deploy_args("stuck-2.0.0", &[]), &[("SHIPKIT_POLL_INTERVAL", "10s")]);
+    let mut id = None;
+    for _ in 0..600 {
+        if let Some(d) = s.deployments().first() {
+            id = Some(d.clone());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let id = id.expect("deploy-ecs created a CodeDeploy deployment");
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(code(&o), 143, "{}", show(&o));
+    assert_eq!(json_out(&o)["services"][0]["status"], "cancelled", "{}", show(&o));
+    assert!(
+        stderr(&o).contains("asked CodeDeploy to stop deployment"),
+        "{}",
+        show(&o)
+    );
+    let d = s.deployment(&id);
+    assert_eq!(d["status"], "Stopped");
+    assert!(d["rollbackInfo"]["rollbackDeploymentId"].is_string(), "{d}");
+}
+
+#[test]
+fn a_hostile_codedeploy_neither_panics_nor_reaches_the_terminal() {
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("hostile-2.0.0", &["--timeout", "2s"]));
+    assert_eq!(
+        code(&o),
+        13,
+        "the verdict never comes, nor the rollback's: {}",
+        show(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{7}'),
+        "escape characters reached stderr"
+    );
+    assert!(err.lines().all(|l| l.len() < 3000), "a line over 3000 characters");
+    assert!(err.contains("undocumented status"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_missing_codedeploy_application_is_one_line_and_changes_nothing() {
+    let s = CdService::new(false);
+    let o = run_args(&s.deploy_args("2.0.0", &[]));
+    assert_eq!(code(&o), 12, "{}", show(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ApplicationDoesNotExist") && err.contains("--codedeploy-app"),
+        "{err}"
+    );
+    assert!(err.contains(&s.app()), "names the application it looked for: {err}");
+    assert!(s.current_td().ends_with(":1"));
+}
