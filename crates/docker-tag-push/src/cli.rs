@@ -191,6 +191,10 @@ pub struct PushArgs {
     /// Build even when the registry already has an image of the same inputs (build-<key> tag).
     #[arg(long, env = "SHIPKIT_FORCE_BUILD")]
     pub force_build: bool,
+    /// Sign and attach SLSA provenance to every image built, with this private key (PKCS#8 PEM, Ed25519
+    /// or ECDSA P-256; or the PEM itself in SHIPKIT_PROVENANCE_KEY): an OCI 1.1 referrer of the image.
+    #[arg(long, value_name = "FILE", env = "SHIPKIT_PROVENANCE_KEY_FILE")]
+    pub provenance_key: Option<std::path::PathBuf>,
     /// Print the docker commands and registry calls, change nothing.
     #[arg(long, env = "SHIPKIT_DRY_RUN")]
     pub dry_run: bool,

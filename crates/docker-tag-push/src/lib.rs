@@ -11,6 +11,7 @@
 //! - [`build`]: the `docker build` / `docker buildx build` command and the build-avoidance key.
 //! - [`dockerignore`], [`context_files`]: what docker sends beyond git's tree, for the build key.
 //! - [`archive`]: a `docker save` archive as blobs and an OCI manifest (push by digest).
+//! - [`provenance`]: signed SLSA provenance attached to every image built (OCI 1.1 referrer).
 //! - [`release`]: release tags (`1.2.3`) never move (`--allow-retag` to force).
 //! - [`publish`]: one manifest under many `repo:tag`, idempotently, exact tags before floating ones, with an
 //!   exact report (also when a signal stops the run).
@@ -26,6 +27,7 @@ pub mod dockerignore;
 pub mod ecr;
 pub mod floating;
 pub mod index;
+pub mod provenance;
 pub mod publish;
 pub mod release;
 pub mod settings;

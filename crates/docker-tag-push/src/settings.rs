@@ -86,6 +86,8 @@ pub struct PushSettings {
     pub by_digest: bool,
     /// Manifest annotations (`--by-digest` only): the OCI labels, then `--annotation`; sorted by key.
     pub annotations: Vec<(String, String)>,
+    /// Signed provenance for the image built (a key was given).
+    pub provenance: Option<crate::provenance::ProvenanceSettings>,
 }
 
 impl PushSettings {
@@ -143,7 +145,9 @@ impl PushSettings {
             .find(|(k, _)| k == crate::floating::VERSION_KEY)
             .and_then(|(_, v)| Version::parse(v));
         let annotations = manifest_annotations(&spec.labels, &a.annotations)?;
+        let provenance = crate::provenance::resolve(a.provenance_key.as_deref(), &spec)?;
         Ok(PushSettings {
+            provenance,
             repos,
             tags,
             spec,

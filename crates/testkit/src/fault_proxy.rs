@@ -184,6 +184,8 @@ struct State {
     seen: Vec<Seen>,
     other: Vec<Recorded>,
     other_auth: Option<String>,
+    /// The referrers API the proxy answers itself ([`FaultProxy::serve_referrers`]).
+    referrers: Option<crate::referrers_stub::ReferrersIndex>,
 }
 
 struct Shared {
@@ -252,6 +254,12 @@ impl FaultProxy {
     /// Add a rule (rules are tried in order; the first that takes a request applies).
     pub fn add(&self, rule: Rule) -> &Self {
         self.shared.lock().rules.push(rule);
+        self
+    }
+    /// Answer the OCI 1.1 referrers API from the manifests pushed through the proxy (see
+    /// [`crate::referrers_stub`]): the registry behind it then looks like one that has the API.
+    pub fn serve_referrers(&self) -> &Self {
+        self.shared.lock().referrers.get_or_insert_with(Default::default);
         self
     }
     /// Remove every rule: from now on everything is forwarded.
@@ -400,7 +408,16 @@ fn serve(conn: TcpStream, shared: &Shared) {
             request: incoming.recorded.clone(),
             fault: fault.clone(),
         });
-        fault
+        match st.referrers.as_mut() {
+            Some(index) if fault.is_none() => match index.answer(&incoming.recorded) {
+                Some((status, headers, body)) => Some(Fault::Respond { status, headers, body }),
+                None => {
+                    index.record(&incoming.recorded);
+                    None
+                }
+            },
+            _ => fault,
+        }
     };
     apply(conn, shared, &incoming, fault);
 }

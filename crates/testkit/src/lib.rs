@@ -8,6 +8,7 @@
 pub mod extra_registry;
 pub mod fault_proxy;
 pub mod http_sink;
+pub mod referrers_stub;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

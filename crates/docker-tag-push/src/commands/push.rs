@@ -8,7 +8,7 @@ use super::{plan_outputs, Outcome};
 use crate::build::BuildKey;
 use crate::publish::{publish, short, Job, Report, Target};
 use crate::reference::Repo;
-use crate::registry::{Client, Options};
+use crate::registry::{Client, Manifest, Options};
 use crate::settings::PushSettings;
 use crate::version::is_floating;
 use shipkit_core::exec::Command;
@@ -86,6 +86,10 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
         .ok_or_else(|| Error::not_found(format!("{src_repo}@{digest} disappeared from the registry")))?;
     report.repos = s.repos.clone();
     let targets = targets(&run, built, &holders, &failed_repos, &mut report);
+    let repos: Vec<Repo> = std::iter::once(src_repo.clone())
+        .chain(targets.iter().map(|t| t.repo.clone()).filter(|r| *r != src_repo))
+        .collect();
+    let provenance = provenance(&run, &client, built, &repos, &manifest)?;
     let job = Job {
         client,
         manifest,
@@ -94,7 +98,34 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
         policy: s.policy.clone(),
     };
     publish(job, &mut report);
-    Ok(finish(&run, built, &src_repo, report))
+    Ok(finish(&run, built, &src_repo, report, provenance))
+}
+
+/// With a key: the image built gets its signed provenance in every repository before any tag moves; an
+/// image reused by its build key keeps the provenance its build attached, copied to the other
+/// repositories. Returns the provenance artifact's digest.
+fn provenance(run: &Run, client: &Client, built: bool, repos: &[Repo], image: &Manifest) -> Result<Option<String>> {
+    let Some(p) = &run.s.provenance else {
+        return Ok(None);
+    };
+    if built {
+        let key = run.key_tag.clone().unwrap_or_default();
+        return Ok(Some(p.attach(client, repos, image, &key)?.digest));
+    }
+    let src = &repos[0];
+    let found = client.referrers(src, &image.digest, Some(shipkit_core::provenance::ARTIFACT_TYPE))?;
+    let Some(first) = found.descriptors.first() else {
+        term::warn(&format!(
+            "{src}@{} was reused by its build key and has no provenance (built without a key): pass \
+             --force-build to build and sign it",
+            short(&image.digest)
+        ));
+        return Ok(None);
+    };
+    for r in &repos[1..] {
+        client.copy_referrers(src, r, &image.digest)?;
+    }
+    Ok(Some(first.digest.clone()))
 }
 
 /// Build avoidance: an image with the same inputs (its `build-<key>` tag) in any of the repositories.
@@ -238,7 +269,7 @@ fn targets(
 }
 
 /// Outputs and text; the key tags are bookkeeping, so only the user's tags are reported.
-fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report) -> Outcome {
+fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report, provenance: Option<String>) -> Outcome {
     if let Some(k) = &run.key_tag {
         let suffix = format!(":{k}");
         report.pushed.retain(|r| !r.ends_with(&suffix));
@@ -254,6 +285,10 @@ fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report) -> Outcom
         .set("built", built)
         .set("build_key", run.key_tag.clone().unwrap_or_default());
     let mut text = report.text();
+    if let Some(p) = provenance {
+        text.push_str(&format!("provenance: {p}\n"));
+        outputs.set("provenance_digest", p);
+    }
     text.push_str(&match (built, &run.key_tag) {
         (true, Some(k)) => format!("built:   yes (build key tag {k})\n"),
         (true, None) => "built:   yes (no build key: see above)\n".to_string(),

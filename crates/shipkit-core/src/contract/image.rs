@@ -37,6 +37,10 @@ pub struct ImageOutputs {
     /// Build and push only: the build key tag (empty when there is none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_key: Option<String>,
+    /// With a provenance key: the digest of the signed provenance attached to the image (an OCI 1.1
+    /// referrer, the same in every repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance_digest: Option<String>,
 }
 
 /// What `docker-tag-push digest` writes: the digest of one `repository:tag`.

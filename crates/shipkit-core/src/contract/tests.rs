@@ -82,6 +82,7 @@ fn image() -> ImageOutputs {
         repointed: Some(vec!["127.0.0.1:5000/app:1".into()]),
         built: Some(true),
         build_key: Some("sha256-0f1e2d".into()),
+        provenance_digest: Some("sha256:0a1b2c".into()),
     }
 }
 
