@@ -24,6 +24,8 @@ pub struct Target {
     pub timeout: Duration,
     /// The timeout came from shipkit.yml (not the default).
     pub timeout_given: bool,
+    /// CodeDeploy application and deployment group from shipkit.yml (flags override them).
+    pub codedeploy: (Option<String>, Option<String>),
 }
 
 /// Everything a command needs besides its own arguments.
@@ -177,6 +179,10 @@ pub fn resolve(
             container: env.container.clone().or(cfg.deploy.container.clone()),
             timeout,
             timeout_given: env.timeout.is_some() || cfg.deploy.timeout.is_some(),
+            codedeploy: (
+                env.codedeploy_app.clone().or(cfg.deploy.codedeploy_app.clone()),
+                env.codedeploy_group.clone().or(cfg.deploy.codedeploy_group.clone()),
+            ),
         },
         region,
     ))

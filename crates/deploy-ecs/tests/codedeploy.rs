@@ -69,20 +69,25 @@ impl CdService {
             json!({"cluster": s.cluster, "stageSeconds": 0.1, "minuteSeconds": 0.2}),
         );
         if with_codedeploy {
-            cd(
-                "CreateApplication",
-                json!({"applicationName": s.app(), "computePlatform": "ECS"}),
-            );
-            cd(
-                "CreateDeploymentGroup",
-                json!({"applicationName": s.app(), "deploymentGroupName": s.group(),
-                    "serviceRoleArn": "arn:aws:iam::123456789012:role/codedeploy",
-                    "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
-                    "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-                    "ecsServices": [{"serviceName": s.service, "clusterName": s.cluster}]}),
-            );
+            s.create_codedeploy(&s.app(), &s.group());
         }
         s
+    }
+
+    /// The CodeDeploy application and deployment group of the service.
+    fn create_codedeploy(&self, app: &str, group: &str) {
+        cd(
+            "CreateApplication",
+            json!({"applicationName": app, "computePlatform": "ECS"}),
+        );
+        cd(
+            "CreateDeploymentGroup",
+            json!({"applicationName": app, "deploymentGroupName": group,
+                "serviceRoleArn": "arn:aws:iam::123456789012:role/codedeploy",
+                "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
+                "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                "ecsServices": [{"serviceName": self.service, "clusterName": self.cluster}]}),
+        );
     }
 
     fn app(&self) -> String {
@@ -142,6 +147,10 @@ fn a_code_deploy_service_is_deployed_through_codedeploy() {
     assert_eq!(out["follow_mode"], "codedeploy");
     assert_eq!(out["strategy"], "CODE_DEPLOY");
     assert_eq!(out["deployment_status"], "Succeeded");
+    // The outputs read as the contract (shipkit-core), CodeDeploy keys included.
+    let typed: shipkit_core::contract::DeployOutputs = serde_json::from_value(out.clone()).unwrap();
+    assert!(typed.codedeploy_deployment_id.is_some_and(|id| id.starts_with("d-")));
+    assert_eq!(typed.services[0].engine.follow_mode.as_deref(), Some("codedeploy"));
     let err = stderr(&o);
     assert!(err.contains("following CodeDeploy deployment d-"), "{err}");
     assert!(
@@ -269,4 +278,35 @@ fn a_missing_codedeploy_application_is_one_line_and_changes_nothing() {
     );
     assert!(err.contains(&s.app()), "names the application it looked for: {err}");
     assert!(s.current_td().ends_with(":1"));
+}
+
+#[test]
+fn shipkit_yml_names_the_application_and_group_and_flags_override_it() {
+    let s = CdService::new(false);
+    let (app, group) = (format!("shop-{}", s.cluster), "shop-web".to_string());
+    s.create_codedeploy(&app, &group);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shipkit.yml"),
+        format!(
+            "environments:\n  prod:\n    cluster: {}\n    services: [{}]\n    codedeploy_app: {app}\n    codedeploy_group: {group}\n",
+            s.cluster, s.service
+        ),
+    )
+    .unwrap();
+    let image = format!("reg.test/{}:2.0.0", s.service);
+    let args = ["deploy", "-e", "prod", "--image", &image, "--format", "json"];
+    let o = common::run_in(dir.path(), &moto_url(), &args, &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let out = json_out(&o);
+    assert_eq!(out["codedeploy_application"], app.as_str());
+    assert_eq!(out["codedeploy_deployment_group"], "shop-web");
+    assert!(s.current_td().ends_with(":2"));
+    // A flag naming a group that does not exist wins over shipkit.yml: exit 12, nothing changed.
+    let image = format!("reg.test/{}:3.0.0", s.service);
+    let args = ["deploy", "-e", "prod", "--image", &image, "--codedeploy-group", "nope"];
+    let o = common::run_in(dir.path(), &moto_url(), &args, &[]);
+    assert_eq!(code(&o), 12, "{}", show(&o));
+    assert!(stderr(&o).contains("DeploymentGroupDoesNotExist"), "{}", show(&o));
+    assert!(s.current_td().ends_with(":2"));
 }

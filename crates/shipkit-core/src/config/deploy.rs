@@ -15,6 +15,12 @@ pub struct DeployConfig {
     /// How long to wait for a deployment, e.g. `10m`.
     #[serde(default)]
     pub timeout: Option<String>,
+    /// CodeDeploy application of `CODE_DEPLOY` services (default `AppECS-<cluster>-<service>`).
+    #[serde(default)]
+    pub codedeploy_app: Option<String>,
+    /// CodeDeploy deployment group of `CODE_DEPLOY` services (default `DgpECS-<cluster>-<service>`).
+    #[serde(default)]
+    pub codedeploy_group: Option<String>,
 }
 
 /// One environment (`staging`, `production`).
@@ -31,4 +37,8 @@ pub struct EnvironmentConfig {
     pub container: Option<String>,
     #[serde(default)]
     pub timeout: Option<String>,
+    #[serde(default)]
+    pub codedeploy_app: Option<String>,
+    #[serde(default)]
+    pub codedeploy_group: Option<String>,
 }

@@ -36,6 +36,16 @@ pub struct DeployOutputs {
     pub hook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_status: Option<String>,
+    /// CodeDeploy (`follow_mode` `codedeploy`): the deployment created, its application and group, and
+    /// the rollback deployment CodeDeploy started, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_application: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_deployment_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_deployment_id: Option<String>,
     /// One entry per service: an array of objects in JSON, compact JSON in env forms.
     pub services: Vec<ServiceOutcome>,
 }
@@ -48,7 +58,7 @@ pub struct Engine {
     /// The ServiceDeployment followed (null when following DescribeServices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_deployment_arn: Option<String>,
-    /// `service_deployment` or `describe_services`.
+    /// `service_deployment`, `describe_services` or `codedeploy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_mode: Option<String>,
     /// The ServiceDeployment's status (`SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, ...).
@@ -57,7 +67,7 @@ pub struct Engine {
     /// Its lifecycle stage (`BAKE_TIME`, `CLEAN_UP`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stage: Option<String>,
-    /// `ROLLING`, `BLUE_GREEN`, `LINEAR` or `CANARY`.
+    /// `ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY` or `CODE_DEPLOY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
     /// A lifecycle hook that was running.
@@ -65,6 +75,16 @@ pub struct Engine {
     pub hook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_status: Option<String>,
+    /// CodeDeploy (`follow_mode` `codedeploy`): the deployment created, its application and group, and
+    /// the rollback deployment CodeDeploy started, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_application: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy_deployment_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_deployment_id: Option<String>,
 }
 
 /// What happened to one ECS service.

@@ -65,7 +65,10 @@ impl Request {
             container: a.container.clone().or(target.container.clone()),
             from_file,
             concurrency: a.concurrency.max(1),
-            codedeploy: (a.codedeploy_app.clone(), a.codedeploy_group.clone()),
+            codedeploy: (
+                a.codedeploy_app.clone().or(target.codedeploy.0.clone()),
+                a.codedeploy_group.clone().or(target.codedeploy.1.clone()),
+            ),
         })
     }
 }
