@@ -354,7 +354,7 @@ fn exact_phase<'a>(job: &'a Job, shared: &Mutex<Report>) -> Vec<&'a Target> {
     let mut ready = vec![];
     for t in &job.targets {
         let copied = cancel::check(&format!("before copying the image to {}", t.repo))
-            .and_then(|()| client.copy_content(m, t.source.as_ref().unwrap_or(&job.source), &t.repo));
+            .and_then(|()| client.copy_with_referrers(m, t.source.as_ref().unwrap_or(&job.source), &t.repo));
         if let Err(e) = copied {
             let mut r = lock(shared);
             for tag in &t.tags {

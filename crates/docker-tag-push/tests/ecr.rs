@@ -334,6 +334,9 @@ fn a_cross_repository_mount_ecr_refuses_falls_back_to_an_upload() {
     );
     let digest = sha256(manifest.as_bytes());
     sink.route("/v2/a/manifests/1", vec![], Some(Reply::json(200, &manifest)));
+    // No referrers API and no referrers tag index (the copy looks for provenance to carry along).
+    sink.route("/v2/a/referrers/", vec![], Some(Reply::status(404)));
+    sink.route("/v2/a/manifests/sha256-", vec![], Some(Reply::status(404)));
     sink.route(&format!("/v2/b/blobs/{blob_digest}"), vec![Reply::status(404)], None);
     sink.route(
         &format!("/v2/a/blobs/{blob_digest}"),

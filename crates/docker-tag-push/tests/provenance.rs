@@ -292,3 +292,101 @@ fn a_bad_provenance_key_is_refused_before_anything_is_built() {
     );
     assert_eq!(code(&o), 3, "{}", err(&o));
 }
+
+/// The tag-schema index of `digest` in `repo` lists `provenance`.
+fn tag_schema_lists(raw: &Raw, repo: &str, digest: &str, provenance: &str) -> bool {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let (_, index) = raw.manifest(repo, &format!("sha256-{hex}"));
+    let index: Value = serde_json::from_slice(&index).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["digest"] == provenance)
+}
+
+#[test]
+fn promote_carries_the_provenance_across_repositories_and_registries_and_it_still_verifies() {
+    let reg = registry();
+    let app = app_repo("provenance promote");
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = openssl_key(keys.path(), "ci", &["-algorithm", "ed25519"]);
+    let env = Env::with_docker();
+    let repo = unique("prov-promote");
+    let o = env.run(
+        &[
+            "--image",
+            &format!("{reg}/{repo}"),
+            "--tags",
+            "1.0.0",
+            "--provenance-key",
+            key.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let j = json_out(&o);
+    let (digest, provenance) = (
+        j["digest"].as_str().unwrap().to_string(),
+        j["provenance_digest"].as_str().unwrap().to_string(),
+    );
+    let hex = digest.strip_prefix("sha256:").unwrap().to_string();
+
+    // To the htpasswd registry (another registry: blobs streamed), the same registry under another name
+    // (blobs mounted), and a registry with the referrers API (the proxy).
+    let auth_reg = shipkit_testkit::service("SHIPKIT_TEST_AUTH_REGISTRY");
+    let user = shipkit_testkit::service("SHIPKIT_TEST_AUTH_USER");
+    let password = shipkit_testkit::service("SHIPKIT_TEST_AUTH_PASSWORD");
+    let proxy = FaultProxy::start(&reg);
+    proxy.serve_referrers();
+    let env = Env::without_docker();
+    let o = env.run_stdin(
+        &["login", &auth_reg, "--username", &user, "--password-stdin"],
+        env.home.path(),
+        &password,
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let (prod, mirror, api) = (unique("prov-prod"), unique("prov-mirror"), unique("prov-api-dest"));
+    let o = env.run(
+        &[
+            "promote",
+            "--from",
+            &format!("{reg}/{repo}:1.0.0"),
+            "--to",
+            &format!("{auth_reg}/{prod}:1.0.0"),
+            "--to",
+            &format!("{reg}/{mirror}:1.0.0"),
+            "--to",
+            &format!("{}/{api}:1.0.0", proxy.addr()),
+            "--format",
+            "json",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(!err(&o).contains(&password));
+
+    let auth_raw = Raw::with_basic(&auth_reg, &user, &password);
+    assert!(tag_schema_lists(&auth_raw, &prod, &digest, &provenance));
+    let envelope = fetch_envelope(&auth_raw, &prod, &provenance, &digest);
+    assert_eq!(
+        securesystemslib_verifies(keys.path(), &envelope, &public).as_deref(),
+        Some(hex.as_str()),
+        "the promoted provenance verifies in the second registry"
+    );
+    let raw = Raw::new(&reg);
+    assert!(tag_schema_lists(&raw, &mirror, &digest, &provenance));
+    fetch_envelope(&raw, &mirror, &provenance, &digest);
+    // The API registry indexed it from the subject itself: no tag-schema index there.
+    let proxied = Raw::new(&proxy.addr());
+    assert_eq!(proxied.digest(&api, &format!("sha256-{hex}")), None);
+    let r = proxied.send(shipkit_core::http::Request::new(
+        "GET",
+        &format!("http://{}/v2/{api}/referrers/{digest}", proxy.addr()),
+    ));
+    let listed: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(listed["manifests"][0]["digest"], provenance.as_str(), "{listed}");
+    fetch_envelope(&proxied, &api, &provenance, &digest);
+}

@@ -164,6 +164,9 @@ fn promote_falls_back_to_upload_when_the_registry_declines_the_mount() {
     );
     let digest = sha256(manifest.as_bytes());
     sink.route("/v2/a/manifests/1", vec![], Some(Reply::json(200, &manifest)));
+    // No referrers API and no referrers tag index (the copy looks for provenance to carry along).
+    sink.route("/v2/a/referrers/", vec![], Some(Reply::status(404)));
+    sink.route("/v2/a/manifests/sha256-", vec![], Some(Reply::status(404)));
     sink.route(
         "/v2/b/blobs/uploads/",
         vec![Reply::status(202).header("Location", "/upload/u1?_state=x")],

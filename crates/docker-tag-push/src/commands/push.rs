@@ -102,8 +102,8 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
 }
 
 /// With a key: the image built gets its signed provenance in every repository before any tag moves; an
-/// image reused by its build key keeps the provenance its build attached, copied to the other
-/// repositories. Returns the provenance artifact's digest.
+/// image reused by its build key keeps the provenance its build attached (publishing copies it to the
+/// other repositories). Returns the provenance artifact's digest.
 fn provenance(run: &Run, client: &Client, built: bool, repos: &[Repo], image: &Manifest) -> Result<Option<String>> {
     let Some(p) = &run.s.provenance else {
         return Ok(None);
@@ -122,9 +122,7 @@ fn provenance(run: &Run, client: &Client, built: bool, repos: &[Repo], image: &M
         ));
         return Ok(None);
     };
-    for r in &repos[1..] {
-        client.copy_referrers(src, r, &image.digest)?;
-    }
+    // Publishing copies it to the run's other repositories with the image (copy_with_referrers).
     Ok(Some(first.digest.clone()))
 }
 

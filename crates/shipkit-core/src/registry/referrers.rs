@@ -241,6 +241,22 @@ impl Client {
         }
     }
 
+    /// [`Client::copy_content`], then the referrers of the manifest (and, for an index, of each child):
+    /// provenance and signatures travel with the image. Referrers of referrers are not followed.
+    pub fn copy_with_referrers(&self, m: &Manifest, from: &Repo, to: &Repo) -> Result<usize> {
+        self.copy_content(m, from, to)?;
+        if from == to {
+            return Ok(0);
+        }
+        let mut copied = self.copy_referrers(from, to, &m.digest)?;
+        if m.is_index() {
+            for child in m.children() {
+                copied += self.copy_referrers(from, to, &child.digest)?;
+            }
+        }
+        Ok(copied)
+    }
+
     /// Copy every referrer of `digest` (and their blobs) from `from` to `to`, and make each discoverable
     /// there. Returns how many were copied. Nothing to do when both are the same repository.
     pub fn copy_referrers(&self, from: &Repo, to: &Repo, digest: &str) -> Result<usize> {
