@@ -63,64 +63,112 @@ fn clean(p: &str) -> String {
     parts.join("/")
 }
 
-/// The pattern matches the path or one of its parent directories.
+/// The pattern matches the path or one of its parent directories (one pass: the pattern may end where the
+/// rest of the path is `/…`).
 fn matches_or_parent(pattern: &str, path: &str) -> bool {
-    if glob(pattern.as_bytes(), path.as_bytes()) {
-        return true;
-    }
-    path.char_indices()
-        .filter(|(_, c)| *c == '/')
-        .any(|(i, _)| glob(pattern.as_bytes(), &path.as_bytes()[..i]))
+    glob(&tokens(pattern.as_bytes()), path.as_bytes())
 }
 
-/// Glob matching with docker's `**`.
-fn glob(p: &[u8], t: &[u8]) -> bool {
-    match p {
-        [] => t.is_empty(),
-        [b'*', b'*', b'/', rest @ ..] => {
-            // `**/` : zero or more whole directories.
-            glob(rest, t) || (0..t.len()).any(|i| t[i] == b'/' && glob(rest, &t[i + 1..]))
-        }
-        [b'*', b'*', rest @ ..] => (0..=t.len()).any(|i| glob(rest, &t[i..])),
-        [b'*', rest @ ..] => {
-            let run = t.iter().position(|c| *c == b'/').unwrap_or(t.len());
-            (0..=run).any(|i| glob(rest, &t[i..]))
-        }
-        [b'?', rest @ ..] => matches!(t.first(), Some(c) if *c != b'/') && glob(rest, &t[1..]),
-        [b'[', rest @ ..] => match (class(rest, t.first().copied()), t.first()) {
-            (Some((true, after)), Some(_)) => glob(after, &t[1..]),
-            _ => false,
-        },
-        [b'\\', c, rest @ ..] => t.first() == Some(c) && glob(rest, &t[1..]),
-        [c, rest @ ..] => t.first() == Some(c) && glob(rest, &t[1..]),
-    }
+/// One element of a pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Literal(u8),
+    /// `?`
+    One,
+    /// `*`: any run without `/`.
+    Any,
+    /// `**` not followed by `/`: any run.
+    AnyAll,
+    /// `**/`: zero or more whole directories.
+    AnyDirs,
+    /// `[...]`: (the class bytes between the brackets, negated).
+    Class(Vec<u8>, bool),
+    /// An unclosed `[`: nothing matches (Go's filepath.Match reports a bad pattern).
+    Bad,
 }
 
-/// A `[...]` class (after the `[`) against one character: (matched, the pattern after `]`); `None` when
-/// the class is not closed (then nothing matches, as Go's filepath.Match reports a bad pattern).
-fn class(p: &[u8], c: Option<u8>) -> Option<(bool, &[u8])> {
-    let c = c?;
-    let (negate, mut p) = match p.first() {
-        Some(b'^') | Some(b'!') => (true, &p[1..]),
-        _ => (false, p),
-    };
+fn tokens(p: &[u8]) -> Vec<Token> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < p.len() {
+        let rest = &p[i..];
+        let (token, used) = match rest {
+            [b'*', b'*', b'/', ..] => (Token::AnyDirs, 3),
+            [b'*', b'*', ..] => (Token::AnyAll, 2),
+            [b'*', ..] => (Token::Any, 1),
+            [b'?', ..] => (Token::One, 1),
+            [b'\\', c, ..] => (Token::Literal(*c), 2),
+            [b'[', body @ ..] => {
+                let negated = matches!(body.first(), Some(b'^' | b'!'));
+                let start = usize::from(negated);
+                // The first byte after `[` (or `[^`) may be `]` itself.
+                match body.iter().skip(start + 1).position(|c| *c == b']') {
+                    Some(end) if body.len() > start => {
+                        let close = start + 1 + end;
+                        (Token::Class(body[start..close].to_vec(), negated), close + 2)
+                    }
+                    _ => (Token::Bad, rest.len()),
+                }
+            }
+            [c, ..] => (Token::Literal(*c), 1),
+            [] => break,
+        };
+        // `**/**/` is `**/`: collapsed, so that a pile of them costs nothing.
+        if !(token == Token::AnyDirs && out.last() == Some(&Token::AnyDirs)) {
+            out.push(token);
+        }
+        i += used;
+    }
+    out
+}
+
+fn in_class(class: &[u8], negated: bool, c: u8) -> bool {
     let mut matched = false;
-    let mut first = true;
-    loop {
-        match p {
-            [] => return None,
-            [b']', rest @ ..] if !first => return Some((matched != negate && c != b'/', rest)),
-            [lo, b'-', hi, rest @ ..] if *hi != b']' => {
-                matched |= (*lo..=*hi).contains(&c);
-                p = rest;
-            }
-            [x, rest @ ..] => {
-                matched |= *x == c;
-                p = rest;
-            }
+    let mut i = 0;
+    while i < class.len() {
+        if i + 2 < class.len() && class[i + 1] == b'-' {
+            matched |= (class[i]..=class[i + 2]).contains(&c);
+            i += 3;
+        } else {
+            matched |= class[i] == c;
+            i += 1;
         }
-        first = false;
     }
+    matched != negated
+}
+
+/// Glob matching by dynamic programming over (token, text position), bottom-up: time tokens × text,
+/// memory one row per side, whatever the pattern (no backtracking to blow up on `**a**a**…`). The end
+/// of the pattern matches the end of the text or a `/` (a parent directory matched).
+fn glob(tokens: &[Token], t: &[u8]) -> bool {
+    let n = t.len();
+    // next[i]: the tokens after the current one match t[i..].
+    let mut next: Vec<bool> = (0..=n).map(|i| i == n || t[i] == b'/').collect();
+    let mut cur = vec![false; n + 1];
+    for token in tokens.iter().rev() {
+        let mut skip = false; // for `**/`: some `/` at j >= i with next[j + 1]
+        for i in (0..=n).rev() {
+            let c = t.get(i).copied();
+            cur[i] = match token {
+                Token::Literal(l) => c == Some(*l) && next[i + 1],
+                Token::One => c.is_some_and(|c| c != b'/') && next[i + 1],
+                Token::Class(class, negated) => {
+                    c.is_some_and(|c| c != b'/' && in_class(class, *negated, c)) && next[i + 1]
+                }
+                Token::Any => next[i] || (c.is_some_and(|c| c != b'/') && cur[i + 1]),
+                Token::AnyAll => next[i] || (c.is_some() && cur[i + 1]),
+                Token::AnyDirs => {
+                    if c == Some(b'/') && next[i + 1] {
+                        skip = true;
+                    }
+                    next[i] || skip
+                }
+                Token::Bad => false,
+            };
+        }
+        std::mem::swap(&mut next, &mut cur);
+    }
+    next[0]
 }
 
 #[cfg(test)]
@@ -152,6 +200,23 @@ mod tests {
         ] {
             assert_eq!(d.excludes(path), excluded, "{path}");
         }
+    }
+
+    #[test]
+    fn hostile_patterns_take_polynomial_time() {
+        let pattern = "**/a/".repeat(40) + "x";
+        let d = DockerIgnore::parse(&pattern);
+        let path = "a/".repeat(200) + "y";
+        let started = std::time::Instant::now();
+        assert!(!d.excludes(&path));
+        assert!(d.excludes(&("a/".repeat(200) + "x")));
+        let d = DockerIgnore::parse(&("**a".repeat(1000) + "\n" + &"**/".repeat(400) + "x"));
+        assert!(!d.excludes(&path) && d.excludes("b/x"));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

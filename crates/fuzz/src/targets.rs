@@ -164,6 +164,43 @@ pub const ALL: &[Target] = &[
         run: registry_manifest,
     },
     Target {
+        name: "dockerignore",
+        about: ".dockerignore patterns against a path (docker-tag-push dockerignore.rs, the build key)",
+        dictionary: &[
+            "**/",
+            "**",
+            "*",
+            "?",
+            "[a-z]",
+            "[^x]",
+            "!",
+            "\\",
+            "/",
+            "#",
+            "./",
+            "node_modules",
+            "\n",
+        ],
+        max_len: 4 * 1024,
+        run: dockerignore,
+    },
+    Target {
+        name: "docker_save_archive",
+        about: "docker save archives (docker-tag-push archive.rs, --by-digest)",
+        dictionary: &[
+            "manifest.json",
+            "ustar\0",
+            "00000000000",
+            "0000644",
+            "[{\"Config\":\"c.json\",\"Layers\":[\"l/layer.tar\"]}]",
+            "{\"os\":\"linux\",\"architecture\":\"arm64\",\"rootfs\":{\"diff_ids\":[\"sha256:",
+            "path=",
+            "././@LongLink",
+        ],
+        max_len: 16 * 1024,
+        run: docker_save_archive,
+    },
+    Target {
         name: "www_authenticate",
         about: "WWW-Authenticate challenges (docker-tag-push auth.rs)",
         dictionary: &[
@@ -382,6 +419,34 @@ fn registry_manifest(data: &[u8]) {
             Err(e) => error_with_code(&e, &[ExitCode::Remote]),
         }
     }
+}
+
+fn dockerignore(data: &[u8]) {
+    use docker_tag_push::dockerignore::DockerIgnore;
+    let s = text(data);
+    let (patterns, path) = s.rsplit_once('\n').unwrap_or(("", s.as_str()));
+    let d = DockerIgnore::parse(patterns);
+    let excluded = d.excludes(path);
+    // Without exceptions, what a pattern excludes it excludes with everything under it.
+    if excluded && !patterns.contains('!') && !path.is_empty() {
+        assert!(d.excludes(&format!("{path}/child")), "{path:?} excluded, its child not");
+    }
+}
+
+fn docker_save_archive(data: &[u8]) {
+    use std::io::Write;
+    let path = std::env::temp_dir().join(format!("shipkit-fuzz-archive-{}", std::process::id()));
+    let mut f = std::fs::File::create(&path).expect("temp file");
+    f.write_all(data).expect("write");
+    drop(f);
+    match docker_tag_push::archive::read_saved(&path, &[]) {
+        Ok(img) => {
+            assert_eq!(img.layers.len(), img.manifest.blobs().len() - 1);
+            assert!(img.manifest.digest.starts_with("sha256:"));
+        }
+        Err(e) => error_with_code(&e, &[ExitCode::Failure]),
+    }
+    let _ = std::fs::remove_file(&path);
 }
 
 fn www_authenticate(data: &[u8]) {

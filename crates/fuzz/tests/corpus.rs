@@ -44,6 +44,8 @@ target_tests!(
     taskdef_json,
     registry_manifest,
     www_authenticate,
+    dockerignore,
+    docker_save_archive,
     deploy_flags,
     url_origin,
 );

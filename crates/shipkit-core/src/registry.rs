@@ -180,6 +180,19 @@ impl Client {
         format!("{}/v2/{}/{rest}", self.base_url(&repo.registry), repo.path)
     }
 
+    /// `.../manifests/<tag or digest>`, the reference checked first (one that came from a registry's
+    /// answer, a child digest say, never reaches a URL unchecked).
+    fn manifest_url(&self, repo: &Repo, reference: &str) -> Result<String> {
+        checked_reference(reference)?;
+        Ok(self.url(repo, &format!("manifests/{reference}")))
+    }
+
+    /// `.../blobs/<digest>`, the digest checked first.
+    fn blob_url(&self, repo: &Repo, digest: &str) -> Result<String> {
+        checked_digest(digest)?;
+        Ok(self.url(repo, &format!("blobs/{digest}")))
+    }
+
     /// `GET /v2/`: reachable, and (with auth) the credentials work.
     pub fn ping(&self, registry: &str) -> Result<()> {
         let url = format!("{}/v2/", self.base_url(registry));
@@ -193,12 +206,25 @@ impl Client {
 
     /// The digest a tag or digest points at, `None` when it does not exist.
     pub fn head_manifest(&self, r: &ImageRef) -> Result<Option<String>> {
-        let url = self.url(&r.repo, &format!("manifests/{}", r.reference.as_str()));
+        let url = self.manifest_url(&r.repo, r.reference.as_str())?;
         let req = Request::new("HEAD", &url).header("Accept", ACCEPT_MANIFESTS);
         let resp = self.send(&r.repo.registry, &[scope_pull(&r.repo)], req)?;
         match resp.status {
             200 => match resp.header("docker-content-digest") {
-                Some(d) if !d.is_empty() => Ok(Some(d.to_string())),
+                Some(d) if !d.is_empty() => {
+                    if crate::registry::reference::validate_digest(d).is_err() {
+                        return Err(Error::remote(format!(
+                            "{r}: the registry answered an invalid digest {:?}",
+                            d.chars().take(100).collect::<String>()
+                        )));
+                    }
+                    if let crate::registry::reference::Reference::Digest(asked) = &r.reference {
+                        if asked != d {
+                            return Err(Error::remote(format!("{r}: the registry answered another digest, {d}")));
+                        }
+                    }
+                    Ok(Some(d.to_string()))
+                }
                 _ => Ok(self.get_manifest(r)?.map(|m| m.digest)),
             },
             404 => Ok(None),
@@ -208,11 +234,18 @@ impl Client {
 
     /// The manifest bytes, `None` when it does not exist. The digest is computed from the bytes.
     pub fn get_manifest(&self, r: &ImageRef) -> Result<Option<Manifest>> {
-        let url = self.url(&r.repo, &format!("manifests/{}", r.reference.as_str()));
+        let url = self.manifest_url(&r.repo, r.reference.as_str())?;
         let req = Request::new("GET", &url).header("Accept", ACCEPT_MANIFESTS);
         let resp = self.send(&r.repo.registry, &[scope_pull(&r.repo)], req)?;
         match resp.status {
             200 => {
+                if resp.body.len() > crate::registry::manifest::MAX_MANIFEST_BYTES {
+                    return Err(Error::remote(format!(
+                        "{r}: the manifest is {} bytes, more than the {} a manifest may be",
+                        resp.body.len(),
+                        crate::registry::manifest::MAX_MANIFEST_BYTES
+                    )));
+                }
                 let m = Manifest::from_bytes(resp.body.clone(), resp.header("content-type"))?;
                 if let crate::registry::reference::Reference::Digest(d) = &r.reference {
                     if *d != m.digest {
@@ -258,7 +291,7 @@ impl Client {
 
     /// PUT the same bytes with the same content type under a tag (or its digest); checks the digest kept.
     pub fn put_manifest(&self, repo: &Repo, reference: &str, m: &Manifest) -> Result<()> {
-        let url = self.url(repo, &format!("manifests/{reference}"));
+        let url = self.manifest_url(repo, reference)?;
         let req = Request::new("PUT", &url)
             .header("Content-Type", &m.media_type)
             .body(m.bytes.clone());
@@ -276,6 +309,30 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// A tag or digest about to go into a URL; a malformed one (from a registry's answer) is a remote error.
+fn checked_reference(reference: &str) -> Result<()> {
+    if reference.contains(':') {
+        return checked_digest(reference);
+    }
+    crate::registry::reference::validate_tag(reference).map_err(|_| {
+        Error::remote(format!(
+            "refusing to request the invalid tag {:?}",
+            reference.chars().take(100).collect::<String>()
+        ))
+    })
+}
+
+/// A digest about to go into a URL.
+pub(crate) fn checked_digest(digest: &str) -> Result<()> {
+    crate::registry::reference::validate_digest(digest).map_err(|_| {
+        Error::remote(format!(
+            "refusing to request the invalid digest {:?}",
+            digest.chars().take(100).collect::<String>()
+        ))
+        .hint("it came from a registry's answer: the registry or a proxy in front of it is broken or hostile")
+    })
 }
 
 /// The error for a status we did not expect, with the registry's own error code and message.

@@ -10,7 +10,7 @@ use crate::{Error, ExitCode, Result};
 
 impl Client {
     pub fn blob_exists(&self, repo: &Repo, digest: &str) -> Result<bool> {
-        let url = self.url(repo, &format!("blobs/{digest}"));
+        let url = self.blob_url(repo, digest)?;
         let resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("HEAD", &url))?;
         match resp.status {
             200 | 307 | 302 => Ok(true),
@@ -22,6 +22,7 @@ impl Client {
     /// Cross-repository mount. `Ok(None)` when mounted; `Ok(Some(upload_url))` when the registry opened an
     /// upload instead (the blob must be sent).
     pub fn mount_blob(&self, to: &Repo, digest: &str, from: &Repo) -> Result<Option<String>> {
+        super::checked_digest(digest)?;
         let url = self.url(
             to,
             &format!("blobs/uploads/?mount={digest}&from={}", url_encode(&from.path)),
@@ -58,7 +59,7 @@ impl Client {
     /// Download a blob (following the registry's redirect to storage, without sending it our credentials)
     /// and check its digest.
     pub fn get_blob(&self, repo: &Repo, digest: &str) -> Result<Vec<u8>> {
-        let url = self.url(repo, &format!("blobs/{digest}"));
+        let url = self.blob_url(repo, digest)?;
         let mut resp = self.send(&repo.registry, &[scope_pull(repo)], Request::new("GET", &url))?;
         let mut hops = 0;
         while matches!(resp.status, 301 | 302 | 303 | 307 | 308) && hops < 5 {
@@ -79,6 +80,7 @@ impl Client {
 
     /// Monolithic upload: POST (or the given upload URL) then PUT `?digest=`.
     pub fn upload_blob(&self, repo: &Repo, digest: &str, bytes: Vec<u8>, upload_url: Option<String>) -> Result<()> {
+        super::checked_digest(digest)?;
         let scopes = [scope_push(repo)];
         let upload_url = match upload_url {
             Some(u) => u,
@@ -281,7 +283,7 @@ impl Client {
     fn stream_once(&self, from: &Repo, to: &Repo, digest: &str, upload_url: &str) -> Result<(), (Error, bool)> {
         let transient = |status: u16| matches!(status, 408 | 429) || status >= 500;
         let from_base = self.base_url(&from.registry);
-        let mut url = self.url(from, &format!("blobs/{digest}"));
+        let mut url = self.blob_url(from, digest).map_err(|e| (e, false))?;
         let pull_auth = self.cached_header(&from.registry, &[scope_pull(from)]);
         let mut hops = 0;
         let resp = loop {

@@ -45,6 +45,7 @@ impl Manifest {
             .map(String::from)
             .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_string()))
             .unwrap_or_else(|| OCI_MANIFEST.to_string());
+        check_descriptors(&json)?;
         let digest = sha256_digest(&bytes);
         Ok(Manifest {
             bytes,
@@ -120,6 +121,42 @@ impl Manifest {
     }
 }
 
+/// The largest manifest read (the distribution spec asks registries to accept at least 4 MiB).
+pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Every descriptor (config, layers, index entries) names a well-formed digest and a size, before any of
+/// them is put in a URL: a hostile registry's `"digest": "../../x"` never becomes a request path.
+fn check_descriptors(json: &Value) -> Result<()> {
+    let mut all: Vec<&Value> = json.get("config").into_iter().collect();
+    for key in ["layers", "manifests"] {
+        match json.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => all.extend(items),
+            Some(_) => {
+                return Err(Error::remote(format!(
+                    "the registry returned a manifest whose `{key}` is not a list"
+                )))
+            }
+        }
+    }
+    for d in all {
+        let digest = d.get("digest").and_then(Value::as_str).unwrap_or("");
+        if crate::registry::reference::validate_digest(digest).is_err() {
+            let shown: String = format!("{digest:?}").chars().take(100).collect();
+            return Err(Error::remote(format!(
+                "the registry returned a manifest naming an invalid digest {shown}: refused before any request for it"
+            ))
+            .hint("the registry or a proxy in front of it is broken or hostile; nothing was written"));
+        }
+        if d.get("size").is_some_and(|s| s.as_u64().is_none()) {
+            return Err(Error::remote(format!(
+                "the registry returned a manifest with an invalid size for {digest}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn descriptors(v: Option<&Value>) -> Vec<Descriptor> {
     let Some(Value::Array(items)) = v else { return vec![] };
     items
@@ -169,21 +206,30 @@ mod tests {
     fn manifest_kinds_and_blobs() {
         let m = Manifest::from_bytes(
             br#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",
-            "config":{"mediaType":"c","digest":"sha256:aa","size":1},
-            "layers":[{"mediaType":"l","digest":"sha256:bb","size":2},
-                      {"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:cc","size":3}]}"#
+            "config":{"mediaType":"c","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":1},
+            "layers":[{"mediaType":"l","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":2},
+                      {"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":3}]}"#
                 .to_vec(),
             None,
         )
         .unwrap();
         assert!(!m.is_index());
         let blobs: Vec<_> = m.blobs().into_iter().map(|b| b.digest).collect();
-        assert_eq!(blobs, vec!["sha256:aa", "sha256:bb"]);
-        assert_eq!(m.config_digest().as_deref(), Some("sha256:aa"));
+        assert_eq!(
+            blobs,
+            vec![
+                "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+            ]
+        );
+        assert_eq!(
+            m.config_digest().as_deref(),
+            Some("sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+        );
         assert_eq!(m.digest, sha256_digest(&m.bytes));
 
         let i = Manifest::from_bytes(
-            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:dd","size":4,
+            br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd","size":4,
             "platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}"#
                 .to_vec(),
             Some("application/vnd.oci.image.index.v1+json; charset=utf-8"),
