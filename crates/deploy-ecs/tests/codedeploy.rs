@@ -310,3 +310,31 @@ fn shipkit_yml_names_the_application_and_group_and_flags_override_it() {
     assert!(stderr(&o).contains("DeploymentGroupDoesNotExist"), "{}", show(&o));
     assert!(s.current_td().ends_with(":2"));
 }
+
+#[test]
+fn rollback_of_a_code_deploy_service_goes_through_codedeploy_and_pins_it() {
+    let s = CdService::new(true);
+    let o = run_args(&s.deploy_args("2.0.0", &[]));
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert!(s.current_td().ends_with(":2"));
+    let dry = common::run(&["rollback", "-c", &s.cluster, "-s", &s.service, "--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}", show(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("would create a CodeDeploy deployment"),
+        "{}",
+        show(&dry)
+    );
+    let o = common::run(&["rollback", "-c", &s.cluster, "-s", &s.service, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    assert_eq!(json_out(&o)["status"], "rolled_back");
+    assert!(
+        s.current_td().ends_with(":1"),
+        "back on the revision that served before"
+    );
+    let ids = s.deployments();
+    assert_eq!(ids.len(), 2, "the deploy and the rollback, both CodeDeploy deployments");
+    assert_eq!(s.deployment(&ids[0])["status"], "Succeeded");
+    // Pinned: the next deploy is refused.
+    let o = run_args(&s.deploy_args("3.0.0", &[]));
+    assert_eq!(code(&o), 10, "{}", show(&o));
+}

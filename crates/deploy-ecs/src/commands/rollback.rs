@@ -29,16 +29,21 @@ pub async fn rollback(aws: &Aws, target: &Target, a: RollbackArgs, out: &OutputO
     let mut text = String::new();
     for s in &states {
         let to_arn = revision_to_restore(aws, cluster, s, a.to.as_deref()).await?;
+        let how = if s.controller == "CODE_DEPLOY" {
+            "create a CodeDeploy deployment"
+        } else {
+            "call UpdateService"
+        };
         if a.dry_run {
             text.push_str(&format!(
-                "{}: would call UpdateService {} -> {}, then pin it\n",
+                "{}: would {how} {} -> {}, then pin it\n",
                 s.name,
                 short_td(&s.task_definition),
                 short_td(&to_arn)
             ));
             continue;
         }
-        let (line, result) = roll_back_one(aws, cluster, s, &to_arn, &a, &wait).await?;
+        let (line, result) = roll_back_one(aws, target, s, &to_arn, &a, &wait).await?;
         text.push_str(&line);
         results.push(result);
     }
@@ -80,33 +85,24 @@ async fn revision_to_restore(aws: &Aws, cluster: &str, s: &ServiceState, to: Opt
 /// `--no-pin`). Returns the text line and the service's output object.
 async fn roll_back_one(
     aws: &Aws,
-    cluster: &str,
+    target: &Target,
     s: &ServiceState,
     to_arn: &str,
     a: &RollbackArgs,
     wait: &WaitOptions,
 ) -> Result<(String, Value)> {
-    let id = aws.update_service(cluster, &s.name, to_arn).await?;
-    shipkit_core::term::info(&format!(
-        "{}: rolling back {} -> {}",
-        s.name,
-        short_td(&s.task_definition),
-        short_td(to_arn)
-    ));
+    let cluster = target.cluster.as_str();
     let status = if a.wait.no_wait { "updated" } else { "rolled_back" };
-    if !a.wait.no_wait {
-        if let Err(e) = model::wait_deployment(aws, cluster, &s.name, &id, to_arn, wait, &StderrProgress).await {
-            let code = match e {
-                model::WaitError::Timeout(_) => ExitCode::Timeout,
-                model::WaitError::Api(_, c) => c,
-                _ => ExitCode::RollbackFailed,
-            };
-            return Err(Error::new(
-                code,
-                format!("rollback of {} to {} failed: {}", s.name, short_td(to_arn), e.reason()),
-            )
-            .hint("a person must look at the service now"));
-        }
+    if s.controller == "CODE_DEPLOY" {
+        shipkit_core::term::info(&format!(
+            "{}: rolling back {} -> {} through CodeDeploy",
+            s.name,
+            short_td(&s.task_definition),
+            short_td(to_arn)
+        ));
+        codedeploy_rollback(aws, target, s, to_arn, a.wait.no_wait, wait).await?;
+    } else {
+        update_and_wait(aws, cluster, s, to_arn, a.wait.no_wait, wait).await?;
     }
     if !a.no_pin {
         let tags = vec![
@@ -138,4 +134,79 @@ async fn roll_back_one(
         "pinned": !a.no_pin,
     });
     Ok((line, result))
+}
+
+/// UpdateService back to `to_arn` and wait until it is stable (unless `no_wait`).
+async fn update_and_wait(
+    aws: &Aws,
+    cluster: &str,
+    s: &ServiceState,
+    to_arn: &str,
+    no_wait: bool,
+    wait: &WaitOptions,
+) -> Result<()> {
+    let id = aws.update_service(cluster, &s.name, to_arn).await?;
+    shipkit_core::term::info(&format!(
+        "{}: rolling back {} -> {}",
+        s.name,
+        short_td(&s.task_definition),
+        short_td(to_arn)
+    ));
+    if no_wait {
+        return Ok(());
+    }
+    if let Err(e) = model::wait_deployment(aws, cluster, &s.name, &id, to_arn, wait, &StderrProgress).await {
+        let code = match e {
+            model::WaitError::Timeout(_) => ExitCode::Timeout,
+            model::WaitError::Api(_, c) => c,
+            _ => ExitCode::RollbackFailed,
+        };
+        return Err(Error::new(
+            code,
+            format!("rollback of {} to {} failed: {}", s.name, short_td(to_arn), e.reason()),
+        )
+        .hint("a person must look at the service now"));
+    }
+    Ok(())
+}
+
+/// A CODE_DEPLOY service (ECS refuses UpdateService with a task definition): a CodeDeploy deployment of
+/// `to_arn` in the service's application / group (shipkit.yml, else the ECS convention), followed to its
+/// end unless `no_wait`. A rollback is not itself rolled back: if it fails, the revision serving stays.
+async fn codedeploy_rollback(
+    aws: &Aws,
+    target: &Target,
+    s: &ServiceState,
+    to_arn: &str,
+    no_wait: bool,
+    wait: &WaitOptions,
+) -> Result<()> {
+    let (app, group) = &target.codedeploy;
+    let names = crate::codedeploy::names(&target.cluster, &s.name, app.as_deref(), group.as_deref());
+    let opts = crate::engine::follow::FollowOptions {
+        wait: wait.clone(),
+        timeout_explicit: true,
+        wait_until: None,
+        rollback: false,
+    };
+    let f = crate::codedeploy::follow::deploy(aws, &target.cluster, s, to_arn, &names, &opts, no_wait).await;
+    match f.outcome {
+        None | Some(model::Outcome::Deployed) => Ok(()),
+        Some(o) => {
+            let code = match o.code() {
+                ExitCode::Failure => ExitCode::RollbackFailed,
+                c => c,
+            };
+            Err(Error::new(
+                code,
+                format!(
+                    "rollback of {} to {} failed: {}",
+                    s.name,
+                    short_td(to_arn),
+                    o.message(&s.task_definition)
+                ),
+            )
+            .hint("a person must look at the service now"))
+        }
+    }
 }
