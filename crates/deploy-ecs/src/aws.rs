@@ -78,6 +78,11 @@ pub fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
+/// A described service as the model's [`ServiceState`] (deployments, events, tags).
+pub fn service_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
+    to_state(s)
+}
+
 fn to_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
     ServiceState {
         name: s.service_name().unwrap_or("").to_string(),

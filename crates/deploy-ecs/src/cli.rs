@@ -10,10 +10,15 @@ pub const EXAMPLES: &str = "Examples:
   deploy-ecs deploy -e production --service web --service worker --pre-run './manage.py migrate'
   deploy-ecs deploy -e staging --dry-run
   deploy-ecs status --cluster prod --format json
+  deploy-ecs status                                  # every environment of shipkit.yml
+  deploy-ecs status --promote staging production     # what a promotion changes
   deploy-ecs rollback --cluster prod --service web              # previous revision, then pinned
   deploy-ecs lock --cluster prod --service web --reason 'incident 42'
   deploy-ecs unlock --cluster prod --service web
   deploy-ecs run --cluster prod --service web --command './manage.py migrate'
+  deploy-ecs diff -e production --image reg/web:1.5.0 --exit-code   # exit 1: it differs
+  deploy-ecs render -e staging --service web --task-definition ecs/web.json > web-td.json
+  deploy-ecs verify -e production --image reg/web:1.5.0
 ";
 
 /// The long help's tail for the tool and every subcommand: the examples and the exit-code table.
@@ -88,15 +93,58 @@ pub enum Command {
     /// Remove a lock or a pin.
     #[command(after_long_help = long_help())]
     Unlock(ServicesArg),
-    /// Every service's version, commit, image, revision, deployed-at and lock.
+    /// Every service's version, commit, image, revision, deployed-at, lock, strategy and stage; over every
+    /// environment of shipkit.yml when no --environment/--cluster is given (or --all-environments).
     #[command(after_long_help = long_help())]
-    Status(ServicesArg),
+    Status(StatusArgs),
     /// Resume a deployment paused at a PAUSE lifecycle hook (ContinueServiceDeployment), then follow it.
     #[command(after_long_help = long_help())]
     Continue(ContinueArgs),
     /// Roll back a deployment in progress through ECS (at its pause hook, else StopServiceDeployment ROLLBACK).
     #[command(after_long_help = long_help())]
     Abort(AbortArgs),
+    /// Every field a deploy would change (task definition and service) against what runs now; no side effects.
+    /// Exit 0 whether or not something differs, unless --exit-code.
+    #[command(after_long_help = long_help())]
+    Diff(DiffArgs),
+    /// Print the task definition a deploy would register (JSON, RegisterTaskDefinition's fields); no side effects.
+    #[command(after_long_help = long_help())]
+    Render(PlanArgs),
+    /// Before a first deploy: check the cluster, services, containers, image, roles, log groups and target
+    /// groups exist, one line each with a fix; exit 10 when any check failed. No side effects.
+    #[command(after_long_help = long_help())]
+    Verify(PlanArgs),
+}
+
+/// What a deploy would put on the services, for `diff`, `render` and `verify` (the same flags as `deploy`).
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// Image the deploy would set: REPO@sha256:DIGEST or REPO:TAG (default: keep the images).
+    #[arg(long, env = "SHIPKIT_IMAGE")]
+    pub image: Option<String>,
+    /// Container that gets the image (default: every container whose image is from the same repository).
+    #[arg(long, env = "SHIPKIT_CONTAINER")]
+    pub container: Option<String>,
+    /// Start from this task-definition JSON file (as `deploy --task-definition`) instead of the running one.
+    #[arg(long, env = "SHIPKIT_TASK_DEFINITION", value_name = "FILE")]
+    pub task_definition: Option<PathBuf>,
+    /// Set an environment variable on the updated containers (repeatable).
+    #[arg(long = "env", env = "SHIPKIT_DEPLOY_ENV", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Another shipkit tool's output (json or env form) to read `image` from (repeatable).
+    #[arg(long, env = "SHIPKIT_INPUT", value_name = "FILE", value_delimiter = ',')]
+    pub input: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Exit 1 when a deploy would change something (0 when equal), like `git diff --exit-code`.
+    #[arg(long, env = "SHIPKIT_DIFF_EXIT_CODE")]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +167,21 @@ pub struct AbortArgs {
     pub services: ServicesArg,
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub services: ServicesArg,
+    /// Every environment of shipkit.yml in one table (the default when neither --environment nor --cluster
+    /// is given and shipkit.yml has environments). `--format markdown` gives a table for step summaries
+    /// (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, env = "SHIPKIT_ALL_ENVIRONMENTS", conflicts_with = "environment")]
+    pub all_environments: bool,
+    /// What promoting FROM's versions to TO would change: versions per service, and the commits between
+    /// them from this git checkout (`git log --oneline TO..FROM`).
+    #[arg(long, num_args = 2, value_names = ["FROM", "TO"], conflicts_with = "environment")]
+    pub promote: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,13 +7,16 @@
 //! - [`commands`]: one file per command (deploy, run, rollback, lock/unlock, status); `deploy` is split
 //!   into its steps (prepare, register, update/follow/rollback, report).
 //! - [`model`]: the wait / failure / rollback state machine behind a small ECS-client trait.
-//! - [`aws`]: the ECS client and the calls.
+//! - [`aws`]: the ECS client and the calls; [`awsraw`]: the IAM/Logs/ELBv2 lookups of `verify` as signed
+//!   HTTP requests.
 //! - [`phase`]: deadlines and SIGINT/SIGTERM around the calls of each phase of a deploy.
 //! - [`taskdef`]: editing task definitions (image, env), image references and versions.
 //! - [`tdfile`]: task definitions from a JSON file in the repository; [`tdcheck`]: their fields checked
-//!   against the SDK's schema ("did you mean").
+//!   against the SDK's schema ("did you mean"); [`tdjson`]: task definitions as JSON and their
+//!   field-by-field difference (`diff`, `render`).
 
 pub mod aws;
+pub mod awsraw;
 pub mod cli;
 pub mod codedeploy;
 pub mod commands;
@@ -24,6 +27,7 @@ pub mod settings;
 pub mod taskdef;
 pub mod tdcheck;
 pub mod tdfile;
+pub mod tdjson;
 
 pub use cli::Cli;
 

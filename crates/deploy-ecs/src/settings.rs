@@ -34,6 +34,8 @@ pub struct Settings {
     pub target: Target,
     pub connect: Connect,
     pub output: OutputOptions,
+    /// `status` over several environments: each one resolved (empty otherwise).
+    pub environments: Vec<EnvironmentTarget>,
 }
 
 impl Settings {
@@ -43,12 +45,29 @@ impl Settings {
             Command::Deploy(a) => &a.services.services,
             Command::Rollback(a) => &a.services.services,
             Command::Lock(a) => &a.services.services,
-            Command::Unlock(a) | Command::Status(a) => &a.services,
+            Command::Unlock(a) => &a.services,
+            Command::Status(a) => &a.services.services,
             Command::Run(a) => a.service.as_slice(),
             Command::Continue(a) => &a.services.services,
             Command::Abort(a) => &a.services.services,
+            Command::Diff(a) => &a.plan.services.services,
+            Command::Render(a) | Command::Verify(a) => &a.services.services,
         };
         let need_services = !matches!(cli.command, Command::Status(_) | Command::Run(_));
+        let environments = match &cli.command {
+            Command::Status(a) if all_environments(a, &cli.aws, cfg)? => environments(cli, cfg, services)?,
+            _ => vec![],
+        };
+        if !environments.is_empty() {
+            let output = cli.common.output_options();
+            shipkit_core::output::preflight(&output)?;
+            return Ok(Settings {
+                target: environments[0].target.clone(),
+                connect: connect_options(&cli.aws, environments[0].region.clone())?,
+                output,
+                environments,
+            });
+        }
         let (target, region) = resolve(&cli.aws, cfg, services, need_services)?;
         validate_command(&cli.command, &target)?;
         let output = cli.common.output_options();
@@ -58,8 +77,69 @@ impl Settings {
             target,
             connect: connect_options(&cli.aws, region)?,
             output,
+            environments: vec![],
         })
     }
+}
+
+/// One environment of shipkit.yml, resolved (for `status` over every environment).
+#[derive(Debug, Clone)]
+pub struct EnvironmentTarget {
+    pub name: String,
+    pub target: Target,
+    pub region: Option<String>,
+}
+
+/// Does this `status` run over every environment? `--all-environments` or `--promote`, or by default when
+/// neither `--environment` nor `--cluster` is given and shipkit.yml has environments.
+fn all_environments(a: &crate::cli::StatusArgs, aws: &AwsArgs, cfg: &Config) -> Result<bool> {
+    let asked = a.all_environments || a.promote.is_some();
+    if asked && cfg.environments.is_empty() {
+        return Err(Error::config("shipkit.yml has no environments to compare")
+            .hint("add environments.<name> with cluster and services to shipkit.yml"));
+    }
+    if asked && aws.cluster.is_some() {
+        return Err(Error::usage(
+            "--cluster names one cluster; --all-environments and --promote read them from shipkit.yml",
+        )
+        .hint("drop --cluster (and SHIPKIT_ECS_CLUSTER)"));
+    }
+    if let Some(p) = &a.promote {
+        for name in p {
+            if !cfg.environments.contains_key(name) {
+                let known: Vec<&str> = cfg.environments.keys().map(String::as_str).collect();
+                return Err(
+                    Error::usage(format!("--promote: environment `{name}` is not in shipkit.yml"))
+                        .hint(format!("known environments: {}", known.join(", "))),
+                );
+            }
+        }
+        if p.first() == p.get(1) {
+            return Err(Error::usage("--promote FROM TO needs two different environments")
+                .hint("e.g. --promote staging production"));
+        }
+    }
+    Ok(asked || (aws.environment.is_none() && aws.cluster.is_none() && !cfg.environments.is_empty()))
+}
+
+/// Every environment of shipkit.yml, in file order, each resolved like `--environment NAME`.
+fn environments(cli: &Cli, cfg: &Config, services: &[String]) -> Result<Vec<EnvironmentTarget>> {
+    cfg.environments
+        .keys()
+        .map(|name| {
+            let aws = AwsArgs {
+                environment: Some(name.clone()),
+                ..cli.aws.clone()
+            };
+            let (target, region) = resolve(&aws, cfg, services, false)
+                .map_err(|e| Error::config(format!("environment `{name}`: {}", e.message)))?;
+            Ok(EnvironmentTarget {
+                name: name.clone(),
+                target,
+                region,
+            })
+        })
+        .collect()
 }
 
 /// The AWS client options: attempts (1 to 20) and the per-call deadline checked here.
@@ -112,6 +192,8 @@ fn validate_command(command: &Command, target: &Target) -> Result<()> {
         Command::Rollback(a) => {
             wait_options(&a.wait, target.timeout)?;
         }
+        Command::Diff(a) => crate::commands::diff::validate(&a.plan)?,
+        Command::Render(a) | Command::Verify(a) => crate::commands::diff::validate(a)?,
         Command::Lock(_) | Command::Unlock(_) | Command::Status(_) => {}
     }
     Ok(())

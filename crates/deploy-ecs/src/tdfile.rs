@@ -33,13 +33,31 @@ impl HttpClient for Canned {
     }
 }
 
+/// The largest task-definition file read (1 MiB: far beyond any real task definition, small enough that
+/// a wrong path — a log, an image — is refused at once instead of being read into memory).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
 /// Read and parse a task-definition file.
 pub async fn load(path: &Path) -> Result<TaskDefinition> {
+    use std::io::Read;
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Error::usage(format!("cannot read --task-definition {origin}: {e}"))
             .hint("pass a JSON file from the repository (the output of `aws ecs describe-task-definition`)")
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::usage(format!(
+            "--task-definition {origin} is larger than {} KiB",
+            MAX_FILE_BYTES >> 10
+        ))
+        .hint("pass the task-definition JSON file, not another file"));
+    }
     parse(&text, &origin).await
 }
 

@@ -18,6 +18,7 @@
 //! none removed, renamed or retyped without a new version.
 
 mod deploy;
+mod diff;
 mod image;
 mod inputs;
 pub mod lenient;
@@ -28,6 +29,10 @@ mod version;
 
 pub use deploy::{
     DeployOutputs, Engine, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus, StatusOutputs,
+};
+pub use diff::{
+    DiffOutputs, EnvironmentStatus, EnvironmentsStatusOutputs, FieldChange, Promotion, ServiceDiff, ServicePromotion,
+    VerifyCheck, VerifyOutputs,
 };
 pub use image::{DigestOutputs, ImageOutputs, ImagePlan, LoginOutputs};
 pub use inputs::{normalize_key, Inputs};
@@ -74,6 +79,9 @@ contracts!(
     RunOutputs,
     LockOutputs,
     StatusOutputs,
+    DiffOutputs,
+    VerifyOutputs,
+    EnvironmentsStatusOutputs,
     NotifyOutputs,
     NotifyPlan,
 );

@@ -36,6 +36,10 @@ pub enum Format {
     Github,
     Circleci,
     Dotenv,
+    /// A Markdown table for step summaries: `deploy-ecs status` (hidden from the shared help; other
+    /// commands print their text form).
+    #[value(hide = true)]
+    Markdown,
 }
 
 /// Where and how to write.
@@ -88,7 +92,7 @@ impl Outputs {
     pub fn emit(&self, opts: &OutputOptions, text: &str) -> Result<()> {
         let masked = |s: String| crate::mask::mask(&s).into_owned();
         match opts.format {
-            Format::Text => print_stdout(&masked(ensure_newline(text))),
+            Format::Text | Format::Markdown => print_stdout(&masked(ensure_newline(text))),
             Format::Json => {
                 let body = masked(
                     serde_json::to_string_pretty(&self.to_json())
@@ -256,7 +260,7 @@ fn dotenv_path(opts: &OutputOptions) -> PathBuf {
 /// directory: it is created and removed again). Every tool calls this at start; failure is exit 2.
 pub fn preflight(opts: &OutputOptions) -> Result<()> {
     match opts.format {
-        Format::Text => Ok(()),
+        Format::Text | Format::Markdown => Ok(()),
         Format::Json | Format::Env => match &opts.output_file {
             Some(p) => check_writable(p, "--output-file"),
             None => Ok(()),

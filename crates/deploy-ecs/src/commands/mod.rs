@@ -1,13 +1,18 @@
-//! The commands, one file each: [`deploy`], [`run`], [`rollback`], [`lock`] (and unlock), [`status`];
+//! The commands, one file each: [`deploy`], [`run`], [`rollback`], [`lock`] (and unlock), [`status`],
+//! [`status_all`] (every environment), [`diff`], [`render`], [`verify`];
 //! `continue` and `abort` act on ECS's deployment engine ([`crate::engine::commands`]).
 //! This module holds what they share: the dispatcher, the shipkit tags on AWS resources, who is acting,
 //! and the lock/pin check.
 
 pub mod deploy;
+pub mod diff;
 pub mod lock;
+pub mod render;
 pub mod rollback;
 pub mod run;
 pub mod status;
+pub mod status_all;
+pub mod verify;
 
 use crate::aws;
 use crate::cli::Command;
@@ -60,7 +65,19 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
         Command::Unlock(a) => until_cancelled("unlock", lock::unlock(&aws, target, a, out))
             .await
             .map(|_| 0),
+        Command::Status(a) if !settings.environments.is_empty() => {
+            until_cancelled("status", status_all::status_all(&aws, &settings, a))
+                .await
+                .map(|_| 0)
+        }
         Command::Status(a) => until_cancelled("status", status::status(&aws, target, a, out))
+            .await
+            .map(|_| 0),
+        Command::Diff(a) => until_cancelled("diff", diff::diff(&aws, target, a, out)).await,
+        Command::Render(a) => until_cancelled("render", render::render(&aws, target, a))
+            .await
+            .map(|_| 0),
+        Command::Verify(a) => until_cancelled("verify", verify::verify(&aws, &settings.connect, target, a, out))
             .await
             .map(|_| 0),
         Command::Continue(a) => {

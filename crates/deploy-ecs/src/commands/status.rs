@@ -1,110 +1,192 @@
-//! `status`: every service's version, commit, image, revision, deployed-at and lock, as a table or JSON.
+//! `status`: every service's version, commit, image, digest, revision, deployed-at, lock, strategy and
+//! stage, as a table or the [`StatusOutputs`] contract. Over several environments: [`super::status_all`].
 
 use super::{
     TAG_COMMIT, TAG_LOCKED_AT, TAG_LOCKED_BY, TAG_LOCK_REASON, TAG_PINNED_AT, TAG_PINNED_BY, TAG_PINNED_TO,
     TAG_PIN_REASON, TAG_VERSION,
 };
-use crate::aws::Aws;
-use crate::cli::ServicesArg;
-use crate::model::short_td;
+use crate::aws::{sdk_error, Aws};
+use crate::cli::StatusArgs;
+use crate::engine::api;
+use crate::model::{short_td, ServiceState};
 use crate::settings::Target;
 use crate::taskdef;
-use aws_sdk_ecs::types::TaskDefinition;
+use aws_sdk_ecs::types::{Service, ServiceField, TaskDefinition};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
-use shipkit_core::output::{OutputOptions, Outputs};
-use shipkit_core::Result;
+use shipkit_core::contract::{Contract, ServiceLock, ServiceStatus, StatusOutputs};
+use shipkit_core::output::OutputOptions;
+use shipkit_core::{Error, Result};
 
-pub async fn status(aws: &Aws, target: &Target, _a: ServicesArg, out: &OutputOptions) -> Result<()> {
-    let cluster = target.cluster.as_str();
-    let names = if target.services.is_empty() {
+pub async fn status(aws: &Aws, target: &Target, _a: StatusArgs, out: &OutputOptions) -> Result<()> {
+    let rows = rows(aws, &target.cluster, &target.services).await?;
+    let text = status_table(&rows);
+    let outputs = StatusOutputs {
+        status: "ok".into(),
+        cluster: target.cluster.clone(),
+        services: rows,
+    };
+    outputs.emit(out, &text)
+}
+
+/// The status of `names` (every service of the cluster when empty), in the order asked.
+pub async fn rows(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<ServiceStatus>> {
+    let names = if names.is_empty() {
         aws.list_services(cluster).await?
     } else {
-        target.services.clone()
+        names.to_vec()
     };
-    let states = if names.is_empty() {
-        vec![]
-    } else {
-        aws.describe_services(cluster, &names).await?
-    };
-    let rows: Vec<Result<Value>> = futures_util::stream::iter(states.iter().map(|s| async move {
-        let (td, tags) = if s.task_definition.is_empty() {
-            (TaskDefinition::builder().build(), vec![])
-        } else {
-            aws.task_definition(&s.task_definition).await?
-        };
-        let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        let primary = s.primary();
-        let lock = if let Some(by) = s.tag(TAG_LOCKED_BY) {
-            json!({"kind": "locked", "by": by, "reason": s.tag(TAG_LOCK_REASON), "at": s.tag(TAG_LOCKED_AT)})
-        } else if let Some(to) = s.tag(TAG_PINNED_TO) {
-            json!({"kind": "pinned", "to": to, "by": s.tag(TAG_PINNED_BY), "reason": s.tag(TAG_PIN_REASON), "at": s.tag(TAG_PINNED_AT)})
-        } else {
-            Value::Null
-        };
-        Ok(json!({
-            "service": s.name,
-            "task_definition_arn": s.task_definition,
-            "revision": short_td(&s.task_definition),
-            "version": tag(TAG_VERSION),
-            "commit": tag(TAG_COMMIT),
-            "image": taskdef::main_image(&td, None),
-            "deployed_at": primary.and_then(|p| p.created_at).map(shipkit_core::time::rfc3339_utc),
-            "running": s.running,
-            "desired": s.desired,
-            "rollout_state": primary.and_then(|p| p.rollout_state.clone()),
-            "deployments": s.deployments.len(),
-            "lock": lock,
-        }))
+    let services = describe(aws, cluster, &names).await?;
+    let engine = engine_state(aws, &services).await;
+    let rows: Vec<Result<ServiceStatus>> = futures_util::stream::iter(services.iter().map(|s| {
+        let current = s
+            .current_service_deployment()
+            .and_then(|arn| engine.iter().find(|d| d.arn == arn));
+        row(aws, s, current)
     }))
     .buffered(8)
     .collect()
     .await;
-    let rows: Vec<Value> = rows.into_iter().collect::<Result<_>>()?;
-    let text = status_table(&rows);
-    let mut o = Outputs::new();
-    o.set("status", "ok");
-    o.set("cluster", cluster);
-    o.set("services", Value::Array(rows));
-    o.emit(out, &text)
+    rows.into_iter().collect()
 }
 
-fn status_table(rows: &[Value]) -> String {
-    let head = [
-        "SERVICE", "VERSION", "COMMIT", "REVISION", "RUNNING", "DEPLOYED", "LOCK", "IMAGE",
-    ];
-    let s = |v: &Value| match v {
-        Value::Null => "-".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut table: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
-    for r in rows {
-        let commit = s(&r["commit"]);
-        let lock = match r["lock"]["kind"].as_str() {
-            Some("locked") => format!("locked by {}: {}", s(&r["lock"]["by"]), s(&r["lock"]["reason"])),
-            Some("pinned") => format!("pinned to {}", short_td(&s(&r["lock"]["to"]))),
-            _ => "-".into(),
-        };
-        let mut running = format!("{}/{}", s(&r["running"]), s(&r["desired"]));
-        if r["deployments"].as_u64().unwrap_or(0) > 1 {
-            running.push_str(" (deploying)");
+/// DescribeServices with tags, in batches of 10; a missing service is a not-found error naming it.
+async fn describe(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<Service>> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for chunk in names.chunks(10) {
+        aws.count_call();
+        let r = aws
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), e))?;
+        missing.extend(r.failures().iter().map(|f| {
+            let arn = f.arn().unwrap_or("");
+            arn.rsplit('/').next().unwrap_or(arn).to_string()
+        }));
+        out.extend(r.services().iter().filter(|s| s.status() != Some("INACTIVE")).cloned());
+    }
+    if !missing.is_empty() {
+        return Err(
+            Error::not_found(format!("service {} not found in cluster {cluster}", missing.join(", ")))
+                .hint("check --service / environments.<name>.services and --cluster"),
+        );
+    }
+    Ok(out)
+}
+
+/// The current ServiceDeployments (stage, status, a paused hook), 20 per call; nothing when ECS (or an
+/// emulator, or the CI role) does not offer the call.
+async fn engine_state(aws: &Aws, services: &[Service]) -> Vec<crate::engine::state::ServiceDeployment> {
+    let arns: Vec<String> = services
+        .iter()
+        .filter_map(|s| s.current_service_deployment().map(String::from))
+        .filter(|a| a.contains(":service-deployment/"))
+        .collect();
+    let mut out = Vec::new();
+    for chunk in arns.chunks(20) {
+        aws.count_call();
+        match api::describe_many(&aws.client, chunk).await {
+            Ok(v) => out.extend(v),
+            Err(_) => break,
         }
-        table.push(vec![
-            s(&r["service"]),
-            s(&r["version"]),
-            commit.chars().take(12).collect(),
-            s(&r["revision"]),
-            running,
-            s(&r["deployed_at"]),
-            lock,
-            s(&r["image"]),
-        ]);
     }
-    if rows.is_empty() {
-        return "no services\n".into();
+    out
+}
+
+async fn row(
+    aws: &Aws,
+    s: &Service,
+    current: Option<&crate::engine::state::ServiceDeployment>,
+) -> Result<ServiceStatus> {
+    let state: ServiceState = crate::aws::service_state(s);
+    let (td, tags) = if state.task_definition.is_empty() {
+        (TaskDefinition::builder().build(), vec![])
+    } else {
+        aws.task_definition(&state.task_definition).await?
+    };
+    let tag = |k: &str| tags.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let primary = state.primary();
+    let image = taskdef::main_image(&td, None);
+    let controller = s
+        .deployment_controller()
+        .map(|c| c.r#type().as_str().to_string())
+        .filter(|t| t != "ECS");
+    let strategy = controller.or_else(|| Some(api::plan_of(s.deployment_configuration()).strategy));
+    Ok(ServiceStatus {
+        service: state.name.clone(),
+        task_definition_arn: state.task_definition.clone(),
+        revision: short_td(&state.task_definition).to_string(),
+        version: tag(TAG_VERSION),
+        commit: tag(TAG_COMMIT),
+        digest: image.split_once('@').map(|(_, d)| d.to_string()),
+        image: Some(image).filter(|i| !i.is_empty()),
+        deployed_at: primary.and_then(|p| p.created_at).map(shipkit_core::time::rfc3339_utc),
+        running: i64::from(state.running),
+        desired: i64::from(state.desired),
+        rollout_state: primary.and_then(|p| p.rollout_state.clone()),
+        deployments: state.deployments.len() as u64,
+        lock: lock_of(&state),
+        strategy,
+        stage: current.and_then(|d| d.stage.clone()),
+        deployment_status: current.map(|d| d.status.clone()),
+        hook: current.and_then(|d| d.awaiting_hook()).map(|h| h.id.clone()),
+    })
+}
+
+fn lock_of(s: &ServiceState) -> Option<ServiceLock> {
+    let own = |k: &str| s.tag(k).map(String::from);
+    if let Some(by) = s.tag(TAG_LOCKED_BY) {
+        Some(ServiceLock {
+            kind: "locked".into(),
+            by: Some(by.to_string()),
+            reason: own(TAG_LOCK_REASON),
+            at: own(TAG_LOCKED_AT),
+            to: None,
+        })
+    } else {
+        s.tag(TAG_PINNED_TO).map(|to| ServiceLock {
+            kind: "pinned".into(),
+            by: own(TAG_PINNED_BY),
+            reason: own(TAG_PIN_REASON),
+            at: own(TAG_PINNED_AT),
+            to: Some(to.to_string()),
+        })
     }
-    let widths: Vec<usize> = (0..head.len())
+}
+
+/// `locked by X: why`, `pinned to web:3`, or `-`.
+pub fn lock_text(l: Option<&ServiceLock>) -> String {
+    match l {
+        Some(l) if l.kind == "locked" => format!(
+            "locked by {}: {}",
+            l.by.as_deref().unwrap_or("?"),
+            l.reason.as_deref().unwrap_or("-")
+        ),
+        Some(l) => format!("pinned to {}", short_td(l.to.as_deref().unwrap_or("?"))),
+        None => "-".into(),
+    }
+}
+
+/// `BAKE_TIME`, `PAUSED at POST_TEST_TRAFFIC_SHIFT`, `SUCCESSFUL`, or `-`.
+pub fn stage_text(s: &ServiceStatus) -> String {
+    match (s.deployment_status.as_deref(), s.stage.as_deref(), s.hook.as_deref()) {
+        (_, Some(stage), Some(_)) => format!("PAUSED at {stage}"),
+        (Some("IN_PROGRESS" | "PENDING"), Some(stage), None) => stage.to_string(),
+        (Some(status), _, _) => status.to_string(),
+        (None, Some(stage), _) => stage.to_string(),
+        (None, None, _) => "-".into(),
+    }
+}
+
+/// Aligned columns, trailing spaces trimmed.
+pub fn align(table: &[Vec<String>]) -> String {
+    let cols = table.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
         .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     table
@@ -114,4 +196,34 @@ fn status_table(rows: &[Value]) -> String {
             line.join("  ").trim_end().to_string() + "\n"
         })
         .collect()
+}
+
+fn status_table(rows: &[ServiceStatus]) -> String {
+    if rows.is_empty() {
+        return "no services\n".into();
+    }
+    let head = [
+        "SERVICE", "VERSION", "COMMIT", "REVISION", "RUNNING", "DEPLOYED", "LOCK", "STRATEGY", "STAGE", "IMAGE",
+    ];
+    let mut table: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    for r in rows {
+        let mut running = format!("{}/{}", r.running, r.desired);
+        if r.deployments > 1 {
+            running.push_str(" (deploying)");
+        }
+        table.push(vec![
+            r.service.clone(),
+            dash(&r.version),
+            dash(&r.commit).chars().take(12).collect(),
+            r.revision.clone(),
+            running,
+            dash(&r.deployed_at),
+            lock_text(r.lock.as_ref()),
+            dash(&r.strategy),
+            stage_text(r),
+            dash(&r.image),
+        ]);
+    }
+    align(&table)
 }

@@ -176,6 +176,22 @@ pub struct ServiceStatus {
     pub deployments: u64,
     /// A deploy lock or a rollback pin, null when neither.
     pub lock: Option<ServiceLock>,
+    /// The image's digest (`sha256:…`) when the image is pinned by digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The deployment strategy (`ROLLING`, `BLUE_GREEN`, `LINEAR`, `CANARY`) or controller (`CODE_DEPLOY`,
+    /// `EXTERNAL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// The current ServiceDeployment's lifecycle stage (`BAKE_TIME`, ...), when ECS records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// The current ServiceDeployment's status (`IN_PROGRESS`, `SUCCESSFUL`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_status: Option<String>,
+    /// A PAUSE hook awaiting `deploy-ecs continue`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
 }
 
 /// A lock or pin on a service (ECS tags).

@@ -25,6 +25,12 @@ pub fn all() -> Vec<(&'static str, &'static str, Schema)> {
         entry::<RunOutputs>("deploy-ecs-run", "deploy-ecs run"),
         entry::<LockOutputs>("deploy-ecs-lock", "deploy-ecs lock, deploy-ecs unlock"),
         entry::<StatusOutputs>("deploy-ecs-status", "deploy-ecs status"),
+        entry::<DiffOutputs>("deploy-ecs-diff", "deploy-ecs diff"),
+        entry::<VerifyOutputs>("deploy-ecs-verify", "deploy-ecs verify"),
+        entry::<EnvironmentsStatusOutputs>(
+            "deploy-ecs-status-environments",
+            "deploy-ecs status over several environments (--all-environments, --promote)",
+        ),
         entry::<NotifyOutputs>("notify", "notify"),
         entry::<NotifyPlan>("notify-dry-run", "notify --dry-run"),
     ]
