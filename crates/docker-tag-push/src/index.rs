@@ -21,6 +21,8 @@ use shipkit_core::{Error, Result};
 
 /// How many sources one index may merge (a bound on what one command line can make us fetch).
 pub const MAX_SOURCES: usize = 64;
+/// Sources read in parallel.
+const SOURCES_AT_ONCE: usize = 8;
 
 /// The `index` command, resolved and validated.
 #[derive(Debug, Clone)]
@@ -116,10 +118,15 @@ pub fn run(spec: &IndexSpec, client: &Client) -> Result<(Outputs, String, Option
             None,
         ));
     }
-    let mut children: Vec<Child> = vec![];
-    for source in &spec.sources {
+    // The first source alone (it settles the registry's auth: one token, one ECR call), then the others 8
+    // at a time (each is a manifest and a config: two round trips), kept in order.
+    shipkit_core::cancel::check("merging the index")?;
+    let mut children: Vec<Child> = children_of(client, &spec.sources[0])?;
+    for chunk in spec.sources[1..].chunks(SOURCES_AT_ONCE) {
         shipkit_core::cancel::check("merging the index")?;
-        children.extend(children_of(client, source)?);
+        for read in crate::registry::parallel_map(chunk, |source| children_of(client, source)) {
+            children.extend(read?);
+        }
     }
     check_distinct(&children)?;
     let index = build_index(&children, &spec.annotations)?;
