@@ -338,3 +338,30 @@ fn rollback_of_a_code_deploy_service_goes_through_codedeploy_and_pins_it() {
     let o = run_args(&s.deploy_args("3.0.0", &[]));
     assert_eq!(code(&o), 10, "{}", show(&o));
 }
+
+#[test]
+fn a_code_deploy_service_without_a_load_balancer_is_refused_before_anything_is_registered() {
+    let cluster = unique("cd");
+    call("CreateCluster", json!({"clusterName": cluster}));
+    let service = format!("{cluster}-web");
+    call(
+        "RegisterTaskDefinition",
+        json!({"family": service, "containerDefinitions": [{"name": "app",
+            "image": format!("reg.test/{service}:1.0.0"), "memory": 128, "essential": true}]}),
+    );
+    call(
+        "CreateService",
+        json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
+            "desiredCount": 1, "launchType": "FARGATE", "deploymentController": {"type": "CODE_DEPLOY"}}),
+    );
+    let image = format!("reg.test/{service}:2.0.0");
+    let o = common::run(&["deploy", "-c", &cluster, "-s", &service, "--image", &image]);
+    assert_eq!(code(&o), 2, "{}", show(&o));
+    assert!(stderr(&o).contains("no load balancer"), "{}", show(&o));
+    let families = call("ListTaskDefinitions", json!({"familyPrefix": service}));
+    assert_eq!(
+        families["taskDefinitionArns"].as_array().map(Vec::len),
+        Some(1),
+        "no revision registered"
+    );
+}

@@ -90,6 +90,10 @@ pub(crate) async fn plan(aws: &Aws, target: &Target, req: &Request) -> Result<Ve
     let states = aws.describe_services(&target.cluster, &target.services).await?;
     for s in &states {
         check_lock(s)?;
+        if s.controller == "CODE_DEPLOY" {
+            // CodeDeploy needs the container and port of its load balancer: checked before registering.
+            crate::codedeploy::traffic_target(s)?;
+        }
     }
     let plans: Vec<Result<Plan>> =
         futures_util::stream::iter(states.into_iter().map(|state| plan_one(aws, req, state)))
