@@ -281,3 +281,61 @@ fn bad_combinations_are_refused_before_anything_runs() {
     );
     assert!(!plan.contains("docker push"), "{plan}");
 }
+
+#[test]
+fn sigterm_during_the_upload_publishes_no_manifest_and_leaves_nothing_behind() {
+    use common::proxy::{Fault, FaultProxy};
+    let reg = registry();
+    let repo = unique("bydigest-sigterm");
+    let proxy = FaultProxy::start(&reg);
+    // The first blob upload hangs 3 s: the signal arrives while it is in flight.
+    proxy.rule(
+        "PUT",
+        "/blobs/uploads/",
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        1,
+    );
+    let app = app_repo("by digest, cancelled mid-upload");
+    let mut env = Env::with_docker();
+    let tmp = env.home.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    env.set("TMPDIR", &tmp.display().to_string());
+    let image = format!("{}/{repo}", proxy.addr);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["--image", &image, "--by-digest", "--format", "json"])
+        .current_dir(app.path());
+    for v in shipkit_testkit::CI_VARS {
+        cmd.env_remove(v);
+    }
+    for (k, v) in &env.vars {
+        cmd.env(k, v);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    proxy.wait_for("PUT", "/blobs/uploads/", std::time::Duration::from_secs(60));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let e = err(&o);
+    assert_eq!(code(&o), 143, "{e}");
+    assert!(e.lines().last().unwrap_or("").contains("SIGTERM"), "{e}");
+    assert!(
+        !proxy
+            .seen()
+            .iter()
+            .any(|s| s.method == "PUT" && s.path.contains("/manifests/")),
+        "no manifest published after the signal"
+    );
+    assert_eq!(tags(&reg, &repo), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the saved image's temporary directory is removed"
+    );
+}
