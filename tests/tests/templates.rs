@@ -286,3 +286,69 @@ fn collect_rs(dir: &Path, out: &mut String) {
         }
     }
 }
+
+/// A duration as the templates write it: `90m`, `2h`, `30s`, or GitHub's minutes.
+fn minutes(v: &str) -> f64 {
+    let v = v.trim().trim_matches('"');
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: f64 = n.parse().unwrap_or_else(|_| panic!("not a duration: {v}"));
+    match unit {
+        "" | "m" => n,
+        "h" => n * 60.0,
+        "s" => n / 60.0,
+        other => panic!("unknown unit {other} in {v}"),
+    }
+}
+
+/// The value of the first `key:` line after the line containing `after`.
+fn value_after(body: &str, after: &str, key: &str) -> String {
+    let start = body.find(after).unwrap_or_else(|| panic!("{after} not found"));
+    body[start..]
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key} after {after}"))
+        .split('#')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Issue 12, item 8: a deploy job's no-output (or job) timeout must outlast the deploy itself, or CI kills
+/// a healthy deploy mid-bake (CircleCI's default no-output timeout, 10m, equals deploy-ecs's default
+/// timeout). A deploy ends within 2 × --timeout (the wait, then the rollback's own wait) plus a few
+/// 60 s call deadlines (README "Deadlines"): with the default 10m timeout, 23 minutes. deploy-ecs prints a
+/// line at least every 30 s while it follows a deployment (`cargo test -p deploy-ecs --lib heartbeat`), so
+/// a no-output timeout is never reached by a deploy still in progress.
+#[test]
+fn deploy_jobs_outlast_the_deploy_timeout() {
+    let worst_deploy = 2.0 * 10.0 + 3.0;
+    let root = shipkit_e2e::root();
+    let orb = std::fs::read_to_string(templates().join("circleci/orb.yml")).unwrap();
+    let circleci = minutes(&value_after(&orb, "no-output-timeout:", "default"));
+    let orb_step = value_after(&orb, "name: Deploy to", "no_output_timeout");
+    assert_eq!(
+        orb_step, "<< parameters.no-output-timeout >>",
+        "the deploy step uses the parameter"
+    );
+    let gitlab = std::fs::read_to_string(templates().join("gitlab/shipkit.gitlab-ci.yml")).unwrap();
+    let gitlab = minutes(&value_after(&gitlab, ".shipkit-deploy:", "timeout"));
+    let ship = std::fs::read_to_string(root.join("examples/sample-service/.github/workflows/ship.yml")).unwrap();
+    let mut github = vec![];
+    for job in ["deploy-staging:", "deploy-production:"] {
+        github.push(minutes(&value_after(&ship, job, "timeout-minutes")));
+    }
+    for (what, m) in [("CircleCI no_output_timeout", circleci), ("GitLab timeout", gitlab)]
+        .into_iter()
+        .chain(github.iter().map(|m| ("GitHub timeout-minutes", *m)))
+    {
+        assert!(
+            m > worst_deploy,
+            "{what} is {m} minutes: not above a deploy's {worst_deploy}"
+        );
+    }
+    // The sample service's own deploy timeout is shorter than the default, so the bound above holds for it.
+    let sample = std::fs::read_to_string(root.join("examples/sample-service/shipkit.yml")).unwrap();
+    assert!(minutes(&value_after(&sample, "deploy:", "timeout")) <= 10.0);
+    println!("deploy job timeouts (minutes): CircleCI {circleci}, GitLab {gitlab}, GitHub {github:?}; a deploy at most {worst_deploy}");
+}

@@ -80,14 +80,62 @@ fn create_target_group(name: &str) -> String {
     text[start..start + text[start..].find("</TargetGroupArn>").unwrap()].to_string()
 }
 
-/// A cluster with one service using an execution role, a task role, an awslogs group and a target group.
+/// A cluster with one service using an execution role, a task role, an awslogs group and a target group;
+/// its image is on the test registry (pushed unless asked not to).
 struct World {
     f: Fixture,
     group: String,
     target_group: String,
+    image: String,
+}
+
+/// Push a minimal image (an empty config, no layers) to the registry at `addr`; returns its digest.
+fn push_image(addr: &str, repo: &str, tag: &str) -> String {
+    use shipkit_core::http::{Client, Request};
+    let http = Client::new(std::time::Duration::from_secs(20), Default::default());
+    let config = b"{}".to_vec();
+    let config_digest = shipkit_core::registry::sha256_digest(&config);
+    let start = http
+        .send(
+            &Request::new("POST", &format!("http://{addr}/v2/{repo}/blobs/uploads/")),
+            |_, _, _| {},
+        )
+        .unwrap();
+    let location = start.header("location").unwrap().to_string();
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{addr}{location}")
+    };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = http
+        .send(
+            &Request::new("PUT", &format!("{location}{sep}digest={config_digest}")).body(config.clone()),
+            |_, _, _| {},
+        )
+        .unwrap();
+    assert_eq!(put.status, 201, "{}", put.text());
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": []})
+    .to_string();
+    let r = http
+        .send(
+            &Request::new("PUT", &format!("http://{addr}/v2/{repo}/manifests/{tag}"))
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                .body(manifest.clone()),
+            |_, _, _| {},
+        )
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    shipkit_core::registry::sha256_digest(manifest.as_bytes())
 }
 
 fn world(task_role_exists: bool, group_exists: bool) -> World {
+    world_with(task_role_exists, group_exists, true)
+}
+
+fn world_with(task_role_exists: bool, group_exists: bool, image_pushed: bool) -> World {
     let id = unique("v");
     let exec = create_role(&format!("{id}-exec"));
     let task = if task_role_exists {
@@ -102,13 +150,25 @@ fn world(task_role_exists: bool, group_exists: bool) -> World {
     let tg_name: String = id.chars().filter(|c| c.is_ascii_alphanumeric()).take(24).collect();
     let target_group = create_target_group(&tg_name);
     let g = group.clone();
-    let f = Fixture::with_td(1, move |family| {
+    let registry = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");
+    let repo = format!("verify/{}", id.to_ascii_lowercase());
+    let image = format!("{registry}/{repo}:1.0.0");
+    if image_pushed {
+        push_image(&registry, &repo, "1.0.0");
+    }
+    let img = image.clone();
+    let f = Fixture::with_td(1, move |_| {
         json!({"executionRoleArn": exec, "taskRoleArn": task, "containerDefinitions": [{
-            "name": "web", "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true,
+            "name": "web", "image": img, "memory": 128, "essential": true,
             "portMappings": [{"containerPort": 80}],
             "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": g, "awslogs-region": "us-east-1"}}}]})
     });
-    World { f, group, target_group }
+    World {
+        f,
+        group,
+        target_group,
+        image,
+    }
 }
 
 /// A second service of the same family behind a load balancer: `target_group` and `container`.
@@ -142,6 +202,7 @@ fn verify_passes_when_everything_exists() {
         "cluster",
         "service",
         "container",
+        "image",
         "execution_role",
         "task_role",
         "log_group",
@@ -153,6 +214,14 @@ fn verify_passes_when_everything_exists() {
         );
     }
     assert_eq!(find(&checks, "log_group")[0]["target"], w.group.as_str());
+    assert_eq!(find(&checks, "image")[0]["target"], w.image.as_str());
+    assert!(
+        find(&checks, "image")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sha256:"),
+        "{checks:?}"
+    );
     let tg = find(&checks, "target_group");
     assert_eq!(
         (tg.len(), tg[0]["target"].as_str(), tg[0]["status"].as_str()),
@@ -176,7 +245,7 @@ fn verify_passes_when_everything_exists() {
 
 #[test]
 fn failed_checks_each_say_a_fix_and_exit_10() {
-    let w = world(false, false);
+    let w = world_with(false, false, false);
     let gone = format!("{}x", w.target_group.trim_end_matches(|c: char| c.is_ascii_hexdigit()));
     service_behind(&w, "lb", &gone, "api");
     let (c, s) = (&w.f.cluster, &w.f.services[0]);
@@ -207,6 +276,7 @@ fn failed_checks_each_say_a_fix_and_exit_10() {
     );
     assert!(failed.contains(&("log_group", w.group.as_str())), "{failed:?}");
     assert!(failed.contains(&("target_group", gone.as_str())), "{failed:?}");
+    assert!(failed.contains(&("image", w.image.as_str())), "not pushed: {failed:?}");
     assert!(
         failed.contains(&("container", "api")),
         "the load balancer's container is not in the task definition: {failed:?}"
@@ -232,6 +302,45 @@ fn failed_checks_each_say_a_fix_and_exit_10() {
     assert_eq!(code(&no_cluster), 10, "{}", show(&no_cluster));
     assert!(stdout(&no_cluster).contains("failed  cluster"), "{}", show(&no_cluster));
     assert_eq!(w.f.revisions(0), 1, "verify registers nothing");
+}
+
+#[test]
+fn a_hanging_registry_is_not_checked_within_the_deadline() {
+    let w = world(true, true);
+    let (c, s) = (&w.f.cluster, &w.f.services[0]);
+    let registry = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");
+    let proxy = FaultProxy::start(&registry);
+    proxy.add(Rule::new(Fault::Hang));
+    let image = w.image.replacen(&registry, &proxy.addr(), 1);
+    let started = std::time::Instant::now();
+    let o = run(&[
+        "verify",
+        "-c",
+        c,
+        "-s",
+        s,
+        "--image",
+        &image,
+        "--container",
+        "web",
+        "--call-timeout",
+        "3s",
+        "--max-attempts",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let checks = lines(&o);
+    let img = find(&checks, "image")[0];
+    assert_eq!(
+        (img["target"].as_str(), img["status"].as_str()),
+        (Some(image.as_str()), Some("not_checked")),
+        "{checks:?}"
+    );
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    println!("verify with a hanging registry took {took:?}: {}", img["detail"]);
 }
 
 #[test]

@@ -12,6 +12,8 @@ use crate::settings::Target;
 use aws_sdk_ecs::types::{Service, TaskDefinition};
 use shipkit_core::contract::{Contract, VerifyCheck, VerifyOutputs};
 use shipkit_core::output::OutputOptions;
+use shipkit_core::registry::reference::parse_image;
+use shipkit_core::registry::{Client as Registry, Options as RegistryOptions};
 use shipkit_core::{Error, Result};
 
 /// The checks made so far.
@@ -52,8 +54,9 @@ pub async fn verify(aws: &Aws, connect: &Connect, target: &Target, a: PlanArgs, 
     let mut checks = Checks::default();
     if check_cluster(aws, &target.cluster, &mut checks).await? {
         let raw = RawAws::connect(connect, connect.timeouts.attempt).await?;
+        let registry = registry_client(connect);
         for service in describe(aws, target, &mut checks).await? {
-            check_service(aws, &raw, &wanted, &service, &mut checks).await?;
+            check_service(aws, (&raw, &registry), &wanted, &service, &mut checks).await?;
         }
     }
     let failed = checks.0.iter().filter(|c| c.status == "failed").count();
@@ -139,7 +142,13 @@ async fn describe(aws: &Aws, target: &Target, checks: &mut Checks) -> Result<Vec
 }
 
 /// Containers, image, roles, log groups and target groups of one service.
-async fn check_service(aws: &Aws, raw: &RawAws, wanted: &Wanted, s: &Service, checks: &mut Checks) -> Result<()> {
+async fn check_service(
+    aws: &Aws,
+    (raw, registry): (&RawAws, &Registry),
+    wanted: &Wanted,
+    s: &Service,
+    checks: &mut Checks,
+) -> Result<()> {
     let name = s.service_name().unwrap_or("?");
     let td = match wanted.plan(aws, s.task_definition().unwrap_or("")).await {
         Ok((_, td)) => td,
@@ -165,7 +174,7 @@ async fn check_service(aws: &Aws, raw: &RawAws, wanted: &Wanted, s: &Service, ch
             );
         }
     }
-    check_image(wanted, &td, checks);
+    check_image(registry, wanted, &td, checks);
     check_roles(raw, &td, checks);
     check_log_groups(raw, &td, checks);
     for lb in s.load_balancers() {
@@ -177,8 +186,11 @@ async fn check_service(aws: &Aws, raw: &RawAws, wanted: &Wanted, s: &Service, ch
     Ok(())
 }
 
-/// The image of the deploy (or, without `--image`, the images running now).
-fn check_image(wanted: &Wanted, td: &TaskDefinition, checks: &mut Checks) {
+/// The image of the deploy (or, without `--image`, the images running now): HEAD of its manifest in its
+/// registry (shipkit-core's registry client: docker config credentials kept to their origin, a deadline per
+/// request). Missing is a failure; no answer to rely on (refused credentials, a registry that does not
+/// answer) is `not checked`.
+fn check_image(registry: &Registry, wanted: &Wanted, td: &TaskDefinition, checks: &mut Checks) {
     let images: Vec<String> = match wanted.image() {
         Some(i) => vec![i.to_string()],
         None => td
@@ -188,8 +200,39 @@ fn check_image(wanted: &Wanted, td: &TaskDefinition, checks: &mut Checks) {
             .collect(),
     };
     for image in images {
-        checks.unknown("image", &image, "not checked: no registry client in this build");
+        if checks.0.iter().any(|c| c.check == "image" && c.target == image) {
+            continue;
+        }
+        let parsed = match parse_image(&image) {
+            Ok((r, _)) => r,
+            Err(e) => {
+                checks.failed("image", &image, e.message, "fix the image reference");
+                continue;
+            }
+        };
+        match registry.head_manifest(&parsed) {
+            Ok(Some(digest)) => checks.ok("image", &image, format!("in its registry ({digest})")),
+            Ok(None) => checks.failed(
+                "image",
+                &image,
+                "not in its registry (manifest unknown)",
+                "push the image first (docker-tag-push), or fix --image",
+            ),
+            Err(e) => checks.unknown("image", &image, format!("not checked: {}", e.message)),
+        }
     }
+}
+
+/// The registry client for the image check: one attempt's deadline per request, two attempts.
+fn registry_client(connect: &Connect) -> Registry {
+    Registry::new(RegistryOptions {
+        timeout: connect.timeouts.attempt,
+        backoff: shipkit_core::retry::Backoff {
+            attempts: connect.max_attempts.clamp(1, 2),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
 }
 
 fn check_roles(raw: &RawAws, td: &TaskDefinition, checks: &mut Checks) {
