@@ -339,3 +339,36 @@ fn sigterm_during_the_upload_publishes_no_manifest_and_leaves_nothing_behind() {
         "the saved image's temporary directory is removed"
     );
 }
+
+#[test]
+fn by_digest_to_a_registry_that_needs_login_streams_layers_with_the_credentials() {
+    let reg = shipkit_testkit::service("SHIPKIT_TEST_AUTH_REGISTRY");
+    let user = shipkit_testkit::service("SHIPKIT_TEST_AUTH_USER");
+    let password = shipkit_testkit::service("SHIPKIT_TEST_AUTH_PASSWORD");
+    let app = app_repo("by digest behind htpasswd");
+    let env = Env::with_docker();
+    let repo = unique("bydigest-auth");
+    let image = format!("{reg}/{repo}");
+    let o = env.run_stdin(
+        &["login", &reg, "--username", &user, "--password-stdin"],
+        app.path(),
+        &password,
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = env.run(
+        &["--image", &image, "--by-digest", "--format", "json", "--verbose"],
+        app.path(),
+    );
+    let text = out(&o) + &err(&o);
+    assert_eq!(code(&o), 0, "{text}");
+    assert!(!text.contains(&password), "the password is never printed");
+    let digest = json_out(&o)["digest"].as_str().unwrap().to_string();
+    let raw = Raw::with_basic(&reg, &user, &password);
+    assert_eq!(raw.digest(&repo, &digest).as_deref(), Some(digest.as_str()));
+    let (_, bytes) = raw.manifest(&repo, &digest);
+    let m: Value = serde_json::from_slice(&bytes).unwrap();
+    for layer in m["layers"].as_array().unwrap() {
+        let d = layer["digest"].as_str().unwrap();
+        assert_eq!(sha256(&raw.blob(&repo, d)), d, "the streamed layer is complete");
+    }
+}

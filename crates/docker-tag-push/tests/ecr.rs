@@ -89,6 +89,62 @@ fn build_and_push_four_tags_to_ecr_with_a_token_from_the_credential_chain() {
 }
 
 #[test]
+fn by_digest_per_platform_then_index_on_ecr_with_one_token_per_run() {
+    let local = ExtraRegistry::start(Some((ECR_USER, ECR_PASSWORD)));
+    let addr = ecr_addr(&local.addr);
+    let env = aws_env(Env::with_docker(), &addr);
+    let repo = unique("ecr-bydigest");
+    let image = format!("{addr}/{repo}");
+    let mut digests = vec![];
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let app = app_repo(&format!("ecr by digest {platform}"));
+        let o = env.run(
+            &[
+                "--image",
+                &image,
+                "--by-digest",
+                "--platform",
+                platform,
+                "--format",
+                "json",
+            ],
+            app.path(),
+        );
+        let stderr = err(&o);
+        assert_eq!(code(&o), 0, "{platform}: {stderr}");
+        assert_eq!(token_calls(&stderr), 1, "one token for the run: {stderr}");
+        assert!(!(out(&o) + &stderr).contains(ECR_PASSWORD), "the token is masked");
+        digests.push(json_out(&o)["digest"].as_str().unwrap().to_string());
+    }
+    let o = env.run(
+        &[
+            "index",
+            "--image",
+            &image,
+            "--from",
+            &digests.join(","),
+            "--tags",
+            "4.0.0",
+            "--format",
+            "json",
+        ],
+        env.home.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(token_calls(&err(&o)), 1, "{}", err(&o));
+    assert_eq!(strs(&json_out(&o)["platforms"]), vec!["linux/amd64", "linux/arm64"]);
+    let raw = Raw::with_basic(&local.addr, ECR_USER, ECR_PASSWORD);
+    assert_eq!(
+        raw.digest(&repo, "4.0.0"),
+        json_out(&o)["digest"].as_str().map(String::from)
+    );
+    // Nothing stored, nothing left in TMPDIR (no docker push, so no temporary docker config either).
+    assert!(!env.docker_config().join("config.json").exists());
+    let left: Vec<_> = std::fs::read_dir(env.home.path().join("tmp")).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
 fn retag_and_digest_on_ecr_need_no_docker_and_no_aws_cli() {
     let local = ExtraRegistry::start(Some((ECR_USER, ECR_PASSWORD)));
     let addr = ecr_addr(&local.addr);
