@@ -15,10 +15,13 @@ pub enum Status {
 
 impl Status {
     /// Accepts our names and what other tools and CI systems say: deploy-ecs (`deployed`, `rolled_back`,
-    /// `rollback_failed`), GitHub's `job.status` (`success`, `failure`, `cancelled`), and the like.
+    /// `rollback_failed`; `paused`/`reached` from `--wait-until`: still in progress), GitHub's `job.status`
+    /// (`success`, `failure`, `cancelled`), and the like.
     pub fn parse(s: &str) -> Result<Status> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "started" | "start" | "starting" | "pending" | "running" | "in_progress" => Ok(Status::Started),
+            "started" | "start" | "starting" | "pending" | "running" | "in_progress" | "paused" | "reached" => {
+                Ok(Status::Started)
+            }
             "succeeded" | "success" | "successful" | "ok" | "passed" | "deployed" | "done" | "completed" => {
                 Ok(Status::Succeeded)
             }
@@ -74,6 +77,10 @@ pub struct Message {
     pub services: Vec<String>,
     /// A user template, rendered per provider instead of the default headline and text.
     pub template: Option<String>,
+    /// deploy-ecs stopped following at a PAUSE hook (its `status: paused`): the lifecycle stage it waits at.
+    pub paused_at: Option<String>,
+    /// The hook awaiting `deploy-ecs continue` (deploy-ecs's `hook` output).
+    pub hook: Option<String>,
 }
 
 impl Message {
@@ -103,6 +110,8 @@ impl Message {
             actor: None,
             services: vec![],
             template: None,
+            paused_at: None,
+            hook: None,
         }
     }
 
@@ -133,6 +142,10 @@ impl Message {
             .as_ref()
             .map(|e| format!(" to {e}"))
             .unwrap_or_default();
+        if let (Status::Started, Some(stage)) = (self.status, &self.paused_at) {
+            let hook = self.hook.as_ref().map(|h| format!(" (hook {h})")).unwrap_or_default();
+            return format!("⏸️ Deploy of {what}{to} paused at {stage}{hook}");
+        }
         match self.status {
             Status::Started => format!("{} Deploying {what}{to}", self.status.emoji()),
             Status::Succeeded => format!("{} Deployed {what}{to}", self.status.emoji()),
@@ -191,6 +204,7 @@ impl Message {
         push("Commit", self.short_sha());
         push("Author", self.author.clone().or_else(|| self.actor.clone()));
         push("Duration", self.duration.clone());
+        push("Paused at", self.paused_at.clone());
         push(
             "Services",
             (!self.services.is_empty()).then(|| self.services.join(", ")),
@@ -429,6 +443,29 @@ mod tests {
         assert_eq!(Status::parse("Failure").unwrap(), Status::Failed);
         assert_eq!(Status::parse("started").unwrap(), Status::Started);
         assert_eq!(Status::parse("maybe").unwrap_err().code, shipkit_core::ExitCode::Usage);
+    }
+
+    #[test]
+    fn a_deploy_paused_at_a_hook_says_where() {
+        assert_eq!(Status::parse("paused").unwrap(), Status::Started);
+        let mut m = Message::new(Status::Started);
+        m.service = Some("web".into());
+        m.environment = Some("staging".into());
+        m.paused_at = Some("POST_TEST_TRAFFIC_SHIFT".into());
+        m.hook = Some("hook-7".into());
+        assert_eq!(
+            m.headline(),
+            "⏸️ Deploy of web to staging paused at POST_TEST_TRAFFIC_SHIFT (hook hook-7)"
+        );
+        assert!(m
+            .facts()
+            .contains(&("Paused at", "POST_TEST_TRAFFIC_SHIFT".to_string())));
+        m.status = Status::Succeeded;
+        assert_eq!(
+            m.headline(),
+            "✅ Deployed web to staging",
+            "the later call says how it ended"
+        );
     }
 
     #[test]

@@ -172,6 +172,11 @@ fn build_message(cli: &Cli, status: Status, inputs: &Inputs, loaded: &Loaded) ->
     m.image = pick(&cli.image, "image");
     m.digest = pick(&cli.digest, "digest");
     m.services = inputs.list("services");
+    // deploy-ecs returned at a PAUSE hook (`--wait-until paused`): say where it waits and for which hook.
+    if pick(&cli.status, "status").is_some_and(|s| s.trim().eq_ignore_ascii_case("paused")) {
+        m.paused_at = Some(inputs.text("stage").unwrap_or_else(|| "a pause hook".into()));
+        m.hook = inputs.text("hook");
+    }
     if m.sha.is_none() {
         m.sha = inputs.text("sha");
     }

@@ -912,3 +912,82 @@ fn help_and_version() {
     assert_eq!(code(&o), 0);
     assert_eq!(stdout(&o), format!("notify {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// Issue 12 item 4: deploy-ecs returned at a PAUSE hook (`--wait-until paused` writes `status: paused`,
+/// `stage`, `hook`, `service_deployment_arn`); notify says where it waits, and the later call (after
+/// `deploy-ecs continue`) updates that same Slack message.
+#[test]
+fn a_deploy_paused_at_a_hook_is_said_and_the_later_call_updates_that_message() {
+    let sink = slack_api_sink();
+    let to = format!(
+        "slack+http://xoxb-test-token-000222@127.0.0.1:{}/api?channel=deploys",
+        sink.port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = dir.path().join("deploy.json");
+    std::fs::write(
+        &deploy,
+        r#"{"status": "paused", "cluster": "stg", "stage": "POST_TEST_TRAFFIC_SHIFT", "hook": "hook-7",
+            "service_deployment_arn": "arn:aws:ecs:us-east-1:123456789012:service-deployment/stg/web/abc",
+            "services": [{"service": "web", "status": "paused"}]}"#,
+    )
+    .unwrap();
+    let o = notify(
+        &[
+            "--to",
+            &to,
+            "--input",
+            deploy.to_str().unwrap(),
+            "--service",
+            "web",
+            "--environment",
+            "staging",
+            "--format",
+            "env",
+            "--env-prefix",
+            "SHIPKIT_",
+        ],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("SHIPKIT_MESSAGE_ID=1503435956.000247\n"),
+        "{}",
+        stdout(&o)
+    );
+    let r = only_request(&sink);
+    assert_eq!(r.path, "/api/chat.postMessage");
+    let b = body(&r);
+    assert_eq!(
+        b["text"],
+        "⏸️ Deploy of web to staging paused at POST_TEST_TRAFFIC_SHIFT (hook hook-7)"
+    );
+    assert!(b["blocks"].to_string().contains("Paused at"), "{}", b["blocks"]);
+
+    let env = [
+        ("SHIPKIT_MESSAGE_ID", "1503435956.000247"),
+        ("SHIPKIT_CHANNEL", "C024BE91L"),
+    ];
+    let o = notify(
+        &[
+            "--to",
+            &to,
+            "--status",
+            "succeeded",
+            "--service",
+            "web",
+            "--environment",
+            "staging",
+        ],
+        &env,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let reqs = sink.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].path, "/api/chat.update");
+    let b = body(&reqs[1]);
+    assert_eq!(
+        (b["ts"].as_str(), b["text"].as_str()),
+        (Some("1503435956.000247"), Some("✅ Deployed web to staging"))
+    );
+}
