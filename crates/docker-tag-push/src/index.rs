@@ -9,6 +9,7 @@
 //! list, so that the children keep the media types they were pushed with. Index annotations come from
 //! `--annotation` and the OCI labels of `--input` (as docker/metadata-action emits them).
 
+use crate::commands::{plan_outputs, Outcome, Written};
 use crate::floating::{Policy, VERSION_KEY};
 use crate::manifest::{platform_text, Manifest, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::publish::{publish, Job, Report, Target};
@@ -16,7 +17,6 @@ use crate::reference::{ImageRef, Reference, Repo};
 use crate::registry::Client;
 use crate::version::Version;
 use serde_json::{json, Map, Value};
-use shipkit_core::output::Outputs;
 use shipkit_core::{Error, Result};
 
 /// How many sources one index may merge (a bound on what one command line can make us fetch).
@@ -106,17 +106,10 @@ fn plan(spec: &IndexSpec, client: &Client) -> Vec<String> {
 }
 
 /// Merge and publish; outputs as the other commands', plus `platforms` and `manifests`.
-pub fn run(spec: &IndexSpec, client: &Client) -> Result<(Outputs, String, Option<Error>)> {
+pub fn run(spec: &IndexSpec, client: &Client) -> Result<Outcome> {
     let source_repo = spec.validate()?;
     if spec.dry_run {
-        let plan = plan(spec, client);
-        let mut o = Outputs::new();
-        o.set("dry_run", true).set("plan", plan.clone());
-        return Ok((
-            o,
-            format!("dry run: nothing was changed. Would run:\n{}\n", plan.join("\n")),
-            None,
-        ));
+        return Ok(plan_outputs(plan(spec, client)));
     }
     // The first source alone (it settles the registry's auth: one token, one ECR call), then the others 8
     // at a time (each is a manifest and a config: two round trips), kept in order.
@@ -163,16 +156,12 @@ pub fn run(spec: &IndexSpec, client: &Client) -> Result<(Outputs, String, Option
     };
     publish(job, &mut report);
     let mut outputs = report.outputs();
-    outputs
-        .set("platforms", platforms.clone())
-        .set(
-            "manifests",
-            children.iter().map(|c| c.digest.clone()).collect::<Vec<_>>(),
-        )
-        .set("media_type", index.media_type.clone());
+    outputs.platforms = Some(platforms.clone());
+    outputs.manifests = Some(children.iter().map(|c| c.digest.clone()).collect());
+    outputs.media_type = Some(index.media_type.clone());
     let mut text = report.text();
     text.push_str(&format!("platforms: {}\n", platforms.join(", ")));
-    Ok((outputs, text, report.result().err()))
+    Ok((Written::image(outputs), text, report.result().err()))
 }
 
 /// The platform children one source contributes.

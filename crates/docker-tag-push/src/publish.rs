@@ -13,7 +13,7 @@ use crate::floating::{Move, Mover, Policy, Versions};
 use crate::reference::Repo;
 use crate::registry::{parallel_map, Client, Manifest};
 use crate::version::{is_floating, Version};
-use shipkit_core::output::Outputs;
+use shipkit_core::contract::ImageOutputs;
 use shipkit_core::{cancel, term, Error, ExitCode, Result};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -56,10 +56,9 @@ impl Report {
             || self.kept.iter().any(|(n, _)| n == name)
     }
 
-    /// The shared output keys: image, digest, refs, tags, pushed, skipped (and failed, kept, repointed
-    /// when there are some).
-    pub fn outputs(&self) -> Outputs {
-        let mut o = Outputs::new();
+    /// The shared outputs (the contract's [`ImageOutputs`]): image, digest, refs, tags, pushed, skipped
+    /// (and failed, kept, repointed when there are some).
+    pub fn outputs(&self) -> ImageOutputs {
         // Only repositories where every tag is published.
         let refs: Vec<String> = self
             .repos
@@ -67,22 +66,18 @@ impl Report {
             .filter(|r| !self.failed.iter().any(|(f, _)| f.starts_with(&format!("{r}:"))))
             .map(|r| format!("{r}@{}", self.digest))
             .collect();
-        o.set("image", refs.first().cloned().unwrap_or_default())
-            .set("digest", self.digest.clone())
-            .set("refs", refs)
-            .set("tags", self.tags.clone())
-            .set("pushed", self.pushed.clone())
-            .set("skipped", self.skipped.clone());
-        if !self.failed.is_empty() {
-            o.set("failed", names(&self.failed));
+        ImageOutputs {
+            image: refs.first().cloned().unwrap_or_default(),
+            digest: self.digest.clone(),
+            refs,
+            tags: self.tags.clone(),
+            pushed: self.pushed.clone(),
+            skipped: self.skipped.clone(),
+            failed: (!self.failed.is_empty()).then(|| names(&self.failed)),
+            kept: (!self.kept.is_empty()).then(|| names(&self.kept)),
+            repointed: (!self.repointed.is_empty()).then(|| names(&self.repointed)),
+            ..ImageOutputs::default()
         }
-        if !self.kept.is_empty() {
-            o.set("kept", names(&self.kept));
-        }
-        if !self.repointed.is_empty() {
-            o.set("repointed", names(&self.repointed));
-        }
-        o
     }
 
     /// Human text.

@@ -2,6 +2,7 @@
 //! duration. Gathered from flags, other tools' outputs, the CI context and (at most one) git call.
 
 use shipkit_core::ci::CiContext;
+use shipkit_core::contract::ServiceOutcome;
 use shipkit_core::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -14,19 +15,19 @@ pub enum Status {
 }
 
 impl Status {
-    /// Accepts our names and what other tools and CI systems say: deploy-ecs (`deployed`, `rolled_back`,
-    /// `rollback_failed`; `paused`/`reached` from `--wait-until`: still in progress), GitHub's `job.status`
-    /// (`success`, `failure`, `cancelled`), and the like.
+    /// Accepts our names and what other tools and CI systems say: every overall status deploy-ecs writes
+    /// (`deployed`, `updated`, `unchanged`; `paused`, `reached` still in progress; `partial`, `rolled_back`,
+    /// `superseded`, `refused`, `cancelled`, `failed`), GitHub's `job.status` (`success`, `failure`,
+    /// `cancelled`), and the like.
     pub fn parse(s: &str) -> Result<Status> {
         match s.trim().to_ascii_lowercase().as_str() {
             "started" | "start" | "starting" | "pending" | "running" | "in_progress" | "paused" | "reached" => {
                 Ok(Status::Started)
             }
-            "succeeded" | "success" | "successful" | "ok" | "passed" | "deployed" | "done" | "completed" => {
-                Ok(Status::Succeeded)
-            }
+            "succeeded" | "success" | "successful" | "ok" | "passed" | "deployed" | "updated" | "unchanged"
+            | "done" | "completed" => Ok(Status::Succeeded),
             "failed" | "failure" | "fail" | "error" | "errored" | "rolled_back" | "rollback_failed" | "cancelled"
-            | "canceled" | "timed_out" | "timeout" => Ok(Status::Failed),
+            | "canceled" | "timed_out" | "timeout" | "partial" | "superseded" | "refused" => Ok(Status::Failed),
             other => {
                 Err(Error::usage(format!("unknown status `{other}`")).hint("use --status started, succeeded or failed"))
             }
@@ -74,7 +75,8 @@ pub struct Message {
     pub build_number: Option<String>,
     pub ci: String,
     pub actor: Option<String>,
-    pub services: Vec<String>,
+    /// The services a deploy reported (deploy-ecs's `services`), objects in the webhook body.
+    pub services: Vec<ServiceOutcome>,
     /// A user template, rendered per provider instead of the default headline and text.
     pub template: Option<String>,
     /// deploy-ecs stopped following at a PAUSE hook (its `status: paused`): the lifecycle stage it waits at.
@@ -113,6 +115,21 @@ impl Message {
             paused_at: None,
             hook: None,
         }
+    }
+
+    /// The services for people: `web (deployed), worker (rolled_back)`; a name alone when no status.
+    pub fn service_list(&self) -> String {
+        self.services
+            .iter()
+            .map(|s| {
+                if s.status.is_empty() {
+                    s.service.clone()
+                } else {
+                    format!("{} ({})", s.service, s.status)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// What to call the service: `--service`, else the repository's name.
@@ -205,10 +222,7 @@ impl Message {
         push("Author", self.author.clone().or_else(|| self.actor.clone()));
         push("Duration", self.duration.clone());
         push("Paused at", self.paused_at.clone());
-        push(
-            "Services",
-            (!self.services.is_empty()).then(|| self.services.join(", ")),
-        );
+        push("Services", (!self.services.is_empty()).then(|| self.service_list()));
         push("Image", self.image.clone());
         push(
             "Digest",
@@ -254,7 +268,7 @@ impl Message {
         v.insert("build_url", o(&self.build_url));
         v.insert("build_number", o(&self.build_number));
         v.insert("ci", self.ci.clone());
-        v.insert("services", self.services.join(", "));
+        v.insert("services", self.service_list());
         v
     }
 

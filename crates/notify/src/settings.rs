@@ -11,7 +11,7 @@ use crate::send::SendOptions;
 use crate::target::{self, Target};
 use crate::webhook;
 use shipkit_core::config::{Loaded, Section};
-use shipkit_core::contract::Inputs;
+use shipkit_core::contract::{Inputs, ServiceOutcome};
 use shipkit_core::output::OutputOptions;
 use shipkit_core::retry::Backoff;
 use shipkit_core::{mask, term, Error, Result};
@@ -159,6 +159,23 @@ fn read_inputs(paths: &[PathBuf], strict: bool) -> Result<Inputs> {
     Inputs::read(&usable)
 }
 
+/// `services` from a deploy's outputs, typed: deploy-ecs's objects (a JSON array, or compact JSON in an
+/// env form), else plain names (`web,worker`, `["web"]`), each a [`ServiceOutcome`] with only its name. So
+/// the webhook body always carries objects, never strings of JSON.
+pub fn services(inputs: &Inputs) -> Vec<ServiceOutcome> {
+    match inputs.value::<Vec<ServiceOutcome>>("services") {
+        Ok(list) => list.unwrap_or_default(),
+        Err(_) => inputs
+            .list("services")
+            .into_iter()
+            .map(|service| ServiceOutcome {
+                service,
+                ..ServiceOutcome::default()
+            })
+            .collect(),
+    }
+}
+
 fn build_message(cli: &Cli, status: Status, inputs: &Inputs, loaded: &Loaded) -> Result<Message> {
     let config = &loaded.config;
     let ci = shipkit_core::ci::CiContext::detect();
@@ -171,7 +188,7 @@ fn build_message(cli: &Cli, status: Status, inputs: &Inputs, loaded: &Loaded) ->
     m.text = pick(&cli.message, "message");
     m.image = pick(&cli.image, "image");
     m.digest = pick(&cli.digest, "digest");
-    m.services = inputs.list("services");
+    m.services = services(inputs);
     // deploy-ecs returned at a PAUSE hook (`--wait-until paused`): say where it waits and for which hook.
     if pick(&cli.status, "status").is_some_and(|s| s.trim().eq_ignore_ascii_case("paused")) {
         m.paused_at = Some(inputs.text("stage").unwrap_or_else(|| "a pause hook".into()));

@@ -786,11 +786,65 @@ fn reads_the_other_tools_outputs() {
     assert_eq!(b["service"], "billing");
     assert_eq!(b["version"], "1.4.0");
     assert_eq!(b["image"], "reg.example.test/billing@sha256:0abc");
-    assert_eq!(b["services"], json!(["billing-web", "billing-worker"]));
+    // Plain names (an env form from a hand-written step) become objects with only the name: the body's
+    // `services` has one shape, objects, whatever the input held.
+    assert_eq!(
+        b["services"],
+        json!([{"service": "billing-web"}, {"service": "billing-worker"}])
+    );
     assert_eq!(b["message"], "deploy failed: tasks crashed; rolled back to billing:41");
     assert_eq!(b["commit"]["sha"], "feedfacefeedfacefeedfacefeedfacefeedface");
     assert_eq!(b["mentions"], json!(["<!here>"]));
     assert_eq!(b["headline"], "❌ Deploy of billing 1.4.0 to production failed");
+}
+
+#[test]
+fn services_from_an_env_form_arrive_as_objects_in_every_body() {
+    // deploy-ecs's env form holds `services` as compact JSON: the webhook body gets objects again, and
+    // the Slack text names each service with its status, never a raw JSON blob.
+    let sink = HttpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deploy.env"),
+        "export SHIPKIT_STATUS=partial\nexport SHIPKIT_SERVICES='[{\"service\":\"web\",\"status\":\"deployed\",\
+         \"task_definition_arn\":\"arn:aws:ecs:us-east-1:1:task-definition/web:8\"},{\"service\":\"worker\",\
+         \"status\":\"rolled_back\",\"message\":\"it'\\''s down, \\\"quoted\\\"\"}]'\n",
+    )
+    .unwrap();
+    let hook = format!("webhook+{}/w", sink.url());
+    let slack = format!("slack+{}/services/T0/B0/slack-secret-objects", sink.url());
+    let o = notify_in(
+        dir.path(),
+        &["--to", &hook, "--to", &slack, "--input", "deploy.env"],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let requests = sink.requests();
+    let hook_body = requests
+        .iter()
+        .find(|r| r.path == "/w")
+        .map(body)
+        .expect("webhook request");
+    // deploy-ecs's `partial` (some services failed) is a failure, not an unknown status.
+    assert_eq!(hook_body["status"], "failed", "{hook_body}");
+    assert_eq!(hook_body["services"][0]["service"], "web", "{hook_body}");
+    assert_eq!(hook_body["services"][0]["status"], "deployed");
+    assert_eq!(
+        hook_body["services"][0]["task_definition_arn"],
+        "arn:aws:ecs:us-east-1:1:task-definition/web:8"
+    );
+    assert_eq!(hook_body["services"][1]["message"], "it's down, \"quoted\"");
+    let slack_body = requests
+        .iter()
+        .find(|r| r.path != "/w")
+        .map(body)
+        .expect("slack request");
+    let text = slack_body.to_string();
+    assert!(text.contains("web (deployed), worker (rolled_back)"), "{text}");
+    assert!(
+        !text.contains("task_definition_arn"),
+        "a raw JSON blob in Slack: {text}"
+    );
 }
 
 #[test]

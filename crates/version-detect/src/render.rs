@@ -6,8 +6,8 @@ use crate::repo::VersionTag;
 use crate::semantics::{self, Floating};
 use crate::settings::Settings;
 use semver::Version;
-use serde_json::Value;
-use shipkit_core::output::Outputs;
+use shipkit_core::contract::VersionOutputs;
+use std::collections::BTreeMap;
 
 impl Detection {
     /// Every release tag of the repository (name, version), for the floating tags: the local tags and, when
@@ -69,48 +69,46 @@ impl Detection {
     }
 
     /// OCI labels.
-    pub fn labels(&self, service: Option<&str>) -> Value {
-        let mut m = serde_json::Map::new();
-        m.insert(
-            "org.opencontainers.image.version".into(),
-            self.version.to_string().into(),
-        );
-        m.insert("org.opencontainers.image.revision".into(), self.sha.clone().into());
+    pub fn labels(&self, service: Option<&str>) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        m.insert("org.opencontainers.image.version".into(), self.version.to_string());
+        m.insert("org.opencontainers.image.revision".into(), self.sha.clone());
         if let Some(s) = &self.source {
-            m.insert("org.opencontainers.image.source".into(), s.clone().into());
+            m.insert("org.opencontainers.image.source".into(), s.clone());
         }
         m.insert(
             "org.opencontainers.image.created".into(),
-            semantics::rfc3339(self.commit_time).into(),
+            semantics::rfc3339(self.commit_time),
         );
         if let Some(t) = service {
             m.insert("org.opencontainers.image.title".into(), t.into());
         }
-        Value::Object(m)
+        m
     }
 
-    /// The keys every format writes.
-    pub fn outputs(&self, s: &Settings) -> Outputs {
+    /// What every format writes (the contract's [`VersionOutputs`]; `explain` adds its fields).
+    pub fn outputs(&self, s: &Settings) -> VersionOutputs {
         let v = &self.version;
-        let mut o = Outputs::new();
-        o.set("version", v.to_string())
-            .set("major", v.major)
-            .set("minor", v.minor)
-            .set("patch", v.patch)
-            .set("prerelease", opt_str(v.pre.as_str()))
-            .set("build", opt_str(v.build.as_str()))
-            .set("is_release", self.is_release)
-            .set("distance", self.distance)
-            .set("sha", self.sha.clone())
-            .set("short_sha", self.short_sha.clone())
-            .set("branch", self.branch.clone().map_or(Value::Null, Value::from))
-            .set("tag", self.base.as_ref().map_or(Value::Null, |t| t.name.clone().into()))
-            .set("dirty", self.dirty)
-            .set("shallow", self.shallow)
-            .set("pr_number", self.pr_number.map_or(Value::Null, Value::from))
-            .set("docker_tags", self.docker_tags(&s.kinds))
-            .set("labels", self.labels(s.service.as_deref()));
-        o
+        VersionOutputs {
+            version: v.to_string(),
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch,
+            prerelease: opt_str(v.pre.as_str()),
+            build: opt_str(v.build.as_str()),
+            is_release: self.is_release,
+            distance: self.distance as u64,
+            sha: self.sha.clone(),
+            short_sha: self.short_sha.clone(),
+            branch: self.branch.clone(),
+            tag: self.base.as_ref().map(|t| t.name.clone()),
+            dirty: self.dirty,
+            shallow: self.shallow,
+            pr_number: self.pr_number,
+            docker_tags: self.docker_tags(&s.kinds),
+            labels: self.labels(s.service.as_deref()),
+            ..VersionOutputs::default()
+        }
     }
 
     /// `explain`'s text.
@@ -270,10 +268,6 @@ fn list_head<'a>(items: impl Iterator<Item = &'a str>, n: usize) -> String {
     }
 }
 
-fn opt_str(s: &str) -> Value {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        Value::from(s)
-    }
+fn opt_str(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
 }

@@ -11,7 +11,7 @@ use crate::aws::Aws;
 use crate::engine::follow::FollowOptions;
 use crate::model::{EcsApi, Outcome, ServiceState, CANCEL_GRACE};
 use crate::phase::Phase;
-use serde_json::{json, Value};
+use shipkit_core::contract::Engine;
 use shipkit_core::time::human_duration;
 use shipkit_core::{cancel, ExitCode};
 use std::time::Duration;
@@ -19,7 +19,7 @@ use std::time::Duration;
 /// How a CodeDeploy deploy ended (None: `--no-wait`), with the outputs' engine fields.
 pub struct Followed {
     pub outcome: Option<Outcome>,
-    pub engine: Value,
+    pub engine: Engine,
 }
 
 /// One service's CodeDeploy deployment being followed.
@@ -54,8 +54,13 @@ pub async fn deploy(
     no_wait: bool,
 ) -> Followed {
     let service = state.name.as_str();
-    let mut engine = json!({"follow_mode": "codedeploy", "strategy": "CODE_DEPLOY",
-        "codedeploy_application": names.application, "codedeploy_deployment_group": names.group});
+    let mut engine = Engine {
+        follow_mode: Some("codedeploy".into()),
+        strategy: Some("CODE_DEPLOY".into()),
+        codedeploy_application: Some(names.application.clone()),
+        codedeploy_deployment_group: Some(names.group.clone()),
+        ..Engine::default()
+    };
     let end = |outcome, engine| Followed { outcome, engine };
     let (container, port) = match traffic_target(state) {
         Ok(t) => t,
@@ -78,7 +83,7 @@ pub async fn deploy(
             return end(Some(failed(message, e.code)), engine);
         }
     };
-    engine["codedeploy_deployment_id"] = Value::from(id.as_str());
+    engine.codedeploy_deployment_id = Some(id.clone());
     shipkit_core::term::info(&format!(
         "{service}: following CodeDeploy deployment {id} ({}/{}, container {container}:{port})",
         names.application, names.group
@@ -99,15 +104,15 @@ pub async fn deploy(
     };
     let outcome = run.follow().await;
     if let Some(d) = &run.last {
-        engine["deployment_status"] = Value::from(d.status.as_str());
+        engine.deployment_status = Some(d.status.clone());
         let stage = d
             .events
             .iter()
             .rev()
             .find(|e| e.status != "Pending")
             .map(|e| e.name.as_str());
-        engine["stage"] = stage.map_or(Value::Null, Value::from);
-        engine["rollback_deployment_id"] = d.rollback_id.as_deref().map_or(Value::Null, Value::from);
+        engine.stage = stage.map(str::to_string);
+        engine.rollback_deployment_id.clone_from(&d.rollback_id);
     }
     end(Some(outcome), engine)
 }

@@ -6,7 +6,8 @@ use crate::aws::{self, Aws};
 use crate::cli::{LockArgs, ServicesArg};
 use crate::settings::Target;
 use crate::taskdef;
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, LockOutputs};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
 
 pub async fn lock(aws: &Aws, target: &Target, a: LockArgs, out: &OutputOptions) -> Result<()> {
@@ -29,17 +30,16 @@ pub async fn lock(aws: &Aws, target: &Target, a: LockArgs, out: &OutputOptions) 
         )
         .await?;
     }
-    let names: Vec<&str> = states.iter().map(|s| s.name.as_str()).collect();
-    let mut o = Outputs::new();
-    o.set("status", "locked");
-    o.set("cluster", cluster);
-    o.set("services", names.clone());
-    o.set("locked_by", by.clone());
-    o.set("reason", reason.clone());
-    o.emit(
-        out,
-        &format!("locked {} in {cluster} ({by}: {reason})", names.join(", ")),
-    )
+    let names: Vec<String> = states.iter().map(|s| s.name.clone()).collect();
+    let text = format!("locked {} in {cluster} ({by}: {reason})", names.join(", "));
+    let o = LockOutputs {
+        status: "locked".into(),
+        cluster: cluster.to_string(),
+        services: names,
+        locked_by: Some(by),
+        reason: Some(reason),
+    };
+    o.emit(out, &text)
 }
 
 pub async fn unlock(aws: &Aws, target: &Target, _a: ServicesArg, out: &OutputOptions) -> Result<()> {
@@ -55,10 +55,11 @@ pub async fn unlock(aws: &Aws, target: &Target, _a: ServicesArg, out: &OutputOpt
         aws.untag_resource(&s.arn, &had).await?;
         text.push_str(&format!("{}: unlocked\n", s.name));
     }
-    let names: Vec<&str> = states.iter().map(|s| s.name.as_str()).collect();
-    let mut o = Outputs::new();
-    o.set("status", "unlocked");
-    o.set("cluster", cluster);
-    o.set("services", names);
+    let o = LockOutputs {
+        status: "unlocked".into(),
+        cluster: cluster.to_string(),
+        services: states.iter().map(|s| s.name.clone()).collect(),
+        ..LockOutputs::default()
+    };
     o.emit(out, &text)
 }

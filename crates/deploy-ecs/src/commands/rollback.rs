@@ -7,8 +7,8 @@ use crate::cli::RollbackArgs;
 use crate::model::{self, short_td, EcsApi, ServiceState, StderrProgress, WaitOptions};
 use crate::settings::{wait_options, Target};
 use crate::taskdef;
-use serde_json::{json, Value};
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, DeployOutputs, ServiceOutcome};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, ExitCode, Result};
 
 /// `12`, `web:12` or an ARN → something DescribeTaskDefinition takes.
@@ -47,17 +47,16 @@ pub async fn rollback(aws: &Aws, target: &Target, a: RollbackArgs, out: &OutputO
         text.push_str(&line);
         results.push(result);
     }
-    let mut o = Outputs::new();
-    o.set("status", if a.dry_run { "dry_run" } else { "rolled_back" });
-    o.set("cluster", cluster);
+    let mut o = DeployOutputs {
+        status: if a.dry_run { "dry_run" } else { "rolled_back" }.to_string(),
+        cluster: cluster.to_string(),
+        ..DeployOutputs::default()
+    };
     if let [only] = results.as_slice() {
-        o.set("task_definition_arn", only["task_definition_arn"].clone());
-        o.set(
-            "previous_task_definition_arn",
-            only["previous_task_definition_arn"].clone(),
-        );
+        o.task_definition_arn = Some(only.task_definition_arn.clone());
+        o.previous_task_definition_arn = Some(only.previous_task_definition_arn.clone());
     }
-    o.set("services", Value::Array(results));
+    o.services = results;
     o.emit(out, &text)
 }
 
@@ -90,7 +89,7 @@ async fn roll_back_one(
     to_arn: &str,
     a: &RollbackArgs,
     wait: &WaitOptions,
-) -> Result<(String, Value)> {
+) -> Result<(String, ServiceOutcome)> {
     let cluster = target.cluster.as_str();
     let status = if a.wait.no_wait { "updated" } else { "rolled_back" };
     if s.controller == "CODE_DEPLOY" {
@@ -126,13 +125,14 @@ async fn roll_back_one(
             " and pinned (deploy refuses it until `deploy-ecs unlock`)"
         }
     );
-    let result = json!({
-        "service": s.name,
-        "status": status,
-        "task_definition_arn": to_arn,
-        "previous_task_definition_arn": s.task_definition,
-        "pinned": !a.no_pin,
-    });
+    let result = ServiceOutcome {
+        service: s.name.clone(),
+        status: status.to_string(),
+        task_definition_arn: to_arn.to_string(),
+        previous_task_definition_arn: s.task_definition.clone(),
+        pinned: Some(!a.no_pin),
+        ..ServiceOutcome::default()
+    };
     Ok((line, result))
 }
 

@@ -9,7 +9,8 @@ use crate::settings::{wait_options, Target};
 use crate::taskdef;
 use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
 use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, RunOutputs};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::time::deadline_after;
 use shipkit_core::{Error, ExitCode, Result};
 use std::time::Duration;
@@ -24,11 +25,12 @@ pub async fn run(aws: &Aws, target: &Target, a: RunArgs, out: &OutputOptions) ->
         ..task
     };
     let code = run_task_and_wait(aws, &task, &wait).await?;
-    let mut o = Outputs::new();
-    o.set("status", if code == 0 { "succeeded" } else { "failed" });
-    o.set("cluster", task.cluster);
-    o.set("task_definition_arn", arn.as_str());
-    o.set("exit_code", code);
+    let o = RunOutputs {
+        status: if code == 0 { "succeeded" } else { "failed" }.to_string(),
+        cluster: task.cluster.to_string(),
+        task_definition_arn: arn.clone(),
+        exit_code: code.into(),
+    };
     o.emit(out, &format!("task exited with {code}"))?;
     Ok(code)
 }

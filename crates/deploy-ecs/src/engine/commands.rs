@@ -7,8 +7,8 @@ use super::Mode;
 use crate::aws::Aws;
 use crate::model::{EcsApi, Outcome, StderrProgress};
 use crate::phase::Phase;
-use serde_json::Value;
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, DeployOutputs, Engine, ServiceOutcome};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, ExitCode, Result};
 
 /// What to do with the in-progress deployment.
@@ -26,7 +26,7 @@ struct Row {
     status: String,
     message: String,
     code: ExitCode,
-    engine: Value,
+    engine: Engine,
 }
 
 /// The deploy status word for how following ended.
@@ -102,7 +102,7 @@ fn not_reached(services: &[String], cancelled: &Error) -> Vec<Row> {
             status: "cancelled".into(),
             message: format!("{}: nothing done for this service", cancelled.message),
             code: cancelled.code,
-            engine: Value::Null,
+            engine: Engine::default(),
         })
         .collect()
 }
@@ -180,32 +180,30 @@ fn row(service: &str, action: Action<'_>, result: &EngineResult, no_wait: bool) 
 }
 
 fn emit(out: &OutputOptions, cluster: &str, rows: &[Row]) -> Result<()> {
-    let mut o = Outputs::new();
     let overall = if rows.iter().all(|r| r.status == rows[0].status) {
         rows.first().map_or("ok", |r| r.status.as_str())
     } else {
         "partial"
     };
-    o.set("status", overall);
-    o.set("cluster", cluster);
-    if let [one] = rows {
-        if let Value::Object(m) = &one.engine {
-            for (k, v) in m {
-                o.set(k.clone(), v.clone());
-            }
-        }
-    }
-    let list: Vec<Value> = rows
+    let services = rows
         .iter()
-        .map(|r| {
-            let mut v = serde_json::json!({"service": r.service, "status": r.status, "message": r.message});
-            if let (Value::Object(m), Value::Object(e)) = (&mut v, &r.engine) {
-                m.extend(e.clone());
-            }
-            v
+        .map(|r| ServiceOutcome {
+            service: r.service.clone(),
+            status: r.status.clone(),
+            message: Some(r.message.clone()),
+            engine: r.engine.clone(),
+            ..ServiceOutcome::default()
         })
         .collect();
-    o.set("services", Value::Array(list));
+    let mut o = DeployOutputs {
+        status: overall.to_string(),
+        cluster: cluster.to_string(),
+        services,
+        ..DeployOutputs::default()
+    };
+    if let [one] = rows {
+        o.set_engine(&one.engine);
+    }
     let text: String = rows
         .iter()
         .map(|r| {

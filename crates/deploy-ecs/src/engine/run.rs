@@ -8,7 +8,7 @@ use super::Mode;
 use crate::aws::Aws;
 use crate::model::{Outcome, Progress};
 use crate::phase::{bounded, until_cancelled};
-use serde_json::{json, Value};
+use shipkit_core::contract::Engine;
 use shipkit_core::time::deadline_after;
 use shipkit_core::{Error, Result};
 use std::time::Duration;
@@ -27,18 +27,23 @@ pub struct EngineResult {
 
 impl EngineResult {
     /// `stage`, `service_deployment_arn`, `hook`, `strategy`, `follow_mode` for the outputs.
-    pub fn outputs(&self) -> Value {
+    pub fn outputs(&self) -> Engine {
         let last = self.last.as_ref();
         let hook = last.and_then(|d| d.running_hook());
-        json!({
-            "service_deployment_arn": match &self.mode { Mode::Engine(a) => Value::from(a.as_str()), Mode::Services(_) => Value::Null },
-            "follow_mode": match &self.mode { Mode::Engine(_) => "service_deployment", Mode::Services(_) => "describe_services" },
-            "deployment_status": last.map(|d| d.status.clone()),
-            "stage": last.and_then(|d| d.stage.clone()),
-            "strategy": last.map(|d| d.plan.strategy.clone()),
-            "hook": hook.map(|h| h.id.clone()),
-            "hook_status": hook.map(|h| h.status.clone()),
-        })
+        let (arn, mode) = match &self.mode {
+            Mode::Engine(a) => (Some(a.clone()), "service_deployment"),
+            Mode::Services(_) => (None, "describe_services"),
+        };
+        Engine {
+            service_deployment_arn: arn,
+            follow_mode: Some(mode.to_string()),
+            deployment_status: last.map(|d| d.status.clone()),
+            stage: last.and_then(|d| d.stage.clone()),
+            strategy: last.map(|d| d.plan.strategy.clone()),
+            hook: hook.map(|h| h.id.clone()),
+            hook_status: hook.map(|h| h.status.clone()),
+            ..Engine::default()
+        }
     }
 }
 

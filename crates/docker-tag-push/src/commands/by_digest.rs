@@ -8,14 +8,14 @@
 //! layer tars the daemon saves. The local name is removed afterwards and the saved archive lives in a
 //! private temporary directory removed on every exit path.
 
-use super::{plan_outputs, push::cancelled_or, Outcome};
+use super::{plan_outputs, push::cancelled_or, Outcome, Written};
 use crate::archive::{read_saved, SavedImage};
 use crate::publish::short;
 use crate::reference::Repo;
 use crate::registry::Client;
 use crate::settings::PushSettings;
+use shipkit_core::contract::ImageOutputs;
 use shipkit_core::exec::Command;
-use shipkit_core::output::Outputs;
 use shipkit_core::{cancel, term, Error, ExitCode, Result};
 use std::path::PathBuf;
 
@@ -161,19 +161,16 @@ fn list(repos: &[&Repo]) -> String {
 fn finish(image: &SavedImage, done: &[&Repo], failed: Vec<(&Repo, Error)>) -> Outcome {
     let digest = image.manifest.digest.clone();
     let refs: Vec<String> = done.iter().map(|r| format!("{r}@{digest}")).collect();
-    let mut o = Outputs::new();
-    o.set("image", refs.first().cloned().unwrap_or_default())
-        .set("digest", digest.clone())
-        .set("refs", refs.clone())
-        .set("tags", Vec::<String>::new())
-        .set("pushed", Vec::<String>::new())
-        .set("skipped", Vec::<String>::new())
-        .set("platform", image.platform.clone())
-        .set("media_type", image.manifest.media_type.clone())
-        .set("built", true);
-    if !failed.is_empty() {
-        o.set("failed", failed.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>());
-    }
+    let o = ImageOutputs {
+        image: refs.first().cloned().unwrap_or_default(),
+        digest: digest.clone(),
+        refs: refs.clone(),
+        failed: (!failed.is_empty()).then(|| failed.iter().map(|(r, _)| r.to_string()).collect()),
+        built: Some(true),
+        platform: Some(image.platform.to_string()),
+        media_type: Some(image.manifest.media_type.clone()),
+        ..ImageOutputs::default()
+    };
     let mut text = format!(
         "image:    {}\nplatform: {}\npushed by digest (no tag) to: {}\n",
         refs.first().map_or("-", |s| s.as_str()),
@@ -205,7 +202,7 @@ fn finish(image: &SavedImage, done: &[&Repo], failed: Vec<(&Repo, Error)>) -> Ou
             ))
         }
     };
-    (o, text, err)
+    (Written::image(o), text, err)
 }
 
 /// The `--dry-run` plan.

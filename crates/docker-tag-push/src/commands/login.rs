@@ -1,11 +1,11 @@
 //! `login REGISTRY`: check credentials against the registry, then store them as `docker login` does. For
 //! an ECR registry without a password, the token comes from ECR (see [`crate::ecr`]).
 
-use super::Outcome;
+use super::{Outcome, Written};
 use crate::auth::Credentials;
 use crate::registry::{Client, Options};
 use crate::settings::LoginSettings;
-use shipkit_core::output::Outputs;
+use shipkit_core::contract::LoginOutputs;
 use shipkit_core::Result;
 
 pub fn run(s: &LoginSettings, opts: Options) -> Result<Outcome> {
@@ -23,13 +23,11 @@ pub fn run(s: &LoginSettings, opts: Options) -> Result<Outcome> {
     };
     client.ping(&s.registry)?;
     let stored = crate::auth::store(&s.registry, &creds)?;
-    let mut o = Outputs::new();
-    o.set("registry", s.registry.clone())
-        .set("username", s.username.clone())
-        .set("stored_in", stored.clone());
-    Ok((
-        o,
-        format!("logged in to {} as {} (stored in {stored})\n", s.registry, s.username),
-        None,
-    ))
+    let text = format!("logged in to {} as {} (stored in {stored})\n", s.registry, s.username);
+    let o = LoginOutputs {
+        registry: s.registry.clone(),
+        username: s.username.clone(),
+        stored_in: stored,
+    };
+    Ok((Written::Login(o), text, None))
 }

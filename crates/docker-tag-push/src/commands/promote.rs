@@ -1,7 +1,7 @@
 //! `promote`: copy an image to other repositories keeping its digest (same registry: cross-repository
 //! blob mount; another registry: blobs streamed through this machine), then tag it there.
 
-use super::{plan_outputs, Outcome};
+use super::{plan_outputs, Outcome, Written};
 use crate::publish::{publish, Job, Report};
 use crate::registry::{Client, Options};
 use crate::settings::PromoteSettings;
@@ -56,5 +56,5 @@ pub fn run(s: &PromoteSettings, opts: Options) -> Result<Outcome> {
     };
     publish(job, &mut report);
     let text = report.text();
-    Ok((report.outputs(), text, report.result().err()))
+    Ok((Written::image(report.outputs()), text, report.result().err()))
 }

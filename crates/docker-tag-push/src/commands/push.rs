@@ -4,7 +4,7 @@
 //! Steps: [`find_prebuilt`] (build avoidance) → [`build_and_push`] → [`push_other_registries`] →
 //! [`targets`] → [`crate::publish::publish`] → [`finish`].
 
-use super::{plan_outputs, Outcome};
+use super::{plan_outputs, Outcome, Written};
 use crate::build::BuildKey;
 use crate::publish::{publish, short, Job, Report, Target};
 use crate::reference::Repo;
@@ -279,13 +279,12 @@ fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report, provenanc
         report.failed.retain(|(r, _)| !r.ends_with(&suffix));
     }
     let mut outputs = report.outputs();
-    outputs
-        .set("built", built)
-        .set("build_key", run.key_tag.clone().unwrap_or_default());
+    outputs.built = Some(built);
+    outputs.build_key = Some(run.key_tag.clone().unwrap_or_default());
     let mut text = report.text();
     if let Some(p) = provenance {
         text.push_str(&format!("provenance: {p}\n"));
-        outputs.set("provenance_digest", p);
+        outputs.provenance_digest = Some(p.to_string());
     }
     text.push_str(&match (built, &run.key_tag) {
         (true, Some(k)) => format!("built:   yes (build key tag {k})\n"),
@@ -293,5 +292,5 @@ fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report, provenanc
         (false, Some(k)) => format!("built:   no: reused {src_repo}:{k}\n"),
         (false, None) => String::new(),
     });
-    (outputs, text, report.result().err())
+    (Written::image(outputs), text, report.result().err())
 }

@@ -1,7 +1,7 @@
 //! `retag`: add tags to an image already in a repository: GET its manifest, PUT the same bytes under each
 //! tag (no docker daemon, nothing pulled).
 
-use super::{plan_outputs, Outcome};
+use super::{plan_outputs, Outcome, Written};
 use crate::publish::{publish, Job, Report, Target};
 use crate::reference::ImageRef;
 use crate::registry::{Client, Manifest, Options};
@@ -63,5 +63,5 @@ pub fn run(s: &RetagSettings, opts: Options) -> Result<Outcome> {
         first_manifest = Some(m);
     }
     let text = report.text();
-    Ok((report.outputs(), text, report.result().err()))
+    Ok((Written::image(report.outputs()), text, report.result().err()))
 }

@@ -15,6 +15,10 @@ pub struct DeployOutputs {
     /// The version deployed, null when not given (`deploy`; absent for `rollback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Why the run stopped before any service was updated (status `cancelled`, `refused` or `failed`, with
+    /// an empty `services`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     /// The new task definition, when exactly one service was deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_arn: Option<String>,
@@ -50,9 +54,27 @@ pub struct DeployOutputs {
     pub services: Vec<ServiceOutcome>,
 }
 
-/// How a service's deployment was followed: ECS's deployment engine (`service_deployment`) or
-/// DescribeServices (`describe_services`), and where it stood last.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl DeployOutputs {
+    /// Copy one service's engine fields to the top level (done when exactly one service was deployed).
+    pub fn set_engine(&mut self, e: &Engine) {
+        self.service_deployment_arn.clone_from(&e.service_deployment_arn);
+        self.follow_mode.clone_from(&e.follow_mode);
+        self.deployment_status.clone_from(&e.deployment_status);
+        self.stage.clone_from(&e.stage);
+        self.strategy.clone_from(&e.strategy);
+        self.hook.clone_from(&e.hook);
+        self.hook_status.clone_from(&e.hook_status);
+        self.codedeploy_deployment_id.clone_from(&e.codedeploy_deployment_id);
+        self.codedeploy_application.clone_from(&e.codedeploy_application);
+        self.codedeploy_deployment_group
+            .clone_from(&e.codedeploy_deployment_group);
+        self.rollback_deployment_id.clone_from(&e.rollback_deployment_id);
+    }
+}
+
+/// How a service's deployment was followed: ECS's deployment engine (`service_deployment`),
+/// DescribeServices (`describe_services`) or CodeDeploy blue/green (`codedeploy`), and where it stood last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Engine {
     /// The ServiceDeployment followed (null when following DescribeServices).
@@ -88,7 +110,7 @@ pub struct Engine {
 }
 
 /// What happened to one ECS service.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ServiceOutcome {
     pub service: String,

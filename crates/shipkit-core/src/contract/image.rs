@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What `docker-tag-push` (build and push), `retag` and `promote` write: the image pinned by the registry's
+/// What `docker-tag-push` (build and push), `retag`, `promote` and `index` write: the image pinned by the registry's
 /// digest, and what happened to each `repository:tag`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -41,6 +41,19 @@ pub struct ImageOutputs {
     /// referrer, the same in every repository).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance_digest: Option<String>,
+    /// `--by-digest` only: the platform of the image pushed (`linux/amd64`), for a later `index --from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// `index` only: the platforms merged (`linux/amd64`, `linux/arm64/v8`, ...), in the index's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platforms: Option<Vec<String>>,
+    /// `index` only: each platform's manifest digest, in the same order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Vec<String>>,
+    /// `index` and `--by-digest`: the media type of the manifest published (an OCI image index or Docker
+    /// manifest list for `index`, an OCI image manifest for `--by-digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
 }
 
 /// What `docker-tag-push digest` writes: the digest of one `repository:tag`.

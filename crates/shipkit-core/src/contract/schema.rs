@@ -16,7 +16,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Schema)> {
         entry::<NextOutputs>("version-detect-next", "version-detect next, version-detect tag"),
         entry::<ImageOutputs>(
             "docker-tag-push",
-            "docker-tag-push, docker-tag-push retag, docker-tag-push promote",
+            "docker-tag-push, docker-tag-push retag, docker-tag-push promote, docker-tag-push index",
         ),
         entry::<ImagePlan>("docker-tag-push-dry-run", "docker-tag-push --dry-run (any command)"),
         entry::<DigestOutputs>("docker-tag-push-digest", "docker-tag-push digest"),

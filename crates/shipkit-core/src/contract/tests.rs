@@ -83,6 +83,10 @@ fn image() -> ImageOutputs {
         built: Some(true),
         build_key: Some("sha256-0f1e2d".into()),
         provenance_digest: Some("sha256:0a1b2c".into()),
+        platform: None,
+        platforms: Some(vec!["linux/amd64".into(), "linux/arm64/v8".into()]),
+        manifests: Some(vec!["sha256:a1".into(), "sha256:b2".into()]),
+        media_type: Some("application/vnd.oci.image.index.v1+json".into()),
     }
 }
 

@@ -5,6 +5,7 @@ use crate::detection::{detect, Purpose};
 use crate::settings::Settings;
 use git2::Repository;
 use shipkit_core::ci::CiContext;
+use shipkit_core::contract::Contract;
 use shipkit_core::output::{Format, OutputOptions};
 use shipkit_core::Result;
 

@@ -10,9 +10,9 @@ use crate::semantics::{self, Bump};
 use crate::settings::Settings;
 use git2::{Oid, Repository};
 use semver::Version;
-use serde_json::Value;
 use shipkit_core::ci::CiContext;
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, NextOutputs};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
 
 /// The next version and why.
@@ -248,27 +248,22 @@ fn touches(repo: &Repository, c: &git2::Commit<'_>, paths: &[String]) -> Result<
 }
 
 impl Next {
-    /// The keys `next` and `tag` write.
-    pub fn outputs(&self) -> Outputs {
+    /// What `next` and `tag` write (the contract's [`NextOutputs`]; `tag` adds whether it pushed).
+    pub fn outputs(&self) -> NextOutputs {
         let d = &self.detection;
-        let mut o = Outputs::new();
-        o.set("version", self.version.to_string())
-            .set("major", self.version.major)
-            .set("minor", self.version.minor)
-            .set("patch", self.version.patch)
-            .set("tag", self.tag_name.clone())
-            .set("bump", self.bump.as_str())
-            .set("reason", self.reason.clone())
-            .set(
-                "previous_version",
-                d.base.as_ref().map_or(Value::Null, |b| b.version.to_string().into()),
-            )
-            .set(
-                "previous_tag",
-                d.base.as_ref().map_or(Value::Null, |b| b.name.clone().into()),
-            )
-            .set("sha", d.sha.clone());
-        o
+        NextOutputs {
+            version: self.version.to_string(),
+            major: self.version.major,
+            minor: self.version.minor,
+            patch: self.version.patch,
+            tag: self.tag_name.clone(),
+            bump: self.bump.as_str().to_string(),
+            reason: self.reason.clone(),
+            previous_version: d.base.as_ref().map(|b| b.version.to_string()),
+            previous_tag: d.base.as_ref().map(|b| b.name.clone()),
+            sha: d.sha.clone(),
+            ..NextOutputs::default()
+        }
     }
 }
 

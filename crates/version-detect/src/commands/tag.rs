@@ -8,8 +8,8 @@ use crate::settings::Settings;
 use crate::{git_cli, repo, semantics};
 use git2::Repository;
 use semver::Version;
-use serde_json::Value;
 use shipkit_core::ci::CiContext;
+use shipkit_core::contract::Contract;
 use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
 
@@ -104,8 +104,8 @@ pub fn run(repo: &Repository, s: &Settings, ci: &CiContext, a: &TagArgs, opts: &
         true
     };
     let mut o = n.outputs();
-    o.set("pushed", pushed)
-        .set("remote", if pushed { Value::from(remote) } else { Value::Null });
+    o.pushed = Some(pushed);
+    o.remote = pushed.then(|| remote.to_string());
     let text = if pushed {
         format!(
             "tagged {} at {} and pushed it to {remote}",

@@ -32,8 +32,8 @@ pub(crate) struct ServiceResult {
     pub message: String,
     pub code: ExitCode,
     /// How ECS's deployment engine was followed: `follow_mode`, `service_deployment_arn`, `stage`,
-    /// `strategy`, `hook`, ... (null when not followed).
-    pub engine: serde_json::Value,
+    /// `strategy`, `hook`, ... (all absent when not followed).
+    pub engine: shipkit_core::contract::Engine,
 }
 
 /// Run `deploy`. Outputs are written however it ends: deployed, failed, refused or cancelled.

@@ -7,8 +7,8 @@ use super::ServiceResult;
 use crate::cli::DeployArgs;
 use crate::model::short_td;
 use crate::settings::Target;
-use serde_json::{json, Value};
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::contract::{Contract, DeployOutputs, Engine, ServiceOutcome};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, ExitCode, Result};
 
 /// `--dry-run`: the diff and the calls it would make; nothing changes.
@@ -45,7 +45,7 @@ pub(crate) fn dry_run(
             previous_task_definition_arn: p.previous.clone(),
             message: String::new(),
             code: ExitCode::Success,
-            engine: Value::Null,
+            engine: Engine::default(),
         });
     }
     if let Some(cmd) = &a.pre_run {
@@ -65,16 +65,14 @@ pub(crate) fn early_failure(out: &OutputOptions, target: &Target, req: &Request,
         ExitCode::Refused => "refused",
         _ => "failed",
     };
-    let mut o = Outputs::new();
-    o.set("status", status);
-    o.set("cluster", target.cluster.as_str());
-    o.set("image", req.image.as_str());
-    o.set(
-        "version",
-        req.version.as_deref().map(Value::from).unwrap_or(Value::Null),
-    );
-    o.set("message", e.message.as_str());
-    o.set("services", Value::Array(vec![]));
+    let o = DeployOutputs {
+        status: status.to_string(),
+        cluster: target.cluster.clone(),
+        image: Some(req.image.clone()),
+        version: req.version.clone(),
+        message: Some(e.message.clone()),
+        ..DeployOutputs::default()
+    };
     o.emit(out, &format!("{status}: no service was updated"))
 }
 
@@ -196,43 +194,33 @@ fn emit(
     results: &[ServiceResult],
     text: &str,
 ) -> Result<()> {
-    let (image, version) = (req.image.as_str(), req.version.as_deref());
-    let mut o = Outputs::new();
-    o.set("status", status);
-    o.set("cluster", cluster);
-    o.set("image", image);
-    o.set("version", version.map(Value::from).unwrap_or(Value::Null));
-    if let [only] = results {
-        o.set("task_definition_arn", only.task_definition_arn.clone());
-        o.set(
-            "previous_task_definition_arn",
-            only.previous_task_definition_arn.clone(),
-        );
-        // stage, service_deployment_arn, hook, ... of ECS's deployment engine.
-        if let Value::Object(engine) = &only.engine {
-            for (k, v) in engine {
-                o.set(k.clone(), v.clone());
-            }
-        }
-    }
     let services = results
         .iter()
-        .map(|r| {
-            let mut s = json!({
-                "service": r.service,
-                "status": r.status,
-                "task_definition_arn": r.task_definition_arn,
-                "previous_task_definition_arn": r.previous_task_definition_arn,
-                "image": image,
-                "version": version,
-                "message": r.message,
-            });
-            if let (Value::Object(m), Value::Object(engine)) = (&mut s, &r.engine) {
-                m.extend(engine.clone());
-            }
-            s
+        .map(|r| ServiceOutcome {
+            service: r.service.clone(),
+            status: r.status.clone(),
+            task_definition_arn: r.task_definition_arn.clone(),
+            previous_task_definition_arn: r.previous_task_definition_arn.clone(),
+            image: Some(req.image.clone()),
+            version: req.version.clone(),
+            message: Some(r.message.clone()),
+            pinned: None,
+            engine: r.engine.clone(),
         })
         .collect();
-    o.set("services", Value::Array(services));
+    let mut o = DeployOutputs {
+        status: status.to_string(),
+        cluster: cluster.to_string(),
+        image: Some(req.image.clone()),
+        version: req.version.clone(),
+        services,
+        ..DeployOutputs::default()
+    };
+    if let [only] = results {
+        o.task_definition_arn = Some(only.task_definition_arn.clone());
+        o.previous_task_definition_arn = Some(only.previous_task_definition_arn.clone());
+        // stage, service_deployment_arn, hook, ... of ECS's deployment engine.
+        o.set_engine(&only.engine);
+    }
     o.emit(out, text)
 }

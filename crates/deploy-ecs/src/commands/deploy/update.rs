@@ -16,6 +16,7 @@ use crate::model::{self, short_td, EcsApi, Outcome, StderrProgress};
 use crate::phase::Phase;
 use crate::settings::Target;
 use futures_util::StreamExt;
+use shipkit_core::contract::Engine;
 use shipkit_core::{cancel, ExitCode};
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ pub(crate) async fn update_all(
                 previous_task_definition_arn: p.previous.clone(),
                 message: "already runs this image".into(),
                 code: ExitCode::Success,
-                engine: serde_json::Value::Null,
+                engine: Engine::default(),
             },
             Some(new_arn) => update_one(aws, &target.cluster, req, p, new_arn, follow, no_wait, batcher).await,
         }
@@ -72,7 +73,7 @@ async fn update_one(
 ) -> ServiceResult {
     let name = p.state.name.clone();
     let rollback = follow.rollback;
-    let engine = std::cell::RefCell::new(serde_json::Value::Null);
+    let engine = std::cell::RefCell::new(Engine::default());
     let result = |status: &str, message: String, code: ExitCode| ServiceResult {
         service: name.clone(),
         status: status.into(),
@@ -194,7 +195,10 @@ async fn update_one(
             }
             Mode::Services(_) => {
                 announce(&StderrProgress, &name, &mode, None);
-                *engine.borrow_mut() = serde_json::json!({"follow_mode": "describe_services"});
+                *engine.borrow_mut() = Engine {
+                    follow_mode: Some("describe_services".into()),
+                    ..Engine::default()
+                };
                 if no_wait {
                     return result("updated", "updated; not waiting (--no-wait)".into(), ExitCode::Success);
                 }
