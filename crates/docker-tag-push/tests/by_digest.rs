@@ -372,3 +372,30 @@ fn by_digest_to_a_registry_that_needs_login_streams_layers_with_the_credentials(
         assert_eq!(sha256(&raw.blob(&repo, d)), d, "the streamed layer is complete");
     }
 }
+
+#[test]
+fn a_registry_down_fails_only_its_repository_exit_11() {
+    let reg = registry();
+    let mut other = shipkit_testkit::extra_registry::ExtraRegistry::start(None);
+    let app = app_repo("by digest, one registry down");
+    let env = Env::with_docker();
+    let repo = unique("bydigest-partial");
+    let (up, down) = (format!("{reg}/{repo}"), format!("{}/{repo}", other.addr));
+    other.stop();
+    let o = env.run(
+        &["--image", &up, "--image", &down, "--by-digest", "--format", "json"],
+        app.path(),
+    );
+    let e = err(&o);
+    assert_eq!(code(&o), 11, "{e}");
+    let last = e.lines().last().unwrap();
+    assert!(
+        last.contains(&format!("published by digest to: {up}; NOT published to: {down}")),
+        "{last}"
+    );
+    let j = json_out(&o);
+    let digest = j["digest"].as_str().unwrap();
+    assert_eq!(strs(&j["refs"]), vec![format!("{up}@{digest}")]);
+    assert_eq!(strs(&j["failed"]), vec![down.clone()]);
+    assert_eq!(Raw::new(&reg).digest(&repo, digest).as_deref(), Some(digest));
+}
