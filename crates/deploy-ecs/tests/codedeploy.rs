@@ -365,3 +365,27 @@ fn a_code_deploy_service_without_a_load_balancer_is_refused_before_anything_is_r
         "no revision registered"
     );
 }
+
+#[test]
+fn a_second_concurrent_deploy_is_refused_and_the_first_goes_on() {
+    let s = CdService::new(true);
+    let first = spawn(&s.deploy_args("stuck-2.0.0", &["--timeout", "4s"]), &[]);
+    for _ in 0..600 {
+        if !s.deployments().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = run_args(&s.deploy_args("3.0.0", &[]));
+    assert_eq!(code(&second), 10, "{}", show(&second));
+    assert!(stderr(&second).contains("DeploymentLimitExceeded"), "{}", show(&second));
+    assert_eq!(s.deployments().len(), 1, "the second run created nothing");
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(
+        code(&first),
+        9,
+        "the first follows its own deployment to its end: {}",
+        show(&first)
+    );
+    assert!(s.current_td().ends_with(":1"));
+}

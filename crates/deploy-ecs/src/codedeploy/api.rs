@@ -41,7 +41,8 @@ pub async fn create(client: &Client, application: &str, group: &str, appspec: &s
         .ok_or_else(|| Error::remote("CodeDeploy CreateDeployment returned no deployment id"))
 }
 
-/// A missing application or deployment group is "not found" (exit 12), with the flags that name them.
+/// A missing application or deployment group is "not found" (exit 12), with the flags that name them; a
+/// deployment already in progress in the group is "refused" (exit 10).
 fn missing(e: Error) -> Error {
     if [
         "ApplicationDoesNotExist",
@@ -54,6 +55,11 @@ fn missing(e: Error) -> Error {
         return Error::not_found(e.message).hint(
             "create the CodeDeploy application and deployment group (the ECS console does for blue/green services), or name them with --codedeploy-app / --codedeploy-group",
         );
+    }
+    if e.message.contains("DeploymentLimitExceeded") {
+        // Another deployment of the group is in progress (a concurrent deploy): refused, nothing changed.
+        return Error::refused(e.message)
+            .hint("another CodeDeploy deployment of this service is in progress: wait for it, or stop it");
     }
     e
 }
