@@ -1,0 +1,247 @@
+//! The contract, checked from outside: each tool's main scenario run by the real binary with `--format
+//! json`, and the output validated by `check-jsonschema --schemafile schemas/v1/<tool>.json` (the committed
+//! schema, so a struct that writes what its schema does not allow fails here). And the chain the contract
+//! exists for: deploy-ecs's real JSON output fed to notify `--input`, whose webhook body carries
+//! `services` as objects.
+//!
+//! Services: docker-registry, moto and the venv from `scripts/test-services` (a missing one fails).
+
+use shipkit_e2e::tools::{run, unique, Registry, Run};
+use shipkit_testkit::http_sink::HttpSink;
+use shipkit_testkit::{service, venv_bin};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Validate `file` against the committed `schemas/v1/<schema>.json`; panics with the validator's words.
+fn conforms(file: &Path, schema: &str) {
+    let schema_file = shipkit_e2e::root().join("schemas/v1").join(format!("{schema}.json"));
+    let out = Command::new(venv_bin("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(&schema_file)
+        .arg(file)
+        .output()
+        .expect("check-jsonschema runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(
+        out.status.success(),
+        "{} does not conform to {}:\n{}{}\n{}",
+        file.display(),
+        schema_file.display(),
+        text(&out.stdout),
+        text(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
+}
+
+/// Run `tool args… --format json --output-file <dir>/<name>.json`; the file's path (the run must succeed).
+fn json_run(tool: &str, args: &[&str], dir: &Path, env: &[(&str, &str)], name: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.json"));
+    let file_arg = file.display().to_string();
+    let r: Run = run(
+        tool,
+        &[args, &["--format", "json", "--output-file", &file_arg]].concat(),
+        dir,
+        env,
+        DEADLINE,
+    );
+    assert_eq!(r.code(), 0, "{tool} {args:?}\n{}", r.show());
+    file
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.test")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.test")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn version_detect_json_conforms_to_its_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    std::fs::write(d.join("a.txt"), "a").unwrap();
+    git(d, &["add", "."]);
+    git(d, &["commit", "-qm", "feat: first"]);
+    git(d, &["tag", "v1.2.3"]);
+    std::fs::write(d.join("b.txt"), "b").unwrap();
+    git(d, &["add", "."]);
+    git(d, &["commit", "-qm", "fix: second"]);
+    let detect = json_run("version-detect", &[], d, &[], "detect");
+    conforms(&detect, "version-detect");
+    let explain = json_run("version-detect", &["explain"], d, &[], "explain");
+    conforms(&explain, "version-detect");
+    let next = json_run("version-detect", &["next"], d, &[], "next");
+    conforms(&next, "version-detect-next");
+}
+
+#[test]
+fn docker_tag_push_json_conforms_to_its_schemas() {
+    let registry = service("SHIPKIT_TEST_REGISTRY");
+    let reg = Registry::new(&registry);
+    let repo = unique("conform");
+    reg.put_image(&repo, "src", "conformance");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("docker");
+    std::fs::create_dir(&cfg).unwrap();
+    let cfg = cfg.display().to_string();
+    let env = [("DOCKER_CONFIG", cfg.as_str())];
+    let image = format!("{registry}/{repo}");
+    let retag = json_run(
+        "docker-tag-push",
+        &["retag", "--image", &image, "--from", "src", "--tags", "1.0.0,latest"],
+        dir.path(),
+        &env,
+        "retag",
+    );
+    conforms(&retag, "docker-tag-push");
+    let digest = json_run(
+        "docker-tag-push",
+        &["digest", &format!("{image}:1.0.0")],
+        dir.path(),
+        &env,
+        "digest",
+    );
+    conforms(&digest, "docker-tag-push-digest");
+    let dry = json_run(
+        "docker-tag-push",
+        &[
+            "retag",
+            "--image",
+            &image,
+            "--from",
+            "src",
+            "--tags",
+            "2.0.0",
+            "--dry-run",
+        ],
+        dir.path(),
+        &env,
+        "dry",
+    );
+    conforms(&dry, "docker-tag-push-dry-run");
+}
+
+/// A cluster with one service on `family:1`, through moto's JSON API (the test's own setup).
+fn ecs_service() -> (String, String) {
+    let cluster = unique("conf");
+    let family = format!("{cluster}-svc");
+    let call = |action: &str, body: serde_json::Value| {
+        let url = service("SHIPKIT_TEST_MOTO_URL");
+        let client = shipkit_core::http::Client::new(Duration::from_secs(30), shipkit_core::retry::Backoff::NONE);
+        let req = shipkit_core::http::Request::new("POST", &format!("{url}/"))
+            .header("X-Amz-Target", &format!("AmazonEC2ContainerServiceV20141113.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
+            )
+            .body(body.to_string());
+        let r = client.send_once(&req).unwrap();
+        assert_eq!(r.status, 200, "{action}: {}", r.text());
+    };
+    call("CreateCluster", serde_json::json!({"clusterName": cluster}));
+    call(
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
+            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
+    );
+    call(
+        "CreateService",
+        serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
+            "desiredCount": 1, "launchType": "FARGATE"}),
+    );
+    (cluster, family)
+}
+
+fn aws_env(moto: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT_URL", moto.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/shipkit-test-aws-credentials".into(),
+        ),
+        ("SHIPKIT_POLL_INTERVAL", "0.2s".into()),
+    ]
+}
+
+#[test]
+fn deploy_ecs_json_conforms_and_notify_carries_its_services_as_objects() {
+    let (cluster, svc) = ecs_service();
+    let moto = service("SHIPKIT_TEST_MOTO_URL");
+    let env = aws_env(&moto);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("reg.test/{svc}:2.0.0");
+    let deploy = json_run(
+        "deploy-ecs",
+        &[
+            "deploy",
+            "-c",
+            &cluster,
+            "-s",
+            &svc,
+            "--image",
+            &image,
+            "--version",
+            "2.0.0",
+            "--no-wait",
+        ],
+        dir.path(),
+        &env,
+        "deploy",
+    );
+    conforms(&deploy, "deploy-ecs-deploy");
+    let status = json_run(
+        "deploy-ecs",
+        &["status", "-c", &cluster, "-s", &svc],
+        dir.path(),
+        &env,
+        "status",
+    );
+    conforms(&status, "deploy-ecs-status");
+
+    // The chain: deploy-ecs's own file into notify --input; the webhook body's services are objects.
+    let sink = HttpSink::start();
+    let to = format!("webhook+{}/hook", sink.url());
+    let deploy_arg = deploy.display().to_string();
+    let notify = json_run(
+        "notify",
+        &["--to", &to, "--input", &deploy_arg, "--status", "succeeded"],
+        dir.path(),
+        &[],
+        "notify",
+    );
+    conforms(&notify, "notify");
+    let requests = sink.requests();
+    assert_eq!(requests.len(), 1, "one webhook request");
+    let body: serde_json::Value = serde_json::from_str(&requests[0].body_text()).unwrap();
+    let first = &body["services"][0];
+    assert!(first.is_object(), "services[0] is not an object: {body}");
+    assert_eq!(first["service"], svc.as_str(), "{body}");
+    assert_eq!(first["status"], "updated", "{body}");
+    assert!(
+        first["task_definition_arn"]
+            .as_str()
+            .is_some_and(|a| a.contains(&format!("{svc}:2"))),
+        "{body}"
+    );
+}
