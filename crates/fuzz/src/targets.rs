@@ -88,6 +88,34 @@ pub const ALL: &[Target] = &[
         run: retry_after,
     },
     Target {
+        name: "contract_inputs",
+        about: "--input files (shipkit-core contract Inputs): JSON, env and dotenv forms, typed reads",
+        dictionary: &[
+            "export ",
+            "SHIPKIT_",
+            "=",
+            "'",
+            "'\\''",
+            "\"",
+            "\\",
+            "\n",
+            "#",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            "SERVICES=",
+            "STATUS=",
+            "[{\"service\":\"web\"}]",
+            "null",
+            "true",
+            "18446744073709551616",
+        ],
+        max_len: 4096,
+        run: contract_inputs,
+    },
+    Target {
         name: "config",
         about: "shipkit.yml (shipkit-core config): YAML, ${VAR} expansion, every section",
         dictionary: &[
@@ -380,6 +408,45 @@ fn retry_after(data: &[u8]) {
     let _ = response.retry_after();
     retry_after_bounded(&s);
     assert!(response.is_transient());
+}
+
+fn contract_inputs(data: &[u8]) {
+    use shipkit_core::contract::{Contract, DeployOutputs, Inputs, ServiceOutcome, VersionOutputs};
+    let s = text(data);
+    let mut inputs = Inputs::default();
+    if let Err(e) = inputs.merge_text(&s, "fuzz.env") {
+        return error_with_code(&e, &[ExitCode::Usage]);
+    }
+    // Typed reads: a value of the wrong type is a one-line usage error, never a panic.
+    if let Err(e) = inputs.value::<Vec<ServiceOutcome>>("services") {
+        error_with_code(&e, &[ExitCode::Usage]);
+    }
+    if let Err(e) = DeployOutputs::from_inputs(&inputs) {
+        error_with_code(&e, &[ExitCode::Usage]);
+    }
+    if let Err(e) = VersionOutputs::from_inputs(&inputs) {
+        error_with_code(&e, &[ExitCode::Usage]);
+    }
+    // notify's reading of services: always objects, each with the name it was given.
+    for svc in notify::settings::services(&inputs) {
+        let _ = svc.service.len();
+    }
+    // What parsed writes back and reads back the same (the env form round-trips through the parser).
+    if let Ok(Some(services)) = inputs.value::<Vec<ServiceOutcome>>("services") {
+        let written = DeployOutputs {
+            services: services.clone(),
+            ..DeployOutputs::default()
+        };
+        let env = written
+            .to_outputs()
+            .expect("a struct serializes")
+            .render_env("SHIPKIT_");
+        let mut back = Inputs::default();
+        back.merge_text(&env, "round trip")
+            .expect("the env form written reads back");
+        let again: Vec<ServiceOutcome> = back.value("services").expect("typed").unwrap_or_default();
+        assert_eq!(again, services, "services changed through the env form:\n{env}");
+    }
 }
 
 fn config(data: &[u8]) {

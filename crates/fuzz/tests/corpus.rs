@@ -35,6 +35,7 @@ macro_rules! target_tests {
 }
 
 target_tests!(
+    contract_inputs,
     version_tag,
     image_reference,
     notify_target,
