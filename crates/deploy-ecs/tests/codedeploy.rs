@@ -278,6 +278,13 @@ fn a_missing_codedeploy_application_is_one_line_and_changes_nothing() {
     );
     assert!(err.contains(&s.app()), "names the application it looked for: {err}");
     assert!(s.current_td().ends_with(":1"));
+    // Checked before the first side effect: no revision was registered for nothing.
+    let families = call("ListTaskDefinitions", json!({"familyPrefix": s.service}));
+    assert_eq!(
+        families["taskDefinitionArns"].as_array().map(Vec::len),
+        Some(1),
+        "no revision registered: {families}"
+    );
 }
 
 #[test]

@@ -41,6 +41,23 @@ pub async fn create(client: &Client, application: &str, group: &str, appspec: &s
         .ok_or_else(|| Error::remote("CodeDeploy CreateDeployment returned no deployment id"))
 }
 
+/// GetDeploymentGroup: the application and deployment group exist (checked before anything is registered).
+pub async fn check_group(client: &Client, application: &str, group: &str) -> Result<()> {
+    client
+        .get_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .send()
+        .await
+        .map_err(|e| {
+            missing(sdk_error(
+                &format!("CodeDeploy GetDeploymentGroup ({application}/{group})"),
+                e,
+            ))
+        })?;
+    Ok(())
+}
+
 /// A missing application or deployment group is "not found" (exit 12), with the flags that name them; a
 /// deployment already in progress in the group is "refused" (exit 10).
 fn missing(e: Error) -> Error {

@@ -93,6 +93,9 @@ pub(crate) async fn plan(aws: &Aws, target: &Target, req: &Request) -> Result<Ve
         if s.controller == "CODE_DEPLOY" {
             // CodeDeploy needs the container and port of its load balancer: checked before registering.
             crate::codedeploy::traffic_target(s)?;
+            let (app, group) = &req.codedeploy;
+            let names = crate::codedeploy::names(&target.cluster, &s.name, app.as_deref(), group.as_deref());
+            crate::codedeploy::api::check_group(&aws.codedeploy, &names.application, &names.group).await?;
         }
     }
     let plans: Vec<Result<Plan>> =
