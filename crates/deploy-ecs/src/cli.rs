@@ -79,7 +79,7 @@ pub struct AwsArgs {
 pub enum Command {
     /// Register a new revision with the image, update the service(s), wait until stable, roll back on failure.
     #[command(after_long_help = long_help())]
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Run a one-off task (e.g. migrations) from a service's (or a given) task definition, wait, exit with its code
     /// (a SIGINT/SIGTERM stops the task: StopTask).
     #[command(after_long_help = long_help())]
@@ -237,6 +237,18 @@ pub struct DeployArgs {
     /// Deploy even when the service runs a newer version.
     #[arg(long, env = "SHIPKIT_ALLOW_DOWNGRADE")]
     pub allow_downgrade: bool,
+    /// Deploy only an image whose signed provenance (docker-tag-push --provenance-key) verifies with a
+    /// trusted key (deploy.require_provenance in shipkit.yml, or --trusted-key); refused with exit 10.
+    #[arg(long, env = "SHIPKIT_REQUIRE_PROVENANCE")]
+    pub require_provenance: bool,
+    /// A trusted public key file (SPKI PEM) for --require-provenance; repeatable.
+    #[arg(
+        long = "trusted-key",
+        value_name = "FILE",
+        env = "SHIPKIT_TRUSTED_KEY",
+        value_delimiter = ','
+    )]
+    pub trusted_keys: Vec<String>,
     /// Do not roll back when the deployment fails.
     #[arg(long, env = "SHIPKIT_NO_ROLLBACK")]
     pub no_rollback: bool,

@@ -23,6 +23,7 @@ pub mod commands;
 pub mod engine;
 pub mod model;
 pub mod phase;
+pub mod provenance;
 pub mod settings;
 pub mod taskdef;
 pub mod tdcheck;

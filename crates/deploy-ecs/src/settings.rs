@@ -26,6 +26,8 @@ pub struct Target {
     pub timeout_given: bool,
     /// CodeDeploy application and deployment group from shipkit.yml (flags override them).
     pub codedeploy: (Option<String>, Option<String>),
+    /// `deploy`: the provenance the image must have (`--require-provenance`, `deploy.require_provenance`).
+    pub provenance: Option<crate::provenance::Requirement>,
 }
 
 /// Everything a command needs besides its own arguments.
@@ -68,7 +70,14 @@ impl Settings {
                 environments,
             });
         }
-        let (target, region) = resolve(&cli.aws, cfg, services, need_services)?;
+        let (mut target, region) = resolve(&cli.aws, cfg, services, need_services)?;
+        if let Command::Deploy(a) = &cli.command {
+            target.provenance = crate::provenance::requirement(
+                a.require_provenance,
+                &a.trusted_keys,
+                cfg.deploy.require_provenance.as_ref(),
+            )?;
+        }
         validate_command(&cli.command, &target)?;
         let output = cli.common.output_options();
         // Where the outputs go is checked before anything changes: a finished deploy always reports.
@@ -265,6 +274,7 @@ pub fn resolve(
                 env.codedeploy_app.clone().or(cfg.deploy.codedeploy_app.clone()),
                 env.codedeploy_group.clone().or(cfg.deploy.codedeploy_group.clone()),
             ),
+            provenance: None,
         },
         region,
     ))

@@ -229,6 +229,41 @@ pub const ALL: &[Target] = &[
         run: docker_save_archive,
     },
     Target {
+        name: "provenance_envelope",
+        about: "DSSE provenance envelopes from a registry, verified at deploy (shipkit-core provenance verify.rs)",
+        dictionary: &[
+            "{\"payloadType\":\"application/vnd.in-toto+json\",",
+            "\"payload\":\"",
+            "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEifQ==",
+            "\"signatures\":[{\"keyid\":\"\",\"sig\":\"",
+            "AAAA",
+            "=",
+            "\"}]}",
+            "[",
+            "{",
+            "}",
+        ],
+        max_len: 64 * 1024,
+        run: provenance_envelope,
+    },
+    Target {
+        name: "referrer_list",
+        about: "referrers lists and referrer manifests a registry returns (shipkit-core registry/referrers.rs)",
+        dictionary: &[
+            "{\"schemaVersion\":2,\"manifests\":[",
+            "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:",
+            "\"artifactType\":\"application/vnd.dsse.envelope.v1+json\"",
+            "\"subject\":{\"digest\":\"sha256:",
+            "\"size\":",
+            "0123456789abcdef",
+            "}",
+            "]",
+            ",",
+        ],
+        max_len: 64 * 1024,
+        run: referrer_list,
+    },
+    Target {
         name: "www_authenticate",
         about: "WWW-Authenticate challenges (docker-tag-push auth.rs)",
         dictionary: &[
@@ -514,6 +549,38 @@ fn docker_save_archive(data: &[u8]) {
         Err(e) => error_with_code(&e, &[ExitCode::Failure]),
     }
     let _ = std::fs::remove_file(&path);
+}
+
+/// A fixed trusted key (made with `openssl genpkey -algorithm ed25519`; its private half was thrown away).
+const FUZZ_TRUSTED_KEY: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA9P8XgBEH8FlWUkt0iCg3mS+i6Cx0HyhZmZd1tslY5VQ=
+-----END PUBLIC KEY-----
+";
+
+fn provenance_envelope(data: &[u8]) {
+    use shipkit_core::provenance::keys::PublicKey;
+    use shipkit_core::provenance::verify::{verify, Policy};
+    let policy = Policy {
+        trusted_keys: vec![PublicKey::from_pem(FUZZ_TRUSTED_KEY, "fuzz key").expect("fuzz key")],
+        ..Policy::default()
+    };
+    let digest = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
+    match verify(data, digest, &policy) {
+        Ok(v) => panic!("an envelope without the private key verified: {v:?}"),
+        Err(e) => error_with_code(&e, &[ExitCode::Refused]),
+    }
+}
+
+fn referrer_list(data: &[u8]) {
+    use shipkit_core::registry::referrers::{parse_list, MAX_REFERRERS};
+    match parse_list(data, "fuzz") {
+        Ok(list) => assert!(list.len() <= MAX_REFERRERS),
+        Err(e) => error_with_code(&e, &[ExitCode::Remote]),
+    }
+    if let Ok(m) = shipkit_core::registry::Manifest::from_bytes(data.to_vec(), None) {
+        let _ = m.subject();
+        let _ = m.artifact_type();
+    }
 }
 
 fn www_authenticate(data: &[u8]) {

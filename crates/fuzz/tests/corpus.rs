@@ -44,6 +44,8 @@ target_tests!(
     config,
     taskdef_json,
     registry_manifest,
+    provenance_envelope,
+    referrer_list,
     www_authenticate,
     dockerignore,
     docker_save_archive,

@@ -29,7 +29,7 @@ mod image;
 mod notify;
 mod version;
 
-pub use deploy::{DeployConfig, EnvironmentConfig};
+pub use deploy::{DeployConfig, EnvironmentConfig, RequireProvenanceConfig};
 pub use expand::Section;
 pub use image::ImageConfig;
 pub use notify::NotifyConfig;

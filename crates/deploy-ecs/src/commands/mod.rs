@@ -53,7 +53,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
     // `deploy` handles a signal itself (rollback, outputs with status `cancelled`); the other commands
     // stop where they are and exit 130/143.
     let r = match command {
-        Command::Deploy(a) => deploy::deploy(&aws, target, a, out).await.map(|_| 0),
+        Command::Deploy(a) => deploy::deploy(&aws, target, *a, out).await.map(|_| 0),
         // `run` stops its task on a signal (StopTask) before exiting 130/143.
         Command::Run(a) => run::run(&aws, target, a, out).await,
         Command::Rollback(a) => until_cancelled("rollback", rollback::rollback(&aws, target, a, out))

@@ -135,6 +135,7 @@ async fn row(
         stage: current.and_then(|d| d.stage.clone()),
         deployment_status: current.map(|d| d.status.clone()),
         hook: current.and_then(|d| d.awaiting_hook()).map(|h| h.id.clone()),
+        provenance: tag(crate::provenance::TAG_PROVENANCE),
     })
 }
 
@@ -198,12 +199,30 @@ pub fn align(table: &[Vec<String>]) -> String {
         .collect()
 }
 
+/// `verified:<keyid>` → `verified (key 1a2b3c4d5e6f)`; `-` when the revision was not checked.
+fn provenance_text(tag: Option<&str>) -> String {
+    match tag.and_then(|t| t.strip_prefix("verified:")) {
+        Some(key) => format!("verified (key {})", key.chars().take(12).collect::<String>()),
+        None => "-".into(),
+    }
+}
+
 fn status_table(rows: &[ServiceStatus]) -> String {
     if rows.is_empty() {
         return "no services\n".into();
     }
     let head = [
-        "SERVICE", "VERSION", "COMMIT", "REVISION", "RUNNING", "DEPLOYED", "LOCK", "STRATEGY", "STAGE", "IMAGE",
+        "SERVICE",
+        "VERSION",
+        "COMMIT",
+        "REVISION",
+        "RUNNING",
+        "DEPLOYED",
+        "LOCK",
+        "STRATEGY",
+        "STAGE",
+        "PROVENANCE",
+        "IMAGE",
     ];
     let mut table: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
@@ -222,6 +241,7 @@ fn status_table(rows: &[ServiceStatus]) -> String {
             lock_text(r.lock.as_ref()),
             dash(&r.strategy),
             stage_text(r),
+            provenance_text(r.provenance.as_deref()),
             dash(&r.image),
         ]);
     }

@@ -21,6 +21,25 @@ pub struct DeployConfig {
     /// CodeDeploy deployment group of `CODE_DEPLOY` services (default `DgpECS-<cluster>-<service>`).
     #[serde(default)]
     pub codedeploy_group: Option<String>,
+    /// Deploy only images with signed provenance (`deploy-ecs deploy`; present = required).
+    #[serde(default)]
+    pub require_provenance: Option<RequireProvenanceConfig>,
+}
+
+/// `deploy.require_provenance`: who may have built what `deploy-ecs deploy` deploys.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequireProvenanceConfig {
+    /// Public keys (SPKI PEM text, or the path of a PEM file) whose signature is accepted.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// The source repository the image must be built from, as CI reports it
+    /// (`https://github.com/acme/app`); absent = any.
+    #[serde(default)]
+    pub source_repository: Option<String>,
+    /// Branches (`main`) or full refs (`refs/tags/v1.2.3`) the image may be built from; empty = any.
+    #[serde(default)]
+    pub branches: Vec<String>,
 }
 
 /// One environment (`staging`, `production`).

@@ -214,6 +214,10 @@ pub struct ServiceStatus {
     /// A PAUSE hook awaiting `deploy-ecs continue`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<String>,
+    /// `verified:<keyid>` when the running revision was deployed with `--require-provenance` (the key id
+    /// whose signed provenance verified); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
 }
 
 /// A lock or pin on a service (ECS tags).

@@ -77,7 +77,7 @@ pub fn artifact_manifest(artifact_type: &str, blob: &Descriptor, subject: &Descr
 }
 
 /// Parse a referrers list (an OCI index), bounded.
-fn parse_list(body: &[u8], what: &str) -> Result<Vec<Descriptor>> {
+pub fn parse_list(body: &[u8], what: &str) -> Result<Vec<Descriptor>> {
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| Error::remote(format!("{what}: the referrers list is not JSON: {e}")))?;
     let count = v.get("manifests").and_then(Value::as_array).map_or(0, Vec::len);

@@ -39,7 +39,17 @@ pub(crate) struct ServiceResult {
 /// Run `deploy`. Outputs are written however it ends: deployed, failed, refused or cancelled.
 pub async fn deploy(aws: &Aws, target: &Target, a: DeployArgs, out: &OutputOptions) -> Result<()> {
     let follow = crate::settings::follow_options(&a.wait, target, a.wait_until.as_deref(), !a.no_rollback)?;
-    let req = prepare::Request::from_args(&a, target).await?;
+    let mut req = prepare::Request::from_args(&a, target).await?;
+    if let Some(required) = &target.provenance {
+        // Before anything is registered: the digest that verified is the one deployed.
+        let checked = until_cancelled("deploy", crate::provenance::check(required, &req.image)).await?;
+        shipkit_core::term::success(&format!(
+            "provenance verified: {} built from {} at {} (key {})",
+            checked.image, checked.verified.source_repository, checked.verified.source_commit, checked.verified.key_id
+        ));
+        req.image = checked.image;
+        req.provenance = Some(checked.verified.key_id);
+    }
     // Nothing has changed before the updates (registered revisions are inert): a signal just stops.
     let ready = until_cancelled("deploy", prepare_and_register(aws, target, &a, &req, out)).await;
     // The pre-run task handles a signal itself (StopTask, then exit 130/143).

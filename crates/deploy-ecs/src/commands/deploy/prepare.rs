@@ -24,6 +24,8 @@ pub(crate) struct Request {
     pub concurrency: usize,
     /// CodeDeploy application / deployment group for CODE_DEPLOY services (None: the ECS convention).
     pub codedeploy: (Option<String>, Option<String>),
+    /// The key id whose signed provenance verified (`--require-provenance`).
+    pub provenance: Option<String>,
 }
 
 impl Request {
@@ -69,6 +71,7 @@ impl Request {
                 a.codedeploy_app.clone().or(target.codedeploy.0.clone()),
                 a.codedeploy_group.clone().or(target.codedeploy.1.clone()),
             ),
+            provenance: None,
         })
     }
 }

@@ -23,6 +23,10 @@ pub(crate) async fn register_all(aws: &Aws, req: &Request, plans: &[Plan]) -> Re
     if let Some(s) = &req.sha {
         tags.push(aws::tag(TAG_COMMIT, &taskdef::tag_value(s)));
     }
+    if let Some(key) = &req.provenance {
+        let value = format!("verified:{key}");
+        tags.push(aws::tag(crate::provenance::TAG_PROVENANCE, &taskdef::tag_value(&value)));
+    }
     let registered: Vec<Result<Option<String>>> = futures_util::stream::iter(plans.iter().map(|p| {
         let mut tags = tags.clone();
         // What served before: `rollback` without --to goes back to it when ECS has no record.
