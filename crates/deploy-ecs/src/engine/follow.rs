@@ -4,7 +4,7 @@
 //! roll back (StopServiceDeployment ROLLBACK) and wait for ECS's rollback — never a second deployment.
 
 use super::state::{judge, progress_line, reached, ServiceDeployment, Verdict};
-use crate::model::{EcsApi, Outcome, Progress, WaitOptions, CANCEL_GRACE};
+use crate::model::{EcsApi, Outcome, Progress, TaskState, WaitOptions, CANCEL_GRACE};
 use shipkit_core::time::human_duration;
 use shipkit_core::{ExitCode, Result};
 use std::collections::BTreeSet;
@@ -178,18 +178,7 @@ pub async fn follow<A: EngineApi>(
         if last.is_none() {
             timeout = effective_timeout(opts, &d);
             api.begin_phase(timeout, true);
-            let extra = d.plan.deliberate_wait();
-            if !opts.timeout_explicit && !extra.is_zero() {
-                progress.line(
-                    service,
-                    &format!(
-                        "timeout {}: {} plus {} ECS waits on purpose (bake time, traffic-shift holds)",
-                        human_duration(timeout),
-                        human_duration(opts.wait.timeout),
-                        human_duration(extra)
-                    ),
-                );
-            }
+            announce_timeout(service, progress, opts, &d, timeout);
         }
         let now = api.elapsed();
         let waited = now.saturating_sub(start);
@@ -202,45 +191,17 @@ pub async fn follow<A: EngineApi>(
             }
         }
         match verdict {
-            Verdict::Succeeded => return done(Followed::Finished(Outcome::Deployed), last, timeout),
-            Verdict::RolledBack { reason } => {
-                return done(Followed::Finished(Outcome::RolledBack { reason }), last, timeout)
-            }
-            Verdict::RollbackFailed { reason } => {
-                let outcome = Outcome::RollbackFailed {
-                    reason: "ECS rolled the deployment back".into(),
-                    rollback_reason: reason,
-                };
-                return done(Followed::Finished(outcome), last, timeout);
-            }
-            Verdict::Stopped { reason, replaced } => {
-                if replaced {
-                    progress.line(
-                        service,
-                        "another deployment took over: not rolling back (that would undo it)",
-                    );
-                }
-                // "is gone: replaced by" is what the deploy's race handling looks for.
-                let reason = if replaced {
-                    format!(
-                        "deployment {} is gone: replaced by another deployment (ECS: {reason})",
-                        d.short_id()
-                    )
-                } else {
-                    format!("ECS stopped the deployment: {reason}")
-                };
-                let outcome = Outcome::Failed {
-                    reason,
-                    code: ExitCode::Failure,
-                };
-                return done(Followed::Finished(outcome), last, timeout);
-            }
+            Verdict::Running => {}
             Verdict::RollingBack { reason } => {
                 progress.line(service, &format!("ECS is rolling back: {reason}; waiting for it"));
                 let f = wait_rollback(api, arn, reason, false, opts, &mut printer).await;
                 return done(f.0, f.1.or(last), timeout);
             }
-            Verdict::Running => {}
+            ended => {
+                if let Some(outcome) = ended_outcome(ended, &d, service, progress) {
+                    return done(Followed::Finished(outcome), last, timeout);
+                }
+            }
         }
         // deploy-ecs's own early signal: new tasks stopping (the crash loop the circuit breaker misses).
         let stopped = match api.stopped_tasks(cluster, deployment_id).await {
@@ -250,36 +211,8 @@ pub async fn follow<A: EngineApi>(
                 return done(f.0, f.1.or(last), timeout);
             }
         };
-        let mut newest = None;
-        for t in stopped {
-            if seen_stopped.insert(t.arn.clone()) {
-                let line = t.describe();
-                progress.line(service, &line);
-                newest = Some(line);
-            }
-        }
-        let failure = if seen_stopped.len() >= opts.wait.max_task_failures.max(1) {
-            Some((
-                format!(
-                    "{} new task(s) stopped: {}",
-                    seen_stopped.len(),
-                    newest.unwrap_or_default()
-                ),
-                false,
-            ))
-        } else if waited >= timeout {
-            Some((
-                format!(
-                    "deployment {} not stable after {}: {}",
-                    d.short_id(),
-                    human_duration(timeout),
-                    progress_line(&d, waited, timeout)
-                ),
-                true,
-            ))
-        } else {
-            None
-        };
+        let newest = note_new_stopped(stopped, &mut seen_stopped, service, progress);
+        let failure = own_failure(seen_stopped.len(), newest, opts, &d, waited, timeout);
         if let Some((reason, timed_out)) = failure {
             let f = our_rollback(api, service, arn, reason, timed_out, opts, &mut printer).await;
             return done(f.0, f.1.or(last), timeout);
@@ -289,6 +222,111 @@ pub async fn follow<A: EngineApi>(
             .min(printer.until_heartbeat(api.elapsed()))
             .min(timeout.saturating_sub(waited));
         api.sleep(pause.max(Duration::from_millis(10))).await;
+    }
+}
+
+/// Say how the timeout was made when ECS waits on purpose (bake time, traffic-shift holds) and no
+/// timeout was given.
+fn announce_timeout(
+    service: &str,
+    progress: &dyn Progress,
+    opts: &FollowOptions,
+    d: &ServiceDeployment,
+    timeout: Duration,
+) {
+    let extra = d.plan.deliberate_wait();
+    if !opts.timeout_explicit && !extra.is_zero() {
+        progress.line(
+            service,
+            &format!(
+                "timeout {}: {} plus {} ECS waits on purpose (bake time, traffic-shift holds)",
+                human_duration(timeout),
+                human_duration(opts.wait.timeout),
+                human_duration(extra)
+            ),
+        );
+    }
+}
+
+/// The outcome of a verdict that ends following by itself (success, ECS's rollback, a stop); `None`
+/// while ECS runs or rolls back.
+fn ended_outcome(verdict: Verdict, d: &ServiceDeployment, service: &str, progress: &dyn Progress) -> Option<Outcome> {
+    Some(match verdict {
+        Verdict::Succeeded => Outcome::Deployed,
+        Verdict::RolledBack { reason } => Outcome::RolledBack { reason },
+        Verdict::RollbackFailed { reason } => Outcome::RollbackFailed {
+            reason: "ECS rolled the deployment back".into(),
+            rollback_reason: reason,
+        },
+        Verdict::Stopped { reason, replaced } => {
+            if replaced {
+                progress.line(
+                    service,
+                    "another deployment took over: not rolling back (that would undo it)",
+                );
+            }
+            // "is gone: replaced by" is what the deploy's race handling looks for.
+            let reason = if replaced {
+                format!(
+                    "deployment {} is gone: replaced by another deployment (ECS: {reason})",
+                    d.short_id()
+                )
+            } else {
+                format!("ECS stopped the deployment: {reason}")
+            };
+            Outcome::Failed {
+                reason,
+                code: ExitCode::Failure,
+            }
+        }
+        Verdict::Running | Verdict::RollingBack { .. } => return None,
+    })
+}
+
+/// Print each newly stopped task once; the description of the newest one.
+fn note_new_stopped(
+    stopped: Vec<TaskState>,
+    seen_stopped: &mut BTreeSet<String>,
+    service: &str,
+    progress: &dyn Progress,
+) -> Option<String> {
+    let mut newest = None;
+    for t in stopped {
+        if seen_stopped.insert(t.arn.clone()) {
+            let line = t.describe();
+            progress.line(service, &line);
+            newest = Some(line);
+        }
+    }
+    newest
+}
+
+/// deploy-ecs's own failure signals: too many new tasks stopped, or the timeout passed (`true`).
+fn own_failure(
+    stopped: usize,
+    newest: Option<String>,
+    opts: &FollowOptions,
+    d: &ServiceDeployment,
+    waited: Duration,
+    timeout: Duration,
+) -> Option<(String, bool)> {
+    if stopped >= opts.wait.max_task_failures.max(1) {
+        Some((
+            format!("{stopped} new task(s) stopped: {}", newest.unwrap_or_default()),
+            false,
+        ))
+    } else if waited >= timeout {
+        Some((
+            format!(
+                "deployment {} not stable after {}: {}",
+                d.short_id(),
+                human_duration(timeout),
+                progress_line(d, waited, timeout)
+            ),
+            true,
+        ))
+    } else {
+        None
     }
 }
 
