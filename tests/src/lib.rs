@@ -222,7 +222,7 @@ pub fn elf_has_interpreter(bytes: &[u8]) -> bool {
     assert!(bytes.len() > 64 && &bytes[..4] == b"\x7fELF", "not an ELF file");
     assert_eq!(bytes[4], 2, "not a 64-bit ELF file");
     let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| usize::try_from(u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap())).unwrap();
     let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
     (0..phnum).any(|i| {
         let o = phoff + i * phentsize;

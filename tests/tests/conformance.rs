@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const DEADLINE: Duration = Duration::from_secs(120);
+const DEADLINE: Duration = Duration::from_mins(2);
 
 /// Validate `file` against the committed `schemas/v1/<schema>.json`; panics with the validator's words.
 fn conforms(file: &Path, schema: &str) {

@@ -94,7 +94,7 @@ fn reset_mid_publish_gives_an_exact_published_and_not_published_report() {
             "json",
         ],
         cfg.path(),
-        Duration::from_secs(120),
+        Duration::from_mins(2),
     );
     assert_eq!(r.code(), 11, "{}", r.show());
     one_error_line(&r, "docker-tag-push");
@@ -129,7 +129,7 @@ fn reset_mid_publish_gives_an_exact_published_and_not_published_report() {
             "1.0.0,stable,edge",
         ],
         cfg.path(),
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     );
     assert_eq!(again.code(), 0, "{}", again.show());
     assert!(reg.digest(&repo, "stable").is_some());
@@ -186,7 +186,7 @@ fn notify_through(proxy: &FaultProxy, extra: &[&str]) -> (Run, Vec<&'static str>
         &args,
         dir.path(),
         &[("SHIPKIT_NOTIFY_MAX_WAIT", "1s"), ("GITHUB_ACTIONS", "true")],
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     );
     (r, secrets)
 }
@@ -357,7 +357,7 @@ fn a_hung_describe_services_after_the_update_ends_by_the_deploy_timeout() {
             "--timeout",
             "5s",
         ],
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     );
     assert!(
         !r.killed,
@@ -412,8 +412,8 @@ fn sigterm_while_a_registry_request_hangs_reports_exactly_what_is_published() {
         &["retag", "--image", &image, "--from", "src", "--tags", &tags.join(",")],
         dir.path(),
         &[("DOCKER_CONFIG", cfg_path.as_str()), ("SHIPKIT_RETRIES", "3")],
-        Duration::from_secs(60),
-        Some(Duration::from_millis(3000)),
+        Duration::from_mins(1),
+        Some(Duration::from_secs(3)),
     );
     assert!(!r.killed, "{}", r.show());
     assert_eq!(r.code(), 143, "{}", r.show());

@@ -105,7 +105,7 @@ fn to_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
                 failed_tasks: d.failed_tasks(),
                 rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
                 rollout_reason: d.rollout_state_reason().map(String::from),
-                created_at: d.created_at().map(|t| t.secs()),
+                created_at: d.created_at().map(aws_smithy_types::DateTime::secs),
             })
             .collect(),
         events: s
@@ -280,7 +280,7 @@ impl Aws {
         self.client
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+            .set_tag_keys(Some(keys.iter().map(std::string::ToString::to_string).collect()))
             .send()
             .await
             .map_err(|e| sdk_error(&format!("UntagResource {arn}"), e))?;

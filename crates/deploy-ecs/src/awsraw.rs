@@ -45,8 +45,7 @@ impl RawAws {
             .map_err(|e| Error::auth(format!("no AWS credentials: {e}")))?;
         let region = conf
             .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into());
+            .map_or_else(|| "us-east-1".into(), std::string::ToString::to_string);
         let backoff = shipkit_core::retry::Backoff {
             attempts: c.max_attempts.clamp(1, 3),
             ..Default::default()

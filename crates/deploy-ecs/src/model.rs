@@ -396,7 +396,7 @@ pub async fn wait_deployment<A: EcsApi>(
                 reason: format!(
                     "{} new task(s) stopped: {}",
                     seen_stopped.len(),
-                    stopped_reasons.last().map(String::as_str).unwrap_or("")
+                    stopped_reasons.last().map_or("", String::as_str)
                 ),
                 ecs_rollback: None,
                 replaced: false,
@@ -439,7 +439,7 @@ fn with_stopped(reason: String, stopped: &[String]) -> String {
 /// The poll interval with ±20% jitter.
 fn jittered(base: Duration, attempt: u64) -> Duration {
     let r = shipkit_core::retry::cheap_random().wrapping_add(attempt) % 401; // 0..=400
-    let factor = 0.8 + (r as f64) / 1000.0;
+    let factor = 0.8 + f64::from(u32::try_from(r).unwrap_or(400)) / 1000.0;
     base.mul_f64(factor)
 }
 

@@ -54,9 +54,12 @@ pub fn requirement(
     let allowed_refs = config
         .branches
         .iter()
-        .map(|b| match b.starts_with("refs/") {
-            true => b.clone(),
-            false => format!("refs/heads/{b}"),
+        .map(|b| {
+            if b.starts_with("refs/") {
+                b.clone()
+            } else {
+                format!("refs/heads/{b}")
+            }
         })
         .collect();
     let policy = Policy {

@@ -84,36 +84,33 @@ pub fn apply(
         .collect();
     let repo = repository(image);
     let defs = td.container_definitions.get_or_insert_with(Vec::new);
-    let targets: Vec<usize> = match container {
-        Some(name) => {
-            let i = defs
-                .iter()
-                .position(|c| c.name.as_deref() == Some(name))
-                .ok_or_else(|| {
-                    Error::usage(format!(
-                        "container `{name}` is not in task definition {td_name} (it has: {})",
-                        names.join(", ")
-                    ))
-                    .hint("pass --container with one of those names")
-                })?;
-            vec![i]
-        }
-        None => {
-            let v: Vec<usize> = defs
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| c.image.as_deref().map(repository) == Some(repo))
-                .map(|(i, _)| i)
-                .collect();
-            if v.is_empty() {
-                return Err(Error::usage(format!(
-                    "no container of task definition {td_name} runs an image from {repo} (containers: {})",
+    let targets: Vec<usize> = if let Some(name) = container {
+        let i = defs
+            .iter()
+            .position(|c| c.name.as_deref() == Some(name))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "container `{name}` is not in task definition {td_name} (it has: {})",
                     names.join(", ")
                 ))
-                .hint("pass --container NAME to choose the container that gets the new image"));
-            }
-            v
+                .hint("pass --container with one of those names")
+            })?;
+        vec![i]
+    } else {
+        let v: Vec<usize> = defs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.image.as_deref().map(repository) == Some(repo))
+            .map(|(i, _)| i)
+            .collect();
+        if v.is_empty() {
+            return Err(Error::usage(format!(
+                "no container of task definition {td_name} runs an image from {repo} (containers: {})",
+                names.join(", ")
+            ))
+            .hint("pass --container NAME to choose the container that gets the new image"));
         }
+        v
     };
     let mut diff = Vec::new();
     for i in targets {
@@ -193,7 +190,7 @@ pub fn split_command(s: &str) -> Result<Vec<String>> {
             (Some(q), c) if c == q => quote = None,
             (Some('"'), '\\') => {
                 if let Some(n) = chars.next() {
-                    cur.push(n)
+                    cur.push(n);
                 }
             }
             (Some(_), c) => cur.push(c),

@@ -71,7 +71,7 @@ fn check_value(v: &Value, member: &Schema<'_>, key: &str, at: &str, origin: &str
                 match (nested(key), member.member()) {
                     (Some(s), _) => check_struct(item, s, &item_at, origin)?,
                     (None, Some(m)) if m.shape_type() != ShapeType::Structure => {
-                        check_value(item, m, key, &item_at, origin)?
+                        check_value(item, m, key, &item_at, origin)?;
                     }
                     _ => {}
                 }

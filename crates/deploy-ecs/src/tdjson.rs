@@ -195,7 +195,7 @@ fn walk(path: &str, before: &Value, after: &Value, depth: usize, out: &mut Vec<C
             path: path.to_string(),
             before: Some(before.clone()),
             after: Some(after.clone()),
-        })
+        });
     };
     if depth >= MAX_DEPTH {
         return changed(out);

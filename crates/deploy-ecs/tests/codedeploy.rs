@@ -102,10 +102,10 @@ impl CdService {
         let image = format!("reg.test/{}:{tag}", self.service);
         let mut v: Vec<String> = ["deploy", "-c", &self.cluster, "-s", &self.service, "--image", &image]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
-        v.extend(["--format", "json"].iter().map(|s| s.to_string()));
-        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(["--format", "json"].iter().map(std::string::ToString::to_string));
+        v.extend(extra.iter().map(std::string::ToString::to_string));
         v
     }
 

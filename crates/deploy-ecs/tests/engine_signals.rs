@@ -21,7 +21,7 @@ fn paused_blue_green(bake_minutes: u32) -> Value {
 }
 
 fn args(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    v.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// `kill -SIG pid`, then the process's output; it must end within 5 s (CI's grace period).

@@ -147,7 +147,7 @@ fn world_with(task_role_exists: bool, group_exists: bool, image_pushed: bool) ->
     if group_exists {
         create_log_group(&group);
     }
-    let tg_name: String = id.chars().filter(|c| c.is_ascii_alphanumeric()).take(24).collect();
+    let tg_name: String = id.chars().filter(char::is_ascii_alphanumeric).take(24).collect();
     let target_group = create_target_group(&tg_name);
     let g = group.clone();
     let registry = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");

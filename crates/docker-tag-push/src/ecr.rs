@@ -42,12 +42,10 @@ impl TempDockerConfig {
         }
         let base = std::env::var_os("RUNNER_TEMP")
             .filter(|d| !d.is_empty() && Path::new(d).is_dir())
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+            .map_or_else(std::env::temp_dir, PathBuf::from);
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+            .map_or(0, |d| d.subsec_nanos());
         let dir = base.join(format!("shipkit-docker-config-{}-{nanos:x}", std::process::id()));
         let guard = TempDockerConfig { dir };
         create_private_dir(&guard.dir).map_err(|e| {

@@ -66,7 +66,7 @@ impl Versions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<Version>>> {
-        self.by_digest.lock().unwrap_or_else(|p| p.into_inner())
+        self.by_digest.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

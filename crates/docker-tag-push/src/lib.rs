@@ -48,9 +48,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     let (outputs, text, err) = match &cli.command {
         None => {
             let push = PushSettings::resolve(&cli.push, &settings)?;
-            match push.by_digest {
-                true => commands::by_digest::run(&push, opts)?,
-                false => commands::push::run(&push, opts)?,
+            if push.by_digest {
+                commands::by_digest::run(&push, opts)?
+            } else {
+                commands::push::run(&push, opts)?
             }
         }
         Some(Cmd::Retag(a)) => commands::retag::run(&RetagSettings::resolve(a)?, opts)?,

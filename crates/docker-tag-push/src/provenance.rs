@@ -145,8 +145,7 @@ fn facts(spec: &BuildSpec, ci: &CiContext) -> Result<BuildFacts> {
 fn shown_path(dockerfile: &Path, context: &Path) -> String {
     dockerfile
         .strip_prefix(context)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| dockerfile.to_path_buf())
+        .map_or_else(|_| dockerfile.to_path_buf(), PathBuf::from)
         .display()
         .to_string()
 }

@@ -242,7 +242,7 @@ fn wait_with_grace(worker: std::thread::JoinHandle<()>) -> Option<std::thread::R
 }
 
 fn lock(r: &Mutex<Report>) -> MutexGuard<'_, Report> {
-    r.lock().unwrap_or_else(|p| p.into_inner())
+    r.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A copy of an error for another tag (errors are not `Clone`: they may carry a hint).

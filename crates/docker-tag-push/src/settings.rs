@@ -424,12 +424,15 @@ pub fn index_spec(a: &IndexArgs, config: &Config) -> Result<crate::index::IndexS
         .ok_or_else(|| Error::usage("no image repository given").hint("pass --image REGISTRY/NAME"))?;
     let sources = split_list(&a.from)
         .iter()
-        .map(|f| match f.starts_with("sha256:") {
-            true => Reference::parse(f).map(|r| ImageRef {
-                repo: first.clone(),
-                reference: r,
-            }),
-            false => ImageRef::parse(f, None),
+        .map(|f| {
+            if f.starts_with("sha256:") {
+                Reference::parse(f).map(|r| ImageRef {
+                    repo: first.clone(),
+                    reference: r,
+                })
+            } else {
+                ImageRef::parse(f, None)
+            }
         })
         .collect::<Result<Vec<_>>>()?;
     let mut tags = if a.tags.is_empty() {

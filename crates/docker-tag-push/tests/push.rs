@@ -241,11 +241,11 @@ fn registry_killed_during_the_docker_push_is_a_failure_not_a_success() {
     // ~24 MB of incompressible bytes so that the upload takes a moment.
     let mut bytes = vec![0u8; 24 * 1024 * 1024];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for b in bytes.iter_mut() {
+    for b in &mut bytes {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        *b = x as u8;
+        *b = x.to_le_bytes()[0];
     }
     std::fs::write(dir.path().join("big"), bytes).unwrap();
     let env = Env::with_docker();

@@ -411,11 +411,11 @@ fn promote_streams_a_large_layer_from_an_authenticated_registry_to_another() {
     let repo = unique("stream");
     let mut layer = vec![0u8; 12 * 1024 * 1024];
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for b in layer.iter_mut() {
+    for b in &mut layer {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        *b = x as u8;
+        *b = x.to_le_bytes()[0];
     }
     let layer_digest = raw.put_blob(&repo, &layer);
     let config =

@@ -135,7 +135,7 @@ fn sigterm_before_publishing_starts_publishes_nothing() {
     proxy.rule(
         "GET",
         &format!("/v2/{repo}/manifests/sha256"),
-        Fault::Delay(Duration::from_millis(1000)),
+        Fault::Delay(Duration::from_secs(1)),
         1,
     );
     let env = Env::without_docker();
@@ -164,7 +164,7 @@ fn sigterm_during_the_docker_push_stops_before_any_tag() {
     proxy.rule(
         "PUT",
         &format!("/v2/{repo}/manifests/build-"),
-        Fault::Delay(Duration::from_millis(2000)),
+        Fault::Delay(Duration::from_secs(2)),
         1,
     );
     let app = app_repo("signal during docker push");

@@ -139,7 +139,7 @@ fn install_hook() {
                 let payload = info
                     .payload()
                     .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
+                    .map(std::string::ToString::to_string)
                     .or_else(|| info.payload().downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic".to_string());
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("panicked{location}: {payload}")));
@@ -186,9 +186,10 @@ pub fn load_corpus(name: &str) -> Vec<Vec<u8>> {
 
 /// Where findings are written: `target/fuzz-findings/<target>/`.
 pub fn findings_dir(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+        PathBuf::from,
+    );
     target.join("fuzz-findings").join(name)
 }
 

@@ -25,12 +25,11 @@ fn main() -> ExitCode {
     };
     let mut chosen = Vec::new();
     for name in names {
-        match targets::by_name(name) {
-            Some(t) => chosen.push(t),
-            None => {
-                eprintln!("shipkit-fuzz: error: unknown target `{name}` (hint: shipkit-fuzz --list)");
-                return ExitCode::from(2);
-            }
+        if let Some(t) = targets::by_name(name) {
+            chosen.push(t);
+        } else {
+            eprintln!("shipkit-fuzz: error: unknown target `{name}` (hint: shipkit-fuzz --list)");
+            return ExitCode::from(2);
         }
     }
     if chosen.is_empty() {
@@ -47,7 +46,7 @@ fn main() -> ExitCode {
                     t.name,
                     s.execs,
                     s.elapsed.as_secs_f64(),
-                    s.execs as f64 / s.elapsed.as_secs_f64().max(0.001),
+                    f64::from(u32::try_from(s.execs).unwrap_or(u32::MAX)) / s.elapsed.as_secs_f64().max(0.001),
                     s.corpus,
                     s.slowest.as_secs_f64() * 1000.0,
                     s.seed

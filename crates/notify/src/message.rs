@@ -291,16 +291,13 @@ pub fn substitute(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        match after.find("}}") {
-            Some(end) => {
-                let name = after[..end].trim();
-                out.push_str(&lookup(name).unwrap_or_default());
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
+        if let Some(end) = after.find("}}") {
+            let name = after[..end].trim();
+            out.push_str(&lookup(name).unwrap_or_default());
+            rest = &after[end + 2..];
+        } else {
+            out.push_str(&rest[start..]);
+            rest = "";
         }
     }
     out.push_str(rest);

@@ -21,20 +21,19 @@ fn color(status: Status) -> &'static str {
 
 fn card(m: &Message, body_text: Option<&str>) -> Value {
     let mut body = vec![];
-    match m.render_template(&|s| s.to_string()) {
-        Some(t) => body.push(json!({"type": "TextBlock", "text": t, "wrap": true})),
-        None => {
-            body.push(json!({
-                "type": "RichTextBlock",
-                "inlines": [{"type": "TextRun", "text": m.headline(), "weight": "Bolder", "size": "Medium", "color": color(m.status)}],
-            }));
-            let mentions = m.active_mentions();
-            if !mentions.is_empty() {
-                body.push(json!({"type": "TextBlock", "text": mentions.join(" "), "wrap": true}));
-            }
-            if let Some(text) = body_text.filter(|t| !t.trim().is_empty()) {
-                body.push(json!({"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text}]}));
-            }
+    if let Some(t) = m.render_template(&|s| s.to_string()) {
+        body.push(json!({"type": "TextBlock", "text": t, "wrap": true}));
+    } else {
+        body.push(json!({
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "text": m.headline(), "weight": "Bolder", "size": "Medium", "color": color(m.status)}],
+        }));
+        let mentions = m.active_mentions();
+        if !mentions.is_empty() {
+            body.push(json!({"type": "TextBlock", "text": mentions.join(" "), "wrap": true}));
+        }
+        if let Some(text) = body_text.filter(|t| !t.trim().is_empty()) {
+            body.push(json!({"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text}]}));
         }
     }
     let facts: Vec<Value> = m

@@ -217,14 +217,14 @@ pub fn clean_repo_url(url: &str) -> String {
         }
     }
     if let Some(rest) = url.strip_prefix("ssh://") {
-        let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let host = host.split(':').next().unwrap_or(host);
         return format!("https://{host}/{path}");
     }
     if let Some((scheme, rest)) = url.split_once("://") {
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let host = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         return format!("{scheme}://{host}/{path}");
     }
     url.to_string()

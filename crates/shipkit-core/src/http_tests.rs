@@ -132,7 +132,7 @@ fn hostile_retry_after_never_panics_and_is_bounded() {
         let mut waits = vec![];
         let r = client
             .send(&Request::new("POST", &format!("{}/hook", server.url())), |_, _, w| {
-                waits.push(w)
+                waits.push(w);
             })
             .unwrap();
         assert_eq!(r.status, 200, "Retry-After: {value}");

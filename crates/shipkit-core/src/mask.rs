@@ -45,7 +45,7 @@ pub fn register(secret: impl AsRef<str>) {
         return;
     }
     let forms = encoded_forms(secret);
-    let mut list = registry().lock().unwrap_or_else(|p| p.into_inner());
+    let mut list = registry().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let before = list.len();
     for f in forms {
         if f.chars().count() >= MIN_SECRET_LEN && !list.contains(&f) {
@@ -222,7 +222,7 @@ pub fn register_value(value: &str) {
 
 /// Replace every registered secret (in any registered form) in `text` with `***`.
 pub fn mask(text: &str) -> Cow<'_, str> {
-    let list = registry().lock().unwrap_or_else(|p| p.into_inner());
+    let list = registry().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if list.is_empty() || !list.iter().any(|s| text.contains(s.as_str())) {
         return Cow::Borrowed(text);
     }

@@ -230,9 +230,8 @@ pub fn shell_quote(s: &str) -> String {
 fn heredoc_delimiter(value: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut n = nanos ^ (std::process::id() as u128) << 32;
+        .map_or(0, |d| d.as_nanos());
+    let mut n = nanos ^ u128::from(std::process::id()) << 32;
     loop {
         let d = format!("ghadelimiter_{:x}", n & 0xffff_ffff_ffff);
         if !value.contains(&d) {
@@ -355,7 +354,7 @@ fn write_whole(path: &Path, text: &str) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
+    let result = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -365,7 +364,7 @@ fn write_whole(path: &Path, text: &str) -> Result<()> {
 /// Print to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::failure(format!("cannot write to stdout: {e}"))),

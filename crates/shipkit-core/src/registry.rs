@@ -134,7 +134,7 @@ impl Client {
     }
 
     fn hosts(&self) -> MutexGuard<'_, HashMap<String, HostAuth>> {
-        self.hosts.lock().unwrap_or_else(|p| p.into_inner())
+        self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Use these credentials for a registry instead of the docker config (for `login`).
@@ -359,20 +359,19 @@ fn unexpected(what: &str, target: &str, resp: &Response) -> Error {
 /// `HTTP 400 (MANIFEST_INVALID: manifest invalid)`.
 fn describe(resp: &Response) -> String {
     let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    let detail = v
-        .get("errors")
-        .and_then(|e| e.get(0))
-        .map(|e| {
+    let detail = v.get("errors").and_then(|e| e.get(0)).map_or_else(
+        || {
+            let t = resp.text();
+            t.trim().chars().take(200).collect()
+        },
+        |e| {
             format!(
                 "{}: {}",
                 e.get("code").and_then(Value::as_str).unwrap_or(""),
                 e.get("message").and_then(Value::as_str).unwrap_or("")
             )
-        })
-        .unwrap_or_else(|| {
-            let t = resp.text();
-            t.trim().chars().take(200).collect()
-        });
+        },
+    );
     if detail.trim().is_empty() {
         format!("HTTP {}", resp.status)
     } else {

@@ -49,9 +49,11 @@ impl Backoff {
             return ra.min(self.max);
         }
         let base = self.base_delay(attempt);
-        let jitter = (cheap_random() % 51) as i128 - 25; // -25..=25 percent
-        let ms = base.as_millis().min(u64::MAX as u128) as i128;
-        let jittered = (ms + ms * jitter / 100).clamp(0, u64::MAX as i128) as u64;
+        let jitter = i128::from(cheap_random() % 51) - 25; // -25..=25 percent
+        let ms = i128::try_from(base.as_millis())
+            .unwrap_or(i128::MAX)
+            .min(i128::from(u64::MAX));
+        let jittered = u64::try_from((ms + ms * jitter / 100).max(0)).unwrap_or(u64::MAX);
         Duration::from_millis(jittered).min(self.max.saturating_add(self.max / 4))
     }
 }
@@ -99,8 +101,7 @@ pub fn cheap_random() -> u64 {
     h.write_u128(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
+            .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
 }

@@ -72,7 +72,7 @@ pub fn parse_http_date(v: &str) -> Option<u64> {
         [_, m, d, t, y] => (*d, *m, y.parse::<i64>().ok()?, *t),
         _ => return None,
     };
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))? as i64 + 1;
+    let month = i64::try_from(MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))?).ok()? + 1;
     let day: i64 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
     if !(1970..=9999).contains(&year) {
         return None;

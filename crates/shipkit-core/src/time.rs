@@ -31,7 +31,7 @@ pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    rfc3339_utc(secs as i64)
+    rfc3339_utc(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 /// The longest duration any flag, env var or config value may give: 7 days. Anything longer is a typo

@@ -234,7 +234,7 @@ fn detects_the_ci_from_the_origin_remote() {
             .output()
             .unwrap()
             .status
-            .success())
+            .success());
     };
     git(&["init", "-q"]);
     git(&["remote", "add", "origin", "git@gitlab.com:acme/billing.git"]);

@@ -197,7 +197,7 @@ struct Shared {
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -299,7 +299,8 @@ fn bind_pair() -> (TcpListener, TcpListener) {
         };
         for digit in 0..10u32 {
             let twin = u32::from(port) * 10 + digit;
-            if let Ok(second) = TcpListener::bind(("127.0.0.1", twin as u16)) {
+            let Ok(twin) = u16::try_from(twin) else { break };
+            if let Ok(second) = TcpListener::bind(("127.0.0.1", twin)) {
                 return (first, second);
             }
         }
@@ -335,7 +336,7 @@ struct Incoming {
 }
 
 fn read_request(conn: &TcpStream) -> Option<Incoming> {
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = conn.set_read_timeout(Some(Duration::from_mins(1)));
     let mut reader = BufReader::new(conn.try_clone().ok()?);
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
@@ -409,13 +410,14 @@ fn serve(conn: TcpStream, shared: &Shared) {
             fault: fault.clone(),
         });
         match st.referrers.as_mut() {
-            Some(index) if fault.is_none() => match index.answer(&incoming.recorded) {
-                Some((status, headers, body)) => Some(Fault::Respond { status, headers, body }),
-                None => {
+            Some(index) if fault.is_none() => {
+                if let Some((status, headers, body)) = index.answer(&incoming.recorded) {
+                    Some(Fault::Respond { status, headers, body })
+                } else {
                     index.record(&incoming.recorded);
                     None
                 }
-            },
+            }
             _ => fault,
         }
     };
@@ -432,7 +434,7 @@ fn apply(mut conn: TcpStream, shared: &Shared, incoming: &Incoming, fault: Optio
             relay(&mut conn, shared, incoming, &[], Some(n), None);
             reset(conn);
         }
-        Some(Fault::Hang) => sleep_unless_stopped(Duration::from_secs(600), &shared.stop),
+        Some(Fault::Hang) => sleep_unless_stopped(Duration::from_mins(10), &shared.stop),
         Some(Fault::SlowBody { chunk, delay }) => relay(
             &mut conn,
             shared,
@@ -496,7 +498,7 @@ fn relay(
         respond(client, 502, &[], b"fault proxy: upstream unreachable");
         return;
     };
-    let _ = up.set_read_timeout(Some(Duration::from_secs(120)));
+    let _ = up.set_read_timeout(Some(Duration::from_mins(2)));
     let r = &incoming.recorded;
     let mut head = format!("{} {} HTTP/1.1\r\n", r.method, r.path);
     for (k, v) in &r.headers {

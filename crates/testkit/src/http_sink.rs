@@ -201,7 +201,7 @@ impl HttpSink {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -275,7 +275,7 @@ fn handle(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
         }
     }
     let reply = {
-        let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         st.requests.push(Recorded {
             method,
             path: path.clone(),
@@ -293,7 +293,7 @@ fn handle(conn: TcpStream, state: &Mutex<State>, stop: &AtomicBool) {
                 reply = *inner;
             }
             Reply::Hang => {
-                sleep_unless_stopped(Duration::from_secs(120), stop);
+                sleep_unless_stopped(Duration::from_mins(2), stop);
                 return;
             }
             Reply::Respond { status, headers, body } => {

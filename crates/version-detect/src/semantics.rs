@@ -72,7 +72,7 @@ pub fn default_kinds() -> Vec<String> {
     KINDS
         .iter()
         .filter(|k| **k != "major0")
-        .map(|k| k.to_string())
+        .map(std::string::ToString::to_string)
         .collect()
 }
 
@@ -184,8 +184,7 @@ pub fn fit_docker_tag(tag: &str) -> (String, bool) {
         return (tag.to_string(), false);
     }
     let hash = git2::Oid::hash_object(git2::ObjectType::Blob, tag.as_bytes())
-        .map(|o| o.to_string()[..8].to_string())
-        .unwrap_or_else(|_| "00000000".into());
+        .map_or_else(|_| "00000000".into(), |o| o.to_string()[..8].to_string());
     let mut cut = MAX_DOCKER_TAG - 9;
     while !tag.is_char_boundary(cut) {
         cut -= 1;

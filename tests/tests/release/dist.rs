@@ -182,7 +182,7 @@ fn archives_are_reproducible_no_timestamps_or_owners_of_the_build_machine() {
         assert_eq!((octal(&h[108..116]), octal(&h[116..124])), (0, 0), "uid/gid 0");
         mtimes.push(octal(&h[136..148]));
         entries += 1;
-        off += 512 + octal(&h[124..136]).div_ceil(512) as usize * 512;
+        off += 512 + usize::try_from(octal(&h[124..136]).div_ceil(512)).unwrap() * 512;
     }
     assert!(entries >= 3, "directory, binary, README");
     mtimes.dedup();

@@ -117,7 +117,7 @@ pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deploymen
         .deployment_targets()
         .iter()
         .filter_map(|t| t.ecs_target())
-        .flat_map(|t| t.lifecycle_events())
+        .flat_map(aws_sdk_codedeploy::types::EcsTarget::lifecycle_events)
         .take(MAX_EVENTS)
         .map(|e| Event {
             name: e.lifecycle_event_name().map(word).unwrap_or_default(),

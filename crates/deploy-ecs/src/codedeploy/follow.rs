@@ -150,7 +150,11 @@ impl Run<'_> {
 
     fn pause(&self, waited: Duration, timeout: Duration, attempt: u64) -> Duration {
         let r = shipkit_core::retry::cheap_random().wrapping_add(attempt) % 401;
-        let base = self.opts.wait.poll.mul_f64(0.8 + (r as f64) / 1000.0);
+        let base = self
+            .opts
+            .wait
+            .poll
+            .mul_f64(0.8 + f64::from(u32::try_from(r).unwrap_or(400)) / 1000.0);
         let heartbeat = self.last_print.map_or(Duration::ZERO, |t| {
             (t + Duration::from_secs(30)).saturating_sub(self.aws.elapsed())
         });
@@ -212,12 +216,7 @@ impl Run<'_> {
     /// A SIGINT/SIGTERM: stop the deployment with rollback (within the cancel grace period) unless told
     /// not to; CodeDeploy finishes the rollback by itself.
     async fn cancelled(&self, code: ExitCode) -> Outcome {
-        let rollback = if !self.opts.rollback {
-            format!(
-                "not rolled back (--no-rollback): CodeDeploy carries on with deployment {}",
-                self.id
-            )
-        } else {
+        let rollback = if self.opts.rollback {
             self.phase.begin_phase(CANCEL_GRACE, false);
             self.aws.count_call();
             let stop = api::stop(&self.aws.codedeploy, &self.id, true);
@@ -228,6 +227,11 @@ impl Run<'_> {
                 ),
                 Err(e) => format!("the stop could not be made: {} (stop it in the CodeDeploy console)", e.message),
             }
+        } else {
+            format!(
+                "not rolled back (--no-rollback): CodeDeploy carries on with deployment {}",
+                self.id
+            )
         };
         Outcome::Cancelled { code, rollback }
     }

@@ -53,33 +53,33 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
     // `deploy` handles a signal itself (rollback, outputs with status `cancelled`); the other commands
     // stop where they are and exit 130/143.
     let r = match command {
-        Command::Deploy(a) => deploy::deploy(&aws, target, *a, out).await.map(|_| 0),
+        Command::Deploy(a) => deploy::deploy(&aws, target, *a, out).await.map(|()| 0),
         // `run` stops its task on a signal (StopTask) before exiting 130/143.
         Command::Run(a) => run::run(&aws, target, a, out).await,
         Command::Rollback(a) => until_cancelled("rollback", rollback::rollback(&aws, target, a, out))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Lock(a) => until_cancelled("lock", lock::lock(&aws, target, a, out))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Unlock(a) => until_cancelled("unlock", lock::unlock(&aws, target, a, out))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Status(a) if !settings.environments.is_empty() => {
             until_cancelled("status", status_all::status_all(&aws, &settings, a))
                 .await
-                .map(|_| 0)
+                .map(|()| 0)
         }
         Command::Status(a) => until_cancelled("status", status::status(&aws, target, a, out))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Diff(a) => until_cancelled("diff", diff::diff(&aws, target, a, out)).await,
         Command::Render(a) => until_cancelled("render", render::render(&aws, target, a))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Verify(a) => until_cancelled("verify", verify::verify(&aws, &settings.connect, target, a, out))
             .await
-            .map(|_| 0),
+            .map(|()| 0),
         Command::Continue(a) => {
             let opts = crate::settings::follow_options(&a.wait, target, a.wait_until.as_deref(), true)?;
             let action = Action::Continue {
@@ -95,7 +95,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
                 out,
             )
             .await
-            .map(|_| 0)
+            .map(|()| 0)
         }
         Command::Abort(a) => {
             let opts = crate::settings::follow_options(&a.wait, target, None, false)?;
@@ -109,7 +109,7 @@ pub async fn dispatch(command: Command, settings: Settings) -> Result<u8> {
                 out,
             )
             .await
-            .map(|_| 0)
+            .map(|()| 0)
         }
     };
     if shipkit_core::exec::verbose() {

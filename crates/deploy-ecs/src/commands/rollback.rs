@@ -71,7 +71,7 @@ async fn revision_to_restore(aws: &Aws, cluster: &str, s: &ServiceState, to: Opt
         None => crate::engine::rollback_target(aws, cluster, &s.name, &s.task_definition, &cur_tags).await?,
     };
     let (to_def, _) = aws.task_definition(&to_ref).await?;
-    if to_def.status().map(|x| x.as_str()) == Some("INACTIVE") {
+    if to_def.status().map(aws_sdk_ecs::types::TaskDefinitionStatus::as_str) == Some("INACTIVE") {
         return Err(Error::refused(format!(
             "revision {to_ref} is INACTIVE (deregistered): ECS cannot run it"
         ))

@@ -183,17 +183,16 @@ async fn run_task_request(aws: &Aws, task: &RunTask<'_>) -> Result<RunTaskFluent
     }
     if let Some(cmd) = task.command {
         let argv = taskdef::split_command(cmd)?;
-        let name = match task.container {
-            Some(c) => c.to_string(),
-            None => {
-                let (td, _) = aws.task_definition(task.task_definition).await?;
-                td.container_definitions()
-                    .iter()
-                    .find(|c| c.essential != Some(false))
-                    .or(td.container_definitions().first())
-                    .and_then(|c| c.name.clone())
-                    .unwrap_or_default()
-            }
+        let name = if let Some(c) = task.container {
+            c.to_string()
+        } else {
+            let (td, _) = aws.task_definition(task.task_definition).await?;
+            td.container_definitions()
+                .iter()
+                .find(|c| c.essential != Some(false))
+                .or(td.container_definitions().first())
+                .and_then(|c| c.name.clone())
+                .unwrap_or_default()
         };
         req = req.overrides(
             TaskOverride::builder()
@@ -254,7 +253,7 @@ fn exit_code_of(t: &TaskState, container: Option<&str>) -> Result<u8> {
             if code != 0 {
                 shipkit_core::term::warn(&t.describe());
             }
-            Ok(code.clamp(0, 255) as u8)
+            Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(u8::MAX))
         }
         None => Err(Error::failure(format!(
             "the task did not run to completion: {}",

@@ -224,7 +224,7 @@ fn status_table(rows: &[ServiceStatus]) -> String {
         "PROVENANCE",
         "IMAGE",
     ];
-    let mut table: Vec<Vec<String>> = vec![head.iter().map(|h| h.to_string()).collect()];
+    let mut table: Vec<Vec<String>> = vec![head.iter().map(std::string::ToString::to_string).collect()];
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     for r in rows {
         let mut running = format!("{}/{}", r.running, r.desired);

@@ -202,7 +202,7 @@ const HEAD: [&str; 9] = [
 ];
 
 fn text(o: &EnvironmentsStatusOutputs) -> String {
-    let mut table = vec![HEAD.iter().map(|h| h.to_string()).collect::<Vec<_>>()];
+    let mut table = vec![HEAD.iter().map(std::string::ToString::to_string).collect::<Vec<_>>()];
     table.extend(cells(o));
     let mut s = align(&table);
     if !o.differing.is_empty() {
@@ -246,7 +246,7 @@ fn promotion_line(sp: &ServicePromotion) -> String {
 fn markdown(o: &EnvironmentsStatusOutputs) -> String {
     let esc = |c: &str| c.replace('|', "\\|").replace(['\n', '\r'], " ");
     let mut s = String::from("### What runs where\n\n");
-    s.push_str(&format!("| {} |\n", HEAD.map(|h| h.to_lowercase()).join(" | ")));
+    s.push_str(&format!("| {} |\n", HEAD.map(str::to_lowercase).join(" | ")));
     s.push_str(&format!("|{}\n", " --- |".repeat(HEAD.len())));
     for row in cells(o) {
         let r: Vec<String> = row.iter().map(|c| esc(c)).collect();

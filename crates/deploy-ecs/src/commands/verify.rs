@@ -265,7 +265,7 @@ fn check_log_groups(raw: &RawAws, td: &TaskDefinition, checks: &mut Checks) {
             .is_some_and(|v| v == "true");
         match raw.log_group(&group) {
             Probe::Missing(_) if creates => {
-                checks.ok("log_group", &group, "missing; ECS creates it (awslogs-create-group)")
+                checks.ok("log_group", &group, "missing; ECS creates it (awslogs-create-group)");
             }
             p => checks.probe(
                 "log_group",

@@ -64,7 +64,7 @@ fn word(s: &str) -> String {
 }
 
 fn bounded_minutes(m: Option<i32>) -> u32 {
-    m.unwrap_or(0).clamp(0, 7 * 24 * 60) as u32
+    u32::try_from(m.unwrap_or(0).clamp(0, 7 * 24 * 60)).unwrap_or(0)
 }
 
 fn percent(p: Option<f64>) -> Option<f64> {
@@ -97,14 +97,32 @@ pub fn plan_of(c: Option<&DeploymentConfiguration>) -> Plan {
     Plan {
         strategy: word(c.strategy().map_or("ROLLING", |s| s.as_str())),
         bake_minutes: bounded_minutes(c.bake_time_in_minutes()),
-        linear_step_percent: percent(c.linear_configuration().and_then(|l| l.step_percent())),
-        linear_step_bake_minutes: bounded_minutes(c.linear_configuration().and_then(|l| l.step_bake_time_in_minutes())),
-        canary_bake_minutes: bounded_minutes(c.canary_configuration().and_then(|l| l.canary_bake_time_in_minutes())),
+        linear_step_percent: percent(
+            c.linear_configuration()
+                .and_then(aws_sdk_ecs::types::LinearConfiguration::step_percent),
+        ),
+        linear_step_bake_minutes: bounded_minutes(
+            c.linear_configuration()
+                .and_then(aws_sdk_ecs::types::LinearConfiguration::step_bake_time_in_minutes),
+        ),
+        canary_bake_minutes: bounded_minutes(
+            c.canary_configuration()
+                .and_then(aws_sdk_ecs::types::CanaryConfiguration::canary_bake_time_in_minutes),
+        ),
         pause_hook_timeout_minutes: c
             .lifecycle_hooks()
             .iter()
-            .filter(|h| h.target_type().map(|t| t.as_str()) == Some("PAUSE"))
-            .map(|h| bounded_minutes(h.timeout_configuration().and_then(|t| t.timeout_in_minutes())))
+            .filter(|h| {
+                h.target_type()
+                    .map(aws_sdk_ecs::types::DeploymentLifecycleHookTargetType::as_str)
+                    == Some("PAUSE")
+            })
+            .map(|h| {
+                bounded_minutes(
+                    h.timeout_configuration()
+                        .and_then(aws_sdk_ecs::types::DeploymentLifecycleHookTimeoutConfiguration::timeout_in_minutes),
+                )
+            })
             .collect(),
         alarms: c
             .alarms()
@@ -133,7 +151,7 @@ pub fn to_state(d: &aws_sdk_ecs::types::ServiceDeployment) -> ServiceDeployment 
                 kind: h.target_type().map(|t| word(t.as_str())).unwrap_or_default(),
                 target_arn: h.target_arn().map(|a| printable(a, 2048)),
                 status: h.status().map(|s| word(s.as_str())).unwrap_or_default(),
-                expires_at: h.expires_at().map(|t| t.secs()),
+                expires_at: h.expires_at().map(aws_smithy_types::DateTime::secs),
                 timeout_action: h.timeout_action().map(|a| word(a.as_str())),
             })
             .collect(),
@@ -151,7 +169,7 @@ pub fn to_state(d: &aws_sdk_ecs::types::ServiceDeployment) -> ServiceDeployment 
             })
             .unwrap_or_default(),
         breaker_failures: d.deployment_circuit_breaker().map_or(0, |b| count(b.failure_count())),
-        created_at: d.created_at().map(|t| t.secs()),
+        created_at: d.created_at().map(aws_smithy_types::DateTime::secs),
     }
 }
 
@@ -237,7 +255,7 @@ pub async fn list(client: &Client, cluster: &str, service: &str, statuses: &[&st
             arn: b.service_deployment_arn().unwrap_or("").to_string(),
             status: b.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
             target_revision: b.target_service_revision_arn().map(String::from),
-            created_at: b.created_at().map(|t| t.secs()),
+            created_at: b.created_at().map(aws_smithy_types::DateTime::secs),
         })
         .filter(|b| !b.arn.is_empty())
         .collect();

@@ -101,9 +101,7 @@ fn is_cancel(code: ExitCode) -> bool {
 /// not to, and end as cancelled. ECS finishes the rollback by itself.
 async fn cancelled<A: EngineApi>(api: &A, arn: &str, code: ExitCode, rollback: bool) -> Followed {
     let short = arn.rsplit('/').next().unwrap_or(arn);
-    let rollback = if !rollback {
-        format!("not rolled back (--no-rollback): ECS carries on with deployment {short} (`deploy-ecs abort` rolls it back)")
-    } else {
+    let rollback = if rollback {
         api.begin_phase(CANCEL_GRACE, false);
         match api.rollback_deployment(arn).await {
             Ok(()) => {
@@ -114,6 +112,8 @@ async fn cancelled<A: EngineApi>(api: &A, arn: &str, code: ExitCode, rollback: b
                 e.message
             ),
         }
+    } else {
+        format!("not rolled back (--no-rollback): ECS carries on with deployment {short} (`deploy-ecs abort` rolls it back)")
     };
     Followed::Finished(Outcome::Cancelled { code, rollback })
 }
@@ -392,7 +392,7 @@ async fn after_refused_rollback<A: EngineApi>(
         printer.progress.line(
             service,
             &format!("ECS refused the rollback ({}): the deployment {what}", refusal.message),
-        )
+        );
     };
     let outcome = match verdict {
         Verdict::Succeeded => {
@@ -493,5 +493,5 @@ async fn wait_rollback<A: EngineApi>(
 /// The poll interval with ±20% jitter.
 fn jittered(base: Duration, attempt: u64) -> Duration {
     let r = shipkit_core::retry::cheap_random().wrapping_add(attempt) % 401;
-    base.mul_f64(0.8 + (r as f64) / 1000.0)
+    base.mul_f64(0.8 + f64::from(u32::try_from(r).unwrap_or(400)) / 1000.0)
 }

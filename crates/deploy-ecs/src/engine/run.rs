@@ -185,15 +185,12 @@ pub async fn abort(aws: &Aws, cluster: &str, service: &str) -> Result<ServiceDep
     let what = format!("before aborting {service}");
     let d = until_cancelled(&what, in_progress(aws, cluster, service)).await?;
     aws.count_call();
-    match d.awaiting_hook() {
-        Some(h) => {
-            let call = api::continue_hook(&aws.client, &d.arn, &h.id, true);
-            act_call("ContinueServiceDeployment (ROLLBACK)", call).await?
-        }
-        None => {
-            let call = api::stop_with_rollback(&aws.client, &d.arn);
-            act_call("StopServiceDeployment (ROLLBACK)", call).await?
-        }
+    if let Some(h) = d.awaiting_hook() {
+        let call = api::continue_hook(&aws.client, &d.arn, &h.id, true);
+        act_call("ContinueServiceDeployment (ROLLBACK)", call).await?;
+    } else {
+        let call = api::stop_with_rollback(&aws.client, &d.arn);
+        act_call("StopServiceDeployment (ROLLBACK)", call).await?;
     }
     Ok(d)
 }

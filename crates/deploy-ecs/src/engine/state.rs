@@ -65,7 +65,11 @@ impl Plan {
     /// How long ECS itself waits on purpose (bake times, traffic-shift holds), beyond the rollout.
     pub fn deliberate_wait(&self) -> Duration {
         let steps = match (self.strategy.as_str(), self.linear_step_percent) {
-            ("LINEAR", Some(p)) if p > 0.0 => ((100.0 / p).ceil() as u32).saturating_sub(1),
+            // A step of p percent makes ceil(100 / p) steps, bounded at 1,000 (p under 0.1%).
+            ("LINEAR", Some(p)) if p > 0.0 => (1..=1000u32)
+                .find(|&n| f64::from(n) * p >= 100.0)
+                .unwrap_or(1000)
+                .saturating_sub(1),
             _ => 0,
         };
         let canary = if self.strategy == "CANARY" {

@@ -129,21 +129,19 @@ pub async fn watch_and_rollback<A: EcsApi>(
         return Outcome::Failed { reason, code };
     }
     progress.line(service, &format!("{reason}; rolling back to {}", short_td(previous)));
-    let rollback_id = match &err {
-        WaitError::Failed {
-            ecs_rollback: Some(ecs_id),
-            ..
-        } => {
-            progress.line(
-                service,
-                &format!("ECS already started the rollback ({ecs_id}); waiting for it"),
-            );
-            Ok(ecs_id.clone())
-        }
-        _ => {
-            api.begin_phase(opts.timeout, false);
-            api.update_service(cluster, service, previous).await
-        }
+    let rollback_id = if let WaitError::Failed {
+        ecs_rollback: Some(ecs_id),
+        ..
+    } = &err
+    {
+        progress.line(
+            service,
+            &format!("ECS already started the rollback ({ecs_id}); waiting for it"),
+        );
+        Ok(ecs_id.clone())
+    } else {
+        api.begin_phase(opts.timeout, false);
+        api.update_service(cluster, service, previous).await
     };
     api.begin_phase(opts.timeout, true);
     let rollback_result = match rollback_id {

@@ -379,7 +379,7 @@ fn terse_progress_prints_deployment_changes_not_every_count() {
             self.0.update_service(c, s, td).await
         }
         async fn sleep(&self, d: Duration) {
-            self.0.sleep(d).await
+            self.0.sleep(d).await;
         }
         fn elapsed(&self) -> Duration {
             self.0.elapsed()
@@ -387,7 +387,7 @@ fn terse_progress_prints_deployment_changes_not_every_count() {
     }
     impl Progress for Terse {
         fn line(&self, service: &str, line: &str) {
-            self.0.line(service, line)
+            self.0.line(service, line);
         }
         fn terse(&self) -> bool {
             true

@@ -343,8 +343,7 @@ fn serve(conn: TcpStream, upstream: &str, take: &dyn Fn() -> bool, requests: &At
         let split = resp
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
-            .map(|p| p + 4)
-            .unwrap_or(resp.len());
+            .map_or(resp.len(), |p| p + 4);
         let (rhead, rbody) = resp.split_at(split);
         let rhead = String::from_utf8_lossy(rhead);
         let mut lines = rhead.lines();

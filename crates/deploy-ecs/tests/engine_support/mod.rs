@@ -88,10 +88,10 @@ impl EngineService {
             &self.image(tag),
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         v.extend(["--format".to_string(), "json".to_string()]);
-        v.extend(extra.iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(std::string::ToString::to_string));
         v
     }
 

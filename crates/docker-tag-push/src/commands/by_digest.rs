@@ -53,8 +53,7 @@ impl Drop for LocalName {
 fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+        .map_or(0, |d| d.subsec_nanos());
     format!("{}-{nanos:08x}", std::process::id())
 }
 
@@ -153,7 +152,11 @@ fn list(repos: &[&Repo]) -> String {
     if repos.is_empty() {
         "none".to_string()
     } else {
-        repos.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")
+        repos
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -167,7 +170,7 @@ fn finish(image: &SavedImage, done: &[&Repo], failed: Vec<(&Repo, Error)>) -> Ou
         refs: refs.clone(),
         failed: (!failed.is_empty()).then(|| failed.iter().map(|(r, _)| r.to_string()).collect()),
         built: Some(true),
-        platform: Some(image.platform.to_string()),
+        platform: Some(image.platform.clone()),
         media_type: Some(image.manifest.media_type.clone()),
         ..ImageOutputs::default()
     };

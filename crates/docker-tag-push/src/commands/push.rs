@@ -66,15 +66,14 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
     };
     let prebuilt = find_prebuilt(&run, &client)?;
     let built = prebuilt.is_none();
-    let (src_repo, digest) = match prebuilt {
-        Some(found) => found,
-        None => {
-            if run.key_tag.is_none() {
-                // docker push would write this tag itself, before any digest can be compared.
-                crate::release::guard_unkeyed_push(&client, &s.repos, &run.push_tag, &key)?;
-            }
-            build_and_push(&run, &client, &mut report)?
+    let (src_repo, digest) = if let Some(found) = prebuilt {
+        found
+    } else {
+        if run.key_tag.is_none() {
+            // docker push would write this tag itself, before any digest can be compared.
+            crate::release::guard_unkeyed_push(&client, &s.repos, &run.push_tag, &key)?;
         }
+        build_and_push(&run, &client, &mut report)?
     };
     let (holders, failed_repos) = if built {
         push_other_registries(&run, &client, &digest, &mut report)
@@ -284,7 +283,7 @@ fn finish(run: &Run, built: bool, src_repo: &Repo, mut report: Report, provenanc
     let mut text = report.text();
     if let Some(p) = provenance {
         text.push_str(&format!("provenance: {p}\n"));
-        outputs.provenance_digest = Some(p.to_string());
+        outputs.provenance_digest = Some(p.clone());
     }
     text.push_str(&match (built, &run.key_tag) {
         (true, Some(k)) => format!("built:   yes (build key tag {k})\n"),

@@ -248,7 +248,7 @@ fn forward(
 /// Two listeners on 127.0.0.1 whose ports are `p` and `p` followed by one more digit (`4000` and
 /// `40001`): the pair a string-prefix origin check confuses.
 pub fn prefix_port_pair() -> (TcpListener, TcpListener) {
-    let seed = std::process::id() as u16;
+    let seed = u16::try_from(std::process::id() % 65536).unwrap_or(0);
     for i in 0..2000u16 {
         let p = 1100 + (seed.wrapping_add(i.wrapping_mul(7))) % 5400;
         let Ok(a) = TcpListener::bind(("127.0.0.1", p)) else {
@@ -256,10 +256,8 @@ pub fn prefix_port_pair() -> (TcpListener, TcpListener) {
         };
         for d in 0..10u16 {
             let q = u32::from(p) * 10 + u32::from(d);
-            if q > 65535 {
-                break;
-            }
-            if let Ok(b) = TcpListener::bind(("127.0.0.1", q as u16)) {
+            let Ok(q) = u16::try_from(q) else { break };
+            if let Ok(b) = TcpListener::bind(("127.0.0.1", q)) {
                 return (a, b);
             }
         }

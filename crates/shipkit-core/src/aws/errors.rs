@@ -136,9 +136,7 @@ where
             if let Some(cred) = find_source::<aws_credential_types::provider::error::CredentialsError>(e) {
                 return credentials_error(operation, cred);
             }
-            let cause = innermost(e)
-                .map(|t| clean(&t))
-                .unwrap_or_else(|| "connection failed".into());
+            let cause = innermost(e).map_or_else(|| "connection failed".into(), |t| clean(&t));
             if d.is_timeout() {
                 Error::timeout(format!("{operation}: AWS did not answer in time ({cause})"))
                     .hint("check the network and --endpoint-url / AWS_ENDPOINT_URL")
@@ -153,9 +151,7 @@ where
         ))
         .hint("check --endpoint-url / AWS_ENDPOINT_URL: it may not be an AWS endpoint"),
         SdkError::ConstructionFailure(_) => {
-            let cause = innermost(e)
-                .map(|t| clean(&t))
-                .unwrap_or_else(|| "invalid request".into());
+            let cause = innermost(e).map_or_else(|| "invalid request".into(), |t| clean(&t));
             Error::usage(format!("{operation}: cannot build the request ({cause})"))
         }
         _ => Error::remote(format!("{operation}: the AWS call failed")),

@@ -3,7 +3,11 @@
 //! `cargo run -p xtask -- schemas` writes them; the xtask's test fails when a struct and its committed
 //! schema differ, so a change of the contract shows up in review.
 
-use super::*;
+use super::{
+    DeployOutputs, DiffOutputs, DigestOutputs, EnvironmentsStatusOutputs, ImageOutputs, ImagePlan, LockOutputs,
+    LoginOutputs, NextOutputs, NotifyOutputs, NotifyPlan, RunOutputs, StatusOutputs, VerifyOutputs, VersionOutputs,
+    SCHEMA_VERSION,
+};
 use schemars::{JsonSchema, Schema};
 
 /// Where the committed schemas are published (the repository's `schemas/v1/`).

@@ -82,16 +82,15 @@ impl Client {
     pub fn upload_blob(&self, repo: &Repo, digest: &str, bytes: Vec<u8>, upload_url: Option<String>) -> Result<()> {
         super::checked_digest(digest)?;
         let scopes = [scope_push(repo)];
-        let upload_url = match upload_url {
-            Some(u) => u,
-            None => {
-                let url = self.url(repo, "blobs/uploads/");
-                let resp = self.send(&repo.registry, &scopes, Request::new("POST", &url))?;
-                if resp.status != 202 {
-                    return Err(unexpected("start blob upload", &repo.to_string(), &resp));
-                }
-                self.location(&repo.registry, &resp)?
+        let upload_url = if let Some(u) = upload_url {
+            u
+        } else {
+            let url = self.url(repo, "blobs/uploads/");
+            let resp = self.send(&repo.registry, &scopes, Request::new("POST", &url))?;
+            if resp.status != 202 {
+                return Err(unexpected("start blob upload", &repo.to_string(), &resp));
             }
+            self.location(&repo.registry, &resp)?
         };
         let sep = if upload_url.contains('?') { '&' } else { '?' };
         let url = format!("{upload_url}{sep}digest={}", url_encode(digest));

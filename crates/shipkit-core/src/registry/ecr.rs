@@ -94,14 +94,14 @@ impl Tokens {
     /// The `AWS` user and the current token for this registry host, asking ECR when there is none yet or
     /// the one we have is about to expire. Serialised: parallel workers of a run share one call.
     pub fn credentials(&self, host: &EcrHost) -> Result<Credentials> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(t) = cache.get(&host.key()) {
             if t.renew_after.is_none_or(|at| SystemTime::now() < at) {
                 return Ok(t.creds.clone());
             }
         }
         let token = fetch(host)?;
-        *self.calls.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        *self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
         crate::term::info(&format!(
             "ECR: registry token for account {} in {} from GetAuthorizationToken",
             host.account, host.region
@@ -112,11 +112,14 @@ impl Tokens {
 
     /// The registry refused the token (401): the next [`Tokens::credentials`] asks ECR again.
     pub fn forget(&self, host: &EcrHost) {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(&host.key());
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&host.key());
     }
 
     pub fn calls(&self) -> u32 {
-        *self.calls.lock().unwrap_or_else(|p| p.into_inner())
+        *self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -210,8 +213,7 @@ pub fn explain(target: &str, status: u16, code: &str, message: &str) -> Option<E
     let host = EcrHost::parse(registry)?;
     let repo = target
         .split_once('/')
-        .map(|(_, r)| r.split([':', '@']).next().unwrap_or(r))
-        .unwrap_or("");
+        .map_or("", |(_, r)| r.split([':', '@']).next().unwrap_or(r));
     let lower = message.to_ascii_lowercase();
     if code == "TAG_INVALID" && (lower.contains("immutable") || lower.contains("cannot be overwritten")) {
         return Some(

@@ -230,8 +230,7 @@ impl Client {
         }
         let listed = self
             .fallback_index(repo, subject)?
-            .map(|m| m.children().iter().any(|d| d.digest == artifact.digest))
-            .unwrap_or(false);
+            .is_some_and(|m| m.children().iter().any(|d| d.digest == artifact.digest));
         if listed {
             Ok(())
         } else {

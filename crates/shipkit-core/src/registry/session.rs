@@ -165,8 +165,7 @@ impl Client {
     ) -> Result<String> {
         let realm_host = realm
             .split_once("://")
-            .map(|(_, r)| r.split(['/', '?']).next().unwrap_or(r))
-            .unwrap_or("");
+            .map_or("", |(_, r)| r.split(['/', '?']).next().unwrap_or(r));
         if realm.starts_with("http://") && !is_plain_http(realm_host, &self.opts.insecure) {
             return Err(Error::auth(format!(
                 "{registry} sends its token realm over plain HTTP ({realm}): refusing to send credentials"

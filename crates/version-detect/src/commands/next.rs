@@ -138,7 +138,7 @@ fn choose_bump(repo: &Repository, s: &Settings, d: &Detection, req: &Request<'_>
     Ok(match scan.best {
         Some((b, why)) => {
             let eff = semantics::conventional_bump(base_version.as_ref(), b);
-            let note = if eff != b { " (below 1.0.0: minor)" } else { "" };
+            let note = if eff == b { "" } else { " (below 1.0.0: minor)" };
             (eff, format!("{}: {why}{note}", b.as_str()), scan.commits)
         }
         None => (
