@@ -86,7 +86,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "PATH")]
     pub dockerfile: Option<PathBuf>,
 
-    /// AWS region of the ECS clusters
+    /// AWS region of the ECS clusters (e.g. eu-west-1)
     #[arg(long, default_value = "eu-west-1", env = "AWS_REGION")]
     pub region: String,
 
@@ -102,7 +102,7 @@ pub struct InitArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub ecs_services: Vec<String>,
 
-    /// The shipkit release the CI config installs (default: this binary's version)
+    /// The shipkit release the CI config installs, X.Y.Z (default: this binary's version)
     #[arg(long, value_name = "VERSION")]
     pub shipkit_version: Option<String>,
 
@@ -133,4 +133,9 @@ Examples:
   shipkit init --ci gitlab --service billing --image registry.example.com/billing --no-input
   shipkit init --ci circleci --dry-run           # print, write nothing
 
-Exit codes: 0 written, 2 bad flags or nothing to detect, 10 a file exists (use --force)";
+Run it at the top of the repository (CI systems read their config only there): a subdirectory or a bare
+repository is refused (exit 4); a directory outside any repository is accepted.
+
+Exit codes: 0 written, 1 a file could not be written (nothing was), 2 bad flags, nothing to detect or a
+destination that cannot be written (a directory, or a symbolic link on the way), 4 not the top of a repository,
+10 a file exists (use --force)";

@@ -8,6 +8,7 @@
 
 mod detect;
 mod render;
+mod write;
 
 pub use render::{File, Plan};
 
@@ -23,6 +24,7 @@ pub fn run(a: &InitArgs) -> Result<u8> {
         return Err(Error::usage(format!("{} is not a directory", a.dir.display()))
             .hint("run in the repository, or pass --dir DIR"));
     }
+    detect::repository_top(&a.dir)?;
     let interactive = !a.no_input && std::io::stdin().is_terminal();
     let plan = plan(a, &mut |question| interactive.then(|| ask(question)).flatten())?;
     let files = plan.files();
@@ -32,7 +34,7 @@ pub fn run(a: &InitArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    write_all(&a.dir, &files, a.force)?;
+    write::write_all(&a.dir, &files, a.force)?;
     let mut text = String::new();
     for f in &files {
         text.push_str(&format!("wrote {}\n", f.path.display()));
@@ -172,63 +174,6 @@ fn ask(question: &str) -> Option<String> {
     }
 }
 
-/// Check every destination, then write each file beside its target and move it in: nothing is written when
-/// one exists (without `force`), no file is ever half-written, and of two runs at once only one writes
-/// (without `force` a file is linked in only if its name is free; a run that loses takes back what it wrote).
-fn write_all(dir: &Path, files: &[File], force: bool) -> Result<()> {
-    let refused = |names: &[String]| {
-        Error::refused(format!("{} already exist(s); nothing was written", names.join(" and ")))
-            .hint("--force overwrites; --dry-run prints what would be written")
-    };
-    let existing: Vec<String> = files
-        .iter()
-        .filter(|f| dir.join(&f.path).symlink_metadata().is_ok())
-        .map(|f| f.path.display().to_string())
-        .collect();
-    if !existing.is_empty() && !force {
-        return Err(refused(&existing));
-    }
-    let mut written = Vec::new();
-    for f in files {
-        let target = dir.join(&f.path);
-        match place(&target, &f.text, force) {
-            Ok(()) => written.push(target),
-            Err(e) => {
-                for w in &written {
-                    let _ = std::fs::remove_file(w);
-                }
-                return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    refused(&[f.path.display().to_string()])
-                } else {
-                    Error::failure(format!("cannot write {}: {e}", target.display()))
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Write `text` to a temporary file beside `target`, then rename it over (`force`) or hard-link it to the
-/// free name (which fails with `AlreadyExists` when another run took it first).
-fn place(target: &Path, text: &str, force: bool) -> std::io::Result<()> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let tmp = parent.join(format!(
-        ".{}.shipkit-init.{}",
-        target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = std::fs::write(&tmp, text).and_then(|()| {
-        if force {
-            std::fs::rename(&tmp, target)
-        } else {
-            std::fs::hard_link(&tmp, target)
-        }
-    });
-    let _ = std::fs::remove_file(&tmp);
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,40 +211,6 @@ mod tests {
         assert!(err.hint.as_deref().unwrap_or("").contains("--ci"), "{err:?}");
         let err = plan(&args(d.path(), &[]), &mut |_| Some("jenkins".into())).unwrap_err();
         assert!(err.message.contains("jenkins"), "{err:?}");
-    }
-
-    #[test]
-    fn refuses_to_overwrite_and_writes_nothing() {
-        let d = tempfile::tempdir().unwrap();
-        let files = vec![
-            File {
-                path: "shipkit.yml".into(),
-                text: "new\n".into(),
-            },
-            File {
-                path: ".gitlab-ci.yml".into(),
-                text: "new\n".into(),
-            },
-        ];
-        std::fs::write(d.path().join(".gitlab-ci.yml"), "mine\n").unwrap();
-        let err = write_all(d.path(), &files, false).unwrap_err();
-        assert_eq!(err.code, shipkit_core::ExitCode::Refused);
-        assert!(!d.path().join("shipkit.yml").exists());
-        assert_eq!(
-            std::fs::read_to_string(d.path().join(".gitlab-ci.yml")).unwrap(),
-            "mine\n"
-        );
-        write_all(d.path(), &files, true).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(d.path().join(".gitlab-ci.yml")).unwrap(),
-            "new\n"
-        );
-        let leftovers: Vec<_> = std::fs::read_dir(d.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains("shipkit-init"))
-            .collect();
-        assert!(leftovers.is_empty());
     }
 
     #[test]

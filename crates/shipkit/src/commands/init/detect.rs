@@ -22,6 +22,44 @@ pub fn ci_systems(dir: &Path) -> Vec<Ci> {
     found
 }
 
+/// Refuse a directory where CI configs would be ignored: a bare repository (or a `.git` directory), which
+/// has no working tree, and a subdirectory of a repository (CI systems read their config only at the top).
+/// A directory outside any repository is accepted (a project not yet `git init`ed).
+pub fn repository_top(dir: &Path) -> Result<()> {
+    let abs = dir
+        .canonicalize()
+        .map_err(|e| Error::usage(format!("cannot resolve {}: {e}", dir.display())))?;
+    if abs.join("HEAD").is_file() && abs.join("objects").is_dir() && abs.join("refs").is_dir() {
+        return Err(Error::git(format!(
+            "{} is a bare repository (or a .git directory): it has no working tree for shipkit.yml",
+            dir.display()
+        ))
+        .hint("run shipkit init in a clone of it"));
+    }
+    if abs.join(".git").symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    match abs
+        .ancestors()
+        .skip(1)
+        .find(|a| a.join(".git").symlink_metadata().is_ok())
+    {
+        Some(top) => Err(Error::git(format!(
+            "{} is inside the repository at {}: CI systems read their config only at the top",
+            dir.display(),
+            top.display()
+        ))
+        .hint(format!(
+            "run in {} (or --dir {}), with --dockerfile for a service below it; if {} is a repository of its \
+             own, `git init` it first",
+            top.display(),
+            top.display(),
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// GitHub or GitLab from a remote URL's host (`git@github.com:o/r.git`, `https://gitlab.example.com/...`).
 pub fn ci_of_remote(url: &str) -> Option<Ci> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);

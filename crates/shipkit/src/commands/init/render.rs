@@ -54,14 +54,10 @@ impl Plan {
             );
         }
         for r in &self.repositories {
-            plain("--image", r, |c| c.is_ascii_graphic() && !"\"'`\\#".contains(c))?;
+            repository(r)?;
         }
-        plain("--region", &self.region, |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-        })?;
-        plain("--shipkit-version", &self.shipkit_version, |c| {
-            c.is_ascii_alphanumeric() || ".+-".contains(c)
-        })?;
+        region(&self.region)?;
+        release_version(&self.shipkit_version)?;
         for (flag, path) in [("--dockerfile", &self.dockerfile), ("--dockerfile", &self.context)] {
             if path.starts_with('/') || path.split('/').any(|p| p == "..") {
                 return Err(Error::usage(format!("{flag} `{path}` is outside the repository"))
@@ -89,7 +85,7 @@ impl Plan {
             Ci::Circleci => (".circleci/config.yml", CIRCLECI),
             Ci::Gitlab => (".gitlab-ci.yml", GITLAB),
         };
-        let ci = template.replace("@REGION@", &self.region);
+        let ci = template.replace("@REGION@", &yaml_str(&self.region));
         vec![
             File {
                 path: "shipkit.yml".into(),
@@ -153,6 +149,99 @@ fn ecs_name(flag: &str, value: &str) -> Result<()> {
     } else {
         Err(Error::usage(format!("{flag} `{value}` is not an ECS name"))
             .hint("ECS cluster and service names are 1-255 letters, digits, - and _"))
+    }
+}
+
+/// An image repository the tools accept (`REGISTRY/PATH`, docker's grammar, no tag or digest), where
+/// `${NAME}` may stand for a part (an upper-case variable the tools expand when they read shipkit.yml). Any
+/// other `$`, quote or backtick is refused: nothing in the file may be read as an expression by a CI system.
+fn repository(value: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "--image `{}` is not an image repository: {why}",
+            value.escape_debug()
+        ))
+        .hint(
+            "give REGISTRY/NAME, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/billing or ${ECR_REGISTRY}/billing",
+        )
+    };
+    if value.len() > 512 {
+        return Err(bad("longer than 512 characters"));
+    }
+    let mut resolved = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        resolved.push_str(&rest[..at]);
+        let var = rest[at..]
+            .strip_prefix("${")
+            .and_then(|r| r.split_once('}'))
+            .filter(|(name, _)| {
+                name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            });
+        let Some((_, after)) = var else {
+            return Err(bad("`$` only in ${UPPER_CASE_NAME}"));
+        };
+        resolved.push_str("registry.example");
+        rest = after;
+    }
+    resolved.push_str(rest);
+    shipkit_core::registry::reference::Repo::parse(&resolved).map_err(|e| bad(&e.message))?;
+    Ok(())
+}
+
+/// An AWS region name (`eu-west-1`, `us-gov-west-1`, `cn-north-1`): nothing YAML reads as another type.
+fn region(value: &str) -> Result<()> {
+    let parts: Vec<&str> = value.split('-').collect();
+    let ok = value.len() <= 32
+        && parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].len() <= 2
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0);
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            Error::usage(format!("--region `{}` is not an AWS region", value.escape_debug()))
+                .hint("e.g. eu-west-1, us-east-2, us-gov-west-1"),
+        )
+    }
+}
+
+/// A shipkit release, as its tags are named: semantic version `X.Y.Z[-PRE][+BUILD]` (no `latest`, no
+/// branch: the CI config is pinned).
+fn release_version(value: &str) -> Result<()> {
+    let ids = |s: &str, numeric: bool| {
+        !s.is_empty()
+            && s.split('.').all(|id| {
+                !id.is_empty()
+                    && if numeric {
+                        id.chars().all(|c| c.is_ascii_digit()) && (id == "0" || !id.starts_with('0'))
+                    } else {
+                        id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    }
+            })
+    };
+    let (rest, build) = value.split_once('+').map_or((value, None), |(r, b)| (r, Some(b)));
+    let (core, pre) = rest.split_once('-').map_or((rest, None), |(c, p)| (c, Some(p)));
+    let ok = value.len() <= 64
+        && core.split('.').count() == 3
+        && ids(core, true)
+        && pre.is_none_or(|p| ids(p, false))
+        && build.is_none_or(|b| ids(b, false));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--shipkit-version `{}` is not a release version",
+            value.escape_debug()
+        ))
+        .hint("pin a release, X.Y.Z (e.g. 1.4.2)"))
     }
 }
 

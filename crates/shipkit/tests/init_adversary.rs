@@ -1,0 +1,295 @@
+//! `shipkit init` against hostile values and hostile file systems, with the real binary in real git
+//! repositories: every refusal is one line with a documented exit code and leaves the repository as it was;
+//! every value that is accepted parses back from the written YAML as the same value.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use shipkit_testkit::{venv_bin, GitRepo};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const SHIPKIT: &str = env!("CARGO_BIN_EXE_shipkit");
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn init(dir: &Path, args: &[&str]) -> Output {
+    Command::new(SHIPKIT)
+        .arg("init")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap()
+}
+
+/// A git repository with a Dockerfile at its top.
+fn repo() -> GitRepo {
+    let r = GitRepo::new();
+    std::fs::write(r.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    r
+}
+
+/// Every path under `dir` (outside `.git`) with its content (`<dir>` for directories, `-> X` for links).
+fn snapshot(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            if rel == ".git" {
+                continue;
+            }
+            let meta = p.symlink_metadata().unwrap();
+            let content = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(p.clone());
+                "<dir>".to_string()
+            } else {
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()
+            };
+            out.push((rel, content));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Run `init` and expect a refusal: `code`, one line naming `needle`, and nothing changed in `dir`.
+fn refused(dir: &Path, args: &[&str], code: i32, needle: &str) {
+    let before = snapshot(dir);
+    let o = init(dir, args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}{}", text(&o.stdout));
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("shipkit: error: "), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    assert_eq!(snapshot(dir), before, "{args:?} changed the repository");
+}
+
+/// The YAML file as JSON, read by PyYAML (the venv's): what a CI system's YAML parser sees.
+fn parse_yaml(file: &Path) -> serde_json::Value {
+    let o = Command::new(venv_bin("python"))
+        .args([
+            "-c",
+            "import json, sys, yaml\nclass L(yaml.SafeLoader): pass\n\
+             L.add_constructor('!reference', lambda l, n: l.construct_sequence(n))\n\
+             print(json.dumps(yaml.load(open(sys.argv[1]), Loader=L)))",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{} does not parse: {}",
+        file.display(),
+        text(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_region_or_version_that_yaml_would_read_as_something_else_is_refused() {
+    let r = repo();
+    for region in ["null", "-", "yes", "true", "1", "eu-west-1 #x", "EU-WEST-1", "eu-west"] {
+        refused(
+            r.path(),
+            &["--ci", "github", "--service", "x", "--region", region],
+            2,
+            "--region",
+        );
+    }
+    for version in ["latest", "main", "1", "1..2", "+", "01.2.3", "1.2.3-", "1.2.3+"] {
+        refused(
+            r.path(),
+            &["--ci", "gitlab", "--service", "x", "--shipkit-version", version],
+            2,
+            "--shipkit-version",
+        );
+    }
+}
+
+#[test]
+fn accepted_values_parse_back_unchanged_in_every_ci_config() {
+    for (ci, path, region_at) in [
+        ("github", ".github/workflows/ship.yml", "/env/AWS_REGION"),
+        ("gitlab", ".gitlab-ci.yml", "/variables/AWS_REGION"),
+        ("circleci", ".circleci/config.yml", ""),
+    ] {
+        let r = repo();
+        let o = init(
+            r.path(),
+            &[
+                "--ci",
+                ci,
+                "--service",
+                "x",
+                "--region",
+                "us-gov-west-1",
+                "--shipkit-version",
+                "1.4.2-rc.1+build.7",
+            ],
+        );
+        assert!(o.status.success(), "{ci}: {}", text(&o.stderr));
+        let yaml = parse_yaml(&r.path().join(path));
+        if !region_at.is_empty() {
+            assert_eq!(yaml.pointer(region_at), Some(&"us-gov-west-1".into()), "{ci}: {yaml}");
+        }
+        let config = parse_yaml(&r.path().join("shipkit.yml"));
+        assert_eq!(config["deploy"]["region"], "us-gov-west-1", "{config}");
+    }
+}
+
+#[test]
+fn image_repositories_must_be_repositories_the_tools_accept() {
+    let r = repo();
+    for image in [
+        "reg.example.com/x$(id)",
+        "reg.example.com/x${{github.token}}",
+        "reg.example.com/x`id`",
+        "REG.example.com/Upper",
+        "reg.example.com/x:1.0",
+        "reg.example.com/x@sha256:0123",
+        "${ECR_REGISTRY/billing",
+        "${lower}/billing",
+        "reg.example.com/a//b",
+    ] {
+        refused(
+            r.path(),
+            &["--ci", "github", "--service", "x", "--image", image],
+            2,
+            "--image",
+        );
+    }
+    for image in [
+        "${ECR_REGISTRY}/billing",
+        "127.0.0.1:5000/acme/billing",
+        "ghcr.io/acme/billing",
+    ] {
+        let r = repo();
+        let o = init(r.path(), &["--ci", "github", "--service", "x", "--image", image]);
+        assert!(o.status.success(), "{image}: {}", text(&o.stderr));
+        let config = parse_yaml(&r.path().join("shipkit.yml"));
+        assert_eq!(config["image"]["repositories"], serde_json::json!([image]));
+    }
+}
+
+/// `--force` replaces shipkit.yml first; when the CI config then cannot be written, the old shipkit.yml
+/// must still be there (it was deleted, and the error said "already exists").
+#[test]
+fn force_keeps_every_existing_file_when_a_later_one_cannot_be_written() {
+    let r = repo();
+    std::fs::write(r.path().join("shipkit.yml"), "service: mine\n").unwrap();
+    std::fs::write(r.path().join(".circleci"), "not a directory\n").unwrap();
+    refused(
+        r.path(),
+        &["--ci", "circleci", "--service", "x", "--force"],
+        2,
+        ".circleci is not a directory",
+    );
+    refused(
+        r.path(),
+        &["--ci", "circleci", "--service", "x"],
+        2,
+        ".circleci is not a directory",
+    );
+    std::fs::create_dir_all(r.path().join(".gitlab-ci.yml/inside")).unwrap();
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "x", "--force"],
+        2,
+        ".gitlab-ci.yml is a directory",
+    );
+}
+
+#[test]
+fn a_destination_through_a_symlink_never_writes_outside_the_repository() {
+    let r = repo();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), r.path().join(".github")).unwrap();
+    refused(
+        r.path(),
+        &["--ci", "github", "--service", "x"],
+        2,
+        ".github is a symbolic link",
+    );
+    refused(
+        r.path(),
+        &["--ci", "github", "--service", "x", "--force"],
+        2,
+        ".github is a symbolic link",
+    );
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+
+    // The file itself a link to a file outside: refused without --force; with it, the link is replaced
+    // by a file and what it pointed to is untouched.
+    let r = repo();
+    let victim = outside.path().join("victim.yml");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, r.path().join("shipkit.yml")).unwrap();
+    refused(r.path(), &["--ci", "gitlab", "--service", "x"], 10, "shipkit.yml");
+    let o = init(r.path(), &["--ci", "gitlab", "--service", "x", "--force"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let meta = r.path().join("shipkit.yml").symlink_metadata().unwrap();
+    assert!(meta.is_file(), "still a link");
+}
+
+/// CI systems read their config only at the top of a repository: a file written in a subdirectory is
+/// silently ignored, and a bare repository has no working tree at all.
+#[test]
+fn a_subdirectory_or_a_bare_repository_is_refused() {
+    let r = repo();
+    let sub = r.path().join("services/billing");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join("Dockerfile"), "FROM scratch\n").unwrap();
+    refused(&sub, &["--ci", "github", "--service", "x"], 4, "inside the repository");
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "x", "--dir", "services/billing"],
+        4,
+        "--dir",
+    );
+    // In its top directory it works, and --dockerfile reaches the subdirectory.
+    let o = init(
+        r.path(),
+        &[
+            "--ci",
+            "github",
+            "--service",
+            "x",
+            "--dockerfile",
+            "services/billing/Dockerfile",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+
+    let bare = tempfile::tempdir().unwrap();
+    assert!(Command::new("git")
+        .args(["init", "-q", "--bare"])
+        .arg(bare.path())
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(bare.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    refused(bare.path(), &["--ci", "gitlab", "--service", "x"], 4, "bare repository");
+    refused(
+        &r.path().join(".git"),
+        &["--ci", "gitlab", "--service", "x"],
+        4,
+        "bare repository",
+    );
+}
+
+/// Outside any git repository (a project not yet `git init`ed) init works, as documented.
+#[test]
+fn outside_a_git_repository_it_writes() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let o = init(d.path(), &["--ci", "gitlab", "--service", "x"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(d.path().join(".gitlab-ci.yml").is_file());
+}
