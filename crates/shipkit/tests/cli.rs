@@ -112,3 +112,43 @@ fn an_unknown_link_name_is_shipkit_itself() {
     let o = run(&linked(bins.path(), "sk"), &["--version"], bins.path());
     assert_eq!(text(&o.stdout), format!("shipkit {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// Odd program names and arguments: an empty `argv[0]` (`exec -a ''`), a Windows-style `.exe` name, an
+/// unknown name, `help <tool>`, an unknown `help` topic, bytes that are not UTF-8. Each is either the right
+/// program or one error line with exit 2; never a panic.
+#[test]
+fn odd_names_and_arguments_are_one_line_errors_or_the_right_program() {
+    let bins = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .args(["-c", "exec -a '' \"$0\" --version", SHIPKIT])
+        .output()
+        .unwrap();
+    assert_eq!(text(&o.stdout), format!("shipkit {}\n", env!("CARGO_PKG_VERSION")));
+    let o = Command::new("bash")
+        .args(["-c", "exec -a '' \"$0\" nope", SHIPKIT])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
+    let o = run(&linked(bins.path(), "version-detect.exe"), &["--version"], bins.path());
+    assert_eq!(
+        text(&o.stdout),
+        format!("version-detect {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let o = run(Path::new(SHIPKIT), &["help", "deploy"], bins.path());
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("Usage: shipkit deploy"), "{}", text(&o.stdout));
+    let bad = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff").to_os_string();
+    let args: [Vec<std::ffi::OsString>; 3] = [
+        vec!["help".into(), "nosuch".into()],
+        vec![bad.clone()],
+        vec!["version".into(), bad],
+    ];
+    for args in args {
+        let o = Command::new(SHIPKIT).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = text(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(": error: ") && !err.contains("panicked"), "{err}");
+    }
+}

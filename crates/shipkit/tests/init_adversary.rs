@@ -293,3 +293,52 @@ fn outside_a_git_repository_it_writes() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(d.path().join(".gitlab-ci.yml").is_file());
 }
+
+/// The Dockerfile and its build context must be inside the repository: a link leading out of it names a
+/// path the CI's checkout does not have (and a local build would send outside files).
+#[test]
+fn a_dockerfile_or_context_reached_through_a_link_out_of_the_repository_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let r = GitRepo::new();
+    std::os::unix::fs::symlink(outside.path(), r.path().join("svc")).unwrap();
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "x"],
+        2,
+        "outside the repository",
+    );
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "x", "--dockerfile", "svc/Dockerfile"],
+        2,
+        "outside the repository",
+    );
+    let r = GitRepo::new();
+    std::os::unix::fs::symlink(outside.path().join("Dockerfile"), r.path().join("Dockerfile")).unwrap();
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "x"],
+        2,
+        "outside the repository",
+    );
+    // A link inside the repository is fine.
+    let r = GitRepo::new();
+    std::fs::create_dir(r.path().join("docker")).unwrap();
+    std::fs::write(r.path().join("docker/Dockerfile"), "FROM scratch\n").unwrap();
+    std::os::unix::fs::symlink("docker/Dockerfile", r.path().join("Dockerfile")).unwrap();
+    let o = init(r.path(), &["--ci", "gitlab", "--service", "x"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+/// A value taken from another flag is blamed on the flag that was given.
+#[test]
+fn the_default_ecs_service_names_the_flag_the_user_gave() {
+    let r = repo();
+    refused(
+        r.path(),
+        &["--ci", "gitlab", "--service", "my.api"],
+        2,
+        "--service `my.api`",
+    );
+}

@@ -88,6 +88,12 @@ pub fn plan(a: &InitArgs, ask: &mut dyn FnMut(&str) -> Option<String>) -> Result
         a.images.iter().map(|s| s.trim().to_string()).collect()
     };
     let ecs_services = if a.ecs_services.is_empty() {
+        if !service.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)) {
+            return Err(Error::usage(format!(
+                "--service `{service}` is also the default ECS service name, which cannot hold `.`"
+            ))
+            .hint("pass --ecs-services NAMES (letters, digits, - and _)"));
+        }
         vec![service.clone()]
     } else {
         a.ecs_services.iter().map(|s| s.trim().to_string()).collect()
@@ -108,6 +114,8 @@ pub fn plan(a: &InitArgs, ask: &mut dyn FnMut(&str) -> Option<String>) -> Result
             .unwrap_or_else(|| shipkit_core::cli::VERSION.to_string()),
     };
     plan.validate()?;
+    detect::inside(&a.dir, &plan.dockerfile, "the Dockerfile")?;
+    detect::inside(&a.dir, &plan.context, "the build context")?;
     Ok(plan)
 }
 

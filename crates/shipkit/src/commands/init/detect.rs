@@ -60,6 +60,25 @@ pub fn repository_top(dir: &Path) -> Result<()> {
     }
 }
 
+/// Refuse `rel` (the Dockerfile, the build context) when links lead it out of `dir`: the CI's checkout
+/// would not have what it names (and a local build would read files from elsewhere).
+pub fn inside(dir: &Path, rel: &str, what: &str) -> Result<()> {
+    let resolve = |p: &Path| {
+        p.canonicalize()
+            .map_err(|e| Error::usage(format!("cannot resolve {}: {e}", p.display())))
+    };
+    let (top, target) = (resolve(dir)?, resolve(&dir.join(rel))?);
+    if target.starts_with(&top) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{what} {rel} is a link to {}, outside the repository",
+            target.display()
+        ))
+        .hint("the CI's checkout has only the repository: put the file in it, or pass --dockerfile PATH"))
+    }
+}
+
 /// GitHub or GitLab from a remote URL's host (`git@github.com:o/r.git`, `https://gitlab.example.com/...`).
 pub fn ci_of_remote(url: &str) -> Option<Ci> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
