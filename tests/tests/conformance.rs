@@ -135,6 +135,17 @@ fn docker_tag_push_json_conforms_to_its_schemas() {
     conforms(&dry, "docker-tag-push-dry-run");
 }
 
+#[test]
+fn notify_json_without_targets_conforms_to_its_schema() {
+    // No target configured (a fork's pull request): nothing is sent, but the contract is still written.
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SHIPKIT_NOTIFY_TO", "")];
+    let none = json_run("notify", &["--status", "succeeded"], dir.path(), &env, "none");
+    conforms(&none, "notify");
+    let started = json_run("notify", &["--status", "started"], dir.path(), &env, "started");
+    conforms(&started, "notify");
+}
+
 /// A cluster with one service on `family:1`, through moto's JSON API (the test's own setup).
 fn ecs_service() -> (String, String) {
     let cluster = unique("conf");
@@ -244,4 +255,45 @@ fn deploy_ecs_json_conforms_and_notify_carries_its_services_as_objects() {
             .is_some_and(|a| a.contains(&format!("{svc}:2"))),
         "{body}"
     );
+}
+
+/// `--format markdown` is rendered by `deploy-ecs status` over every environment only (its own tests cover
+/// that); everywhere else it is one line, exit 2, a hint naming the formats, and nothing done (no output file).
+#[test]
+fn format_markdown_is_refused_where_it_is_not_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.md");
+    let out_arg = out.display().to_string();
+    let runs: [(&str, &[&str]); 6] = [
+        ("version-detect", &[]),
+        ("version-detect", &["next"]),
+        (
+            "docker-tag-push",
+            &["retag", "--image", "reg.test/app", "--from", "a", "--tags", "b"],
+        ),
+        ("deploy-ecs", &["status", "--cluster", "c", "--service", "s"]),
+        (
+            "deploy-ecs",
+            &["deploy", "-c", "c", "-s", "s", "--image", "reg.test/app:1"],
+        ),
+        (
+            "notify",
+            &["--status", "succeeded", "--to", "webhook+http://127.0.0.1:9/hook"],
+        ),
+    ];
+    for (tool, args) in runs {
+        let args = [args, &["--format", "markdown", "--output-file", &out_arg]].concat();
+        let r = run(tool, &args, dir.path(), &[], DEADLINE);
+        assert_eq!(r.code(), 2, "{tool} {args:?}\n{}", r.show());
+        let err = r.stderr();
+        assert_eq!(err.lines().count(), 1, "{tool} {args:?}: one line\n{}", r.show());
+        assert!(
+            err.starts_with(&format!("{tool}: error: --format markdown is not supported here"))
+                && err.contains("(hint: use --format text, json, env, github, circleci or dotenv)"),
+            "{tool} {args:?}\n{}",
+            r.show()
+        );
+        assert!(r.stdout().is_empty(), "{tool} {args:?}\n{}", r.show());
+        assert!(!out.exists(), "{tool} {args:?} wrote {}", out.display());
+    }
 }

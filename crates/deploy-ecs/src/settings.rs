@@ -62,7 +62,7 @@ impl Settings {
         };
         if !environments.is_empty() {
             let output = cli.common.output_options();
-            shipkit_core::output::preflight(&output)?;
+            shipkit_core::output::preflight_markdown(&output)?;
             return Ok(Settings {
                 target: environments[0].target.clone(),
                 connect: connect_options(&cli.aws, environments[0].region.clone())?,

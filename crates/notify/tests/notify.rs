@@ -904,6 +904,36 @@ fn no_targets_warns_and_exits_0_unless_strict() {
 }
 
 #[test]
+fn no_targets_still_writes_the_contract_in_the_chosen_format() {
+    // The next step reads notify's outputs whether or not anything was sent: never an empty document.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.json");
+    let file_arg = file.display().to_string();
+    let args = ["--status", "succeeded", "--format", "json", "--output-file", &file_arg];
+    let o = notify_in(dir.path(), &args, &[("SHIPKIT_NOTIFY_TO", "")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written, json!({"delivered": [], "failed": []}));
+
+    // On stdout, `--status started` keeps its start time for the later call's duration.
+    let o = notify(&["--status", "started", "--format", "json"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let printed: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(printed["delivered"], json!([]), "{printed}");
+    assert_eq!(printed["failed"], json!([]), "{printed}");
+    assert!(
+        printed["started_at"].as_u64().is_some_and(|t| t > 1_700_000_000),
+        "{printed}"
+    );
+    assert!(printed.get("message_id").is_none(), "{printed}");
+
+    // The env form: the same keys, empty lists, ready for `eval`.
+    let o = notify(&["--status", "failed", "--format", "env"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "export DELIVERED=''\nexport FAILED=''\n");
+}
+
+#[test]
 fn empty_env_values_from_ci_inputs_mean_unset() {
     // CI templates map every optional input to an env var, empty when not given.
     let sink = HttpSink::start();

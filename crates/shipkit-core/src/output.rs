@@ -36,8 +36,8 @@ pub enum Format {
     Github,
     Circleci,
     Dotenv,
-    /// A Markdown table for step summaries: `deploy-ecs status` (hidden from the shared help; other
-    /// commands print their text form).
+    /// A Markdown table for step summaries: `deploy-ecs status` over every environment only (hidden from the
+    /// shared help; every other command refuses it in [`preflight`], exit 2).
     #[value(hide = true)]
     Markdown,
 }
@@ -257,7 +257,19 @@ fn dotenv_path(opts: &OutputOptions) -> PathBuf {
 /// `$GITHUB_OUTPUT`, `circleci` needs `$BASH_ENV`, `dotenv` and `--output-file` need a writable file (an
 /// existing one is opened for appending, nothing written; a new one must be creatable in an existing
 /// directory: it is created and removed again). Every tool calls this at start; failure is exit 2.
+/// `markdown` is refused here (exit 2): only [`preflight_markdown`]'s callers render it.
 pub fn preflight(opts: &OutputOptions) -> Result<()> {
+    if opts.format == Format::Markdown {
+        return Err(Error::usage(
+            "--format markdown is not supported here (only `deploy-ecs status` over every environment renders Markdown)",
+        )
+        .hint("use --format text, json, env, github, circleci or dotenv"));
+    }
+    preflight_markdown(opts)
+}
+
+/// [`preflight`] for a command that renders `--format markdown` (`deploy-ecs status` over every environment).
+pub fn preflight_markdown(opts: &OutputOptions) -> Result<()> {
     match opts.format {
         Format::Text | Format::Markdown => Ok(()),
         Format::Json | Format::Env => match &opts.output_file {
@@ -432,6 +444,21 @@ mod tests {
         let e = preflight(&opts(Format::Dotenv, Some(dir.path().join("no/such/dir/x.env")))).unwrap_err();
         assert!(e.message.contains("does not exist"), "{}", e.message);
         preflight(&opts(Format::Text, Some(dir.path().join("missing/x")))).unwrap();
+    }
+
+    #[test]
+    fn markdown_is_refused_except_where_rendered() {
+        let md = OutputOptions {
+            format: Format::Markdown,
+            ..OutputOptions::default()
+        };
+        let e = preflight(&md).unwrap_err();
+        assert_eq!(e.code, ExitCode::Usage);
+        let line = e.one_line();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("--format markdown"), "{line}");
+        assert!(line.contains("text, json, env, github, circleci or dotenv"), "{line}");
+        preflight_markdown(&md).unwrap();
     }
 
     #[test]

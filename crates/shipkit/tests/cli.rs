@@ -152,3 +152,30 @@ fn odd_names_and_arguments_are_one_line_errors_or_the_right_program() {
         assert!(err.contains(": error: ") && !err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn format_markdown_is_refused_by_every_subcommand_that_does_not_render_it() {
+    let d = tempfile::tempdir().unwrap();
+    let runs: [(&str, &[&str]); 4] = [
+        ("version-detect", &["version"]),
+        ("docker-tag-push", &["image", "digest", "reg.test/app:1"]),
+        ("deploy-ecs", &["deploy", "status", "-c", "c", "-s", "s"]),
+        ("notify", &["notify", "--status", "failed"]),
+    ];
+    for (tool, args) in runs {
+        let o = run(
+            Path::new(SHIPKIT),
+            &[args, &["--format", "markdown"]].concat(),
+            d.path(),
+        );
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("{tool}: error: --format markdown is not supported here")),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint: use --format text, json"), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o.stdout));
+    }
+}

@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use serde_json::json;
 use shipkit_core::contract::{Contract, NotifyOutputs, NotifyPlan, PlannedPayload};
 use shipkit_core::http::Client;
-use shipkit_core::output::{OutputOptions, Outputs};
+use shipkit_core::output::OutputOptions;
 use shipkit_core::{cancel, mask, term, Error, ExitCode, Result};
 
 /// Run with resolved settings; the exit code (0 unless `--strict` and a target failed, or a signal).
@@ -18,7 +18,7 @@ pub fn run(s: &Settings) -> Result<u8> {
             return Err(e);
         }
         term::warn(&format!("notify: {e}"));
-        Outputs::new().emit(&s.output, "notify: no targets, nothing sent")?;
+        nothing_sent(&s.message).emit(&s.output, "notify: no targets, nothing sent")?;
         return Ok(0);
     }
     if s.dry_run {
@@ -35,6 +35,15 @@ pub fn run(s: &Settings) -> Result<u8> {
             "while notifying (outputs written above)",
         )),
         None => Ok(0),
+    }
+}
+
+/// The contract for a run with no targets: nothing delivered, nothing failed, no message to update; a
+/// `started` run still says when it started, so the later call's duration holds once targets are set.
+fn nothing_sent(m: &Message) -> NotifyOutputs {
+    NotifyOutputs {
+        started_at: (m.status == Status::Started).then(crate::settings::now_secs),
+        ..NotifyOutputs::default()
     }
 }
 
