@@ -342,3 +342,59 @@ fn the_default_ecs_service_names_the_flag_the_user_gave() {
         "--service `my.api`",
     );
 }
+
+/// Ctrl-C at the question on a terminal (a real pseudo-terminal, driven by the venv's Python): the first
+/// SIGINT ends the run with exit 130 and one error line, and nothing is written. (Before, the read went on
+/// and only a second Ctrl-C killed it.)
+#[test]
+fn ctrl_c_at_the_question_stops_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let script = r#"
+import os, pty, select, signal, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "init", "--service", "x"])
+out = b""
+def read_until(pred, seconds):
+    global out
+    end = time.time() + seconds
+    while time.time() < end and not pred():
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                return
+read_until(lambda: b"Which one" in out, 10)
+os.kill(pid, signal.SIGINT)
+end = time.time() + 5
+status = None
+while time.time() < end:
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        status = os.waitstatus_to_exitcode(st)
+        break
+    read_until(lambda: False, 0.05)
+if status is None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+read_until(lambda: False, 0.2)
+print("exit=%s" % status)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let o = Command::new(venv_bin("python"))
+        .args(["-c", script, SHIPKIT])
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(out.contains("Which one"), "never asked: {out}{}", text(&o.stderr));
+    assert!(out.starts_with("exit=130\n"), "{out}");
+    assert!(out.contains("shipkit: error: "), "{out}");
+    let names: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["Dockerfile"]);
+}

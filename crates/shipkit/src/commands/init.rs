@@ -26,7 +26,10 @@ pub fn run(a: &InitArgs) -> Result<u8> {
     }
     detect::repository_top(&a.dir)?;
     let interactive = !a.no_input && std::io::stdin().is_terminal();
-    let plan = plan(a, &mut |question| interactive.then(|| ask(question)).flatten())?;
+    let plan = plan(a, &mut |question| interactive.then(|| ask(question)).flatten());
+    // Ctrl-C at the question: the signal, not "no answer", is why there is no plan.
+    shipkit_core::cancel::check("before anything was written")?;
+    let plan = plan?;
     let files = plan.files();
     if a.dry_run {
         for f in &files {
@@ -170,15 +173,33 @@ fn default_service(dir: &Path) -> Result<String> {
     Ok(name)
 }
 
-/// Ask on the terminal; `None` at end of input.
+/// Ask on the terminal; `None` at end of input, or when SIGINT/SIGTERM arrives while waiting (the read
+/// itself would go on after the signal: it runs on its own thread, and this one stops waiting for it).
 fn ask(question: &str) -> Option<String> {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{question}");
     let _ = err.flush();
-    let mut line = String::new();
-    match std::io::stdin().lock().read_line(&mut line) {
-        Ok(n) if n > 0 => Some(line),
-        _ => None,
+    drop(err);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let answer = match std::io::stdin().lock().read_line(&mut line) {
+            Ok(n) if n > 0 => Some(line),
+            _ => None,
+        };
+        let _ = tx.send(answer);
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(answer) => return answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if shipkit_core::cancel::requested().is_some() {
+                    let _ = writeln!(std::io::stderr());
+                    return None;
+                }
+            }
+        }
     }
 }
 

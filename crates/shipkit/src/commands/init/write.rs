@@ -29,7 +29,7 @@ pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<()> {
     }
     let mut staged = Staged::default();
     let result = stage(dir, files, &mut staged).and_then(|()| {
-        shipkit_core::cancel::check("shipkit init")?;
+        shipkit_core::cancel::check("before the files were moved in: nothing was written")?;
         commit(dir, files, force, &mut staged)
     });
     if result.is_err() {
