@@ -5,6 +5,7 @@ use crate::model::{ContainerState, Deployment, EcsApi, Event, ServiceState, Task
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{DesiredStatus, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
+use futures_util::FutureExt;
 use shipkit_core::{Error, ExitCode, Result};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ pub struct Aws {
 /// Build the client from shipkit-core's SDK config: the standard credential chain, one TLS stack,
 /// adaptive retries (absorbs throttling when many services deploy at once), a deadline on every call.
 pub async fn connect(c: &Connect) -> Result<Aws> {
-    let conf = shipkit_core::aws::load(c).await?;
+    let conf = shipkit_core::aws::load(c).boxed().await?;
     Ok(Aws {
         client: Client::new(&conf),
         codedeploy: aws_sdk_codedeploy::Client::new(&conf),
@@ -36,11 +37,11 @@ pub async fn connect(c: &Connect) -> Result<Aws> {
 /// Turn an SDK error into a one-line shipkit error with the right exit code (shipkit-core's mapping by
 /// error code), with ECS's own meaning of `ClientException`: ECS answers a missing task definition with
 /// `ClientException: Unable to describe task definition.`, and bad requests with the same code.
-pub fn sdk_error<E>(what: &str, e: SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
+pub fn sdk_error<E>(what: &str, e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let err = shipkit_core::aws::error(what, &e);
+    let err = shipkit_core::aws::error(what, e);
     match e.code() {
         Some("ClusterNotFoundException") => err.hint("check --cluster and --region"),
         Some("ServiceNotFoundException" | "ServiceNotActiveException") => {
@@ -180,8 +181,14 @@ impl Aws {
                 .set_services(Some(chunk.to_vec()))
                 .include(ServiceField::Tags)
                 .send()
+                .boxed()
                 .await
-                .map_err(|e| cluster_error(cluster, sdk_error(&format!("DescribeServices in cluster {cluster}"), e)))?;
+                .map_err(|e| {
+                    cluster_error(
+                        cluster,
+                        sdk_error(&format!("DescribeServices in cluster {cluster}"), &e),
+                    )
+                })?;
             for f in r.failures() {
                 let arn = f.arn().unwrap_or("");
                 missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
@@ -220,8 +227,9 @@ impl Aws {
             .task_definition(td)
             .include(TaskDefinitionField::Tags)
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("DescribeTaskDefinition {td}"), e))?;
+            .map_err(|e| sdk_error(&format!("DescribeTaskDefinition {td}"), &e))?;
         let def = r
             .task_definition()
             .cloned()
@@ -255,8 +263,9 @@ impl Aws {
             .set_enable_fault_injection(td.enable_fault_injection)
             .set_tags(if tags.is_empty() { None } else { Some(tags) })
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("RegisterTaskDefinition {family}"), e))?;
+            .map_err(|e| sdk_error(&format!("RegisterTaskDefinition {family}"), &e))?;
         r.task_definition()
             .and_then(|t| t.task_definition_arn())
             .map(String::from)
@@ -270,8 +279,9 @@ impl Aws {
             .resource_arn(arn)
             .set_tags(Some(tags))
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("TagResource {arn}"), e))?;
+            .map_err(|e| sdk_error(&format!("TagResource {arn}"), &e))?;
         Ok(())
     }
 
@@ -282,8 +292,9 @@ impl Aws {
             .resource_arn(arn)
             .set_tag_keys(Some(keys.iter().map(std::string::ToString::to_string).collect()))
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("UntagResource {arn}"), e))?;
+            .map_err(|e| sdk_error(&format!("UntagResource {arn}"), &e))?;
         Ok(())
     }
 
@@ -300,8 +311,9 @@ impl Aws {
                 .set_next_token(token.take())
                 .max_results(100)
                 .send()
+                .boxed()
                 .await
-                .map_err(|e| cluster_error(cluster, sdk_error(&format!("ListServices in cluster {cluster}"), e)))?;
+                .map_err(|e| cluster_error(cluster, sdk_error(&format!("ListServices in cluster {cluster}"), &e)))?;
             names.extend(
                 r.service_arns()
                     .iter()
@@ -332,8 +344,9 @@ impl Aws {
             .service(service)
             .task_definition(task_definition)
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("UpdateService {service}"), e))?;
+            .map_err(|e| sdk_error(&format!("UpdateService {service}"), &e))?;
         let s = r
             .service()
             .ok_or_else(|| Error::remote("UpdateService returned no service"))?;
@@ -369,8 +382,9 @@ impl Aws {
             .cluster(cluster)
             .set_tasks(Some(arns))
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("DescribeTasks in cluster {cluster}"), e))?;
+            .map_err(|e| sdk_error(&format!("DescribeTasks in cluster {cluster}"), &e))?;
         Ok(r.tasks().iter().map(to_task).collect())
     }
 }
@@ -391,8 +405,9 @@ impl EcsApi for Aws {
             .started_by(deployment_id)
             .desired_status(DesiredStatus::Stopped)
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("ListTasks in cluster {cluster}"), e))?;
+            .map_err(|e| sdk_error(&format!("ListTasks in cluster {cluster}"), &e))?;
         let arns: Vec<String> = r.task_arns().to_vec();
         self.describe_tasks(cluster, arns).await
     }

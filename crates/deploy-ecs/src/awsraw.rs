@@ -10,6 +10,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
+use futures_util::FutureExt;
 use shipkit_core::http::{Client, Request, Response};
 use shipkit_core::{Error, Result};
 use std::time::{Duration, SystemTime};
@@ -35,7 +36,7 @@ pub struct RawAws {
 impl RawAws {
     /// Credentials from the standard chain (the same as the ECS client), `timeout` per request.
     pub async fn connect(c: &crate::aws::Connect, timeout: Duration) -> Result<RawAws> {
-        let conf = shipkit_core::aws::load(c).await?;
+        let conf = shipkit_core::aws::load(c).boxed().await?;
         let provider = conf
             .credentials_provider()
             .ok_or_else(|| Error::auth("no AWS credentials").hint("set AWS_PROFILE or AWS_ACCESS_KEY_ID"))?;

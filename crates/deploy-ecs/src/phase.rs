@@ -12,6 +12,7 @@ use shipkit_core::cancel;
 use shipkit_core::{Error, Result};
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 /// How often a wait looks for a signal.
@@ -23,11 +24,25 @@ const CALL_SLACK: Duration = Duration::from_secs(2);
 
 /// Run `fut`, ending it early at `deadline` (exit 9) or, when `cancellable`, on SIGINT/SIGTERM (exit
 /// 130/143). `what` names the call in the error.
-pub async fn bounded<T>(
+///
+/// `fut` is boxed here, before anything holds it: the futures of SDK call chains and whole commands are
+/// tens of KiB, and a caller's future that held them inline (and again inside `select!`) would be several
+/// times that (clippy's `large_futures`). One allocation per call or phase.
+pub fn bounded<'a, T: 'a>(
+    what: &'a str,
+    deadline: Option<Instant>,
+    cancellable: bool,
+    fut: impl Future<Output = Result<T>> + 'a,
+) -> impl Future<Output = Result<T>> + 'a {
+    bounded_boxed(what, deadline, cancellable, Box::pin(fut))
+}
+
+/// [`bounded`] on a boxed future.
+async fn bounded_boxed<T>(
     what: &str,
     deadline: Option<Instant>,
     cancellable: bool,
-    fut: impl Future<Output = Result<T>>,
+    fut: Pin<Box<impl Future<Output = Result<T>>>>,
 ) -> Result<T> {
     let expired = async {
         match deadline {
@@ -56,8 +71,12 @@ pub async fn bounded<T>(
 }
 
 /// `fut`, ended by SIGINT/SIGTERM (the steps of a command that change nothing, or that are safe to stop).
-pub async fn until_cancelled<T>(what: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
-    bounded(what, None, true, fut).await
+/// Boxed, as [`bounded`].
+pub fn until_cancelled<'a, T: 'a>(
+    what: &'a str,
+    fut: impl Future<Output = Result<T>> + 'a,
+) -> impl Future<Output = Result<T>> + 'a {
+    bounded(what, None, true, fut)
 }
 
 /// One service's bounded view of the ECS client.

@@ -14,6 +14,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
+use futures_util::FutureExt;
 use shipkit_core::{Error, Result};
 use std::path::Path;
 
@@ -90,6 +91,7 @@ pub async fn parse(text: &str, origin: &str) -> Result<TaskDefinition> {
         .describe_task_definition()
         .task_definition("file")
         .send()
+        .boxed()
         .await
         // The SDK's error would quote the file (secrets included): say only that it could not read it.
         .map_err(|_| Error::usage(format!("{origin}: not a task definition the AWS SDK can read")))?;

@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// One raw CodeDeploy JSON call to moto (the test's own setup and checks).
-fn cd(action: &str, body: Value) -> Value {
+fn cd(action: &str, body: &Value) -> Value {
     let host = moto_url()
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -38,6 +38,11 @@ fn cd(action: &str, body: Value) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
+/// GetDeployment: the CodeDeploy deployment as moto has it.
+fn get_deployment(id: &str) -> Value {
+    cd("GetDeployment", &json!({"deploymentId": id}))["deploymentInfo"].clone()
+}
+
 /// A CODE_DEPLOY service behind a load balancer (container `app`, port 8080), desired 2, with its
 /// CodeDeploy application and deployment group (named by the ECS convention unless `names` is false).
 struct CdService {
@@ -48,17 +53,17 @@ struct CdService {
 impl CdService {
     fn new(with_codedeploy: bool) -> CdService {
         let cluster = unique("cd");
-        call("CreateCluster", json!({"clusterName": cluster}));
+        call("CreateCluster", &json!({"clusterName": cluster}));
         let service = format!("{cluster}-web");
         call(
             "RegisterTaskDefinition",
-            json!({"family": service, "containerDefinitions": [{"name": "app",
+            &json!({"family": service, "containerDefinitions": [{"name": "app",
                 "image": format!("reg.test/{service}:1.0.0"), "memory": 128, "essential": true,
                 "portMappings": [{"containerPort": 8080}]}]}),
         );
         call(
             "CreateService",
-            json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
+            &json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
                 "desiredCount": 2, "launchType": "FARGATE", "deploymentController": {"type": "CODE_DEPLOY"},
                 "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1",
                                    "containerName": "app", "containerPort": 8080}]}),
@@ -66,7 +71,7 @@ impl CdService {
         let s = CdService { cluster, service };
         control(
             "/shipkit-test/clock",
-            json!({"cluster": s.cluster, "stageSeconds": 0.1, "minuteSeconds": 0.2}),
+            &json!({"cluster": s.cluster, "stageSeconds": 0.1, "minuteSeconds": 0.2}),
         );
         if with_codedeploy {
             s.create_codedeploy(&s.app(), &s.group());
@@ -78,11 +83,11 @@ impl CdService {
     fn create_codedeploy(&self, app: &str, group: &str) {
         cd(
             "CreateApplication",
-            json!({"applicationName": app, "computePlatform": "ECS"}),
+            &json!({"applicationName": app, "computePlatform": "ECS"}),
         );
         cd(
             "CreateDeploymentGroup",
-            json!({"applicationName": app, "deploymentGroupName": group,
+            &json!({"applicationName": app, "deploymentGroupName": group,
                 "serviceRoleArn": "arn:aws:iam::123456789012:role/codedeploy",
                 "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
                 "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
@@ -112,7 +117,7 @@ impl CdService {
     fn current_td(&self) -> String {
         let v = call(
             "DescribeServices",
-            json!({"cluster": self.cluster, "services": [self.service]}),
+            &json!({"cluster": self.cluster, "services": [self.service]}),
         );
         v["services"][0]["taskDefinition"].as_str().unwrap().to_string()
     }
@@ -121,7 +126,7 @@ impl CdService {
     fn deployments(&self) -> Vec<String> {
         let v = cd(
             "ListDeployments",
-            json!({"applicationName": self.app(), "deploymentGroupName": self.group()}),
+            &json!({"applicationName": self.app(), "deploymentGroupName": self.group()}),
         );
         v["deployments"]
             .as_array()
@@ -130,10 +135,6 @@ impl CdService {
             .into_iter()
             .filter_map(|d| d.as_str().map(String::from))
             .collect()
-    }
-
-    fn deployment(&self, id: &str) -> Value {
-        cd("GetDeployment", json!({"deploymentId": id}))["deploymentInfo"].clone()
     }
 }
 
@@ -160,7 +161,7 @@ fn a_code_deploy_service_is_deployed_through_codedeploy() {
     assert!(s.current_td().ends_with(":2"));
     let ids = s.deployments();
     assert_eq!(ids.len(), 1, "one CodeDeploy deployment");
-    let spec = s.deployment(&ids[0]);
+    let spec = get_deployment(&ids[0]);
     assert_eq!(spec["status"], "Succeeded");
     assert_eq!(spec["creator"], "user");
 }
@@ -184,7 +185,7 @@ fn a_failing_hook_is_rolled_back_by_codedeploy_exit_1_and_a_failed_rollback_exit
     assert!(s.current_td().ends_with(":1"), "the original revision serves");
     let ids = s.deployments();
     assert_eq!(ids.len(), 2, "ours and CodeDeploy's rollback; none of deploy-ecs's own");
-    assert_eq!(s.deployment(&ids[0])["creator"], "autoRollback");
+    assert_eq!(get_deployment(&ids[0])["creator"], "autoRollback");
 
     let s = CdService::new(true);
     let o = run_args(&s.deploy_args("hookfail-rollbackfail-2.0.0", &[]));
@@ -206,8 +207,8 @@ fn a_timeout_stops_the_deployment_with_rollback_and_exits_9() {
     );
     let ids = s.deployments();
     assert_eq!(ids.len(), 2, "{ids:?}");
-    assert_eq!(s.deployment(&ids[1])["status"], "Stopped");
-    assert_eq!(s.deployment(&ids[0])["status"], "Succeeded", "the rollback");
+    assert_eq!(get_deployment(&ids[1])["status"], "Stopped");
+    assert_eq!(get_deployment(&ids[0])["status"], "Succeeded", "the rollback");
     assert!(s.current_td().ends_with(":1"));
 }
 
@@ -241,7 +242,7 @@ fn sigterm_mid_deployment_stops_it_with_rollback_and_exits_143() {
         "{}",
         show(&o)
     );
-    let d = s.deployment(&id);
+    let d = get_deployment(&id);
     assert_eq!(d["status"], "Stopped");
     assert!(d["rollbackInfo"]["rollbackDeploymentId"].is_string(), "{d}");
 }
@@ -279,7 +280,7 @@ fn a_missing_codedeploy_application_is_one_line_and_changes_nothing() {
     assert!(err.contains(&s.app()), "names the application it looked for: {err}");
     assert!(s.current_td().ends_with(":1"));
     // Checked before the first side effect: no revision was registered for nothing.
-    let families = call("ListTaskDefinitions", json!({"familyPrefix": s.service}));
+    let families = call("ListTaskDefinitions", &json!({"familyPrefix": s.service}));
     assert_eq!(
         families["taskDefinitionArns"].as_array().map(Vec::len),
         Some(1),
@@ -340,7 +341,7 @@ fn rollback_of_a_code_deploy_service_goes_through_codedeploy_and_pins_it() {
     );
     let ids = s.deployments();
     assert_eq!(ids.len(), 2, "the deploy and the rollback, both CodeDeploy deployments");
-    assert_eq!(s.deployment(&ids[0])["status"], "Succeeded");
+    assert_eq!(get_deployment(&ids[0])["status"], "Succeeded");
     // Pinned: the next deploy is refused.
     let o = run_args(&s.deploy_args("3.0.0", &[]));
     assert_eq!(code(&o), 10, "{}", show(&o));
@@ -349,23 +350,23 @@ fn rollback_of_a_code_deploy_service_goes_through_codedeploy_and_pins_it() {
 #[test]
 fn a_code_deploy_service_without_a_load_balancer_is_refused_before_anything_is_registered() {
     let cluster = unique("cd");
-    call("CreateCluster", json!({"clusterName": cluster}));
+    call("CreateCluster", &json!({"clusterName": cluster}));
     let service = format!("{cluster}-web");
     call(
         "RegisterTaskDefinition",
-        json!({"family": service, "containerDefinitions": [{"name": "app",
+        &json!({"family": service, "containerDefinitions": [{"name": "app",
             "image": format!("reg.test/{service}:1.0.0"), "memory": 128, "essential": true}]}),
     );
     call(
         "CreateService",
-        json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
+        &json!({"cluster": cluster, "serviceName": service, "taskDefinition": format!("{service}:1"),
             "desiredCount": 1, "launchType": "FARGATE", "deploymentController": {"type": "CODE_DEPLOY"}}),
     );
     let image = format!("reg.test/{service}:2.0.0");
     let o = common::run(&["deploy", "-c", &cluster, "-s", &service, "--image", &image]);
     assert_eq!(code(&o), 2, "{}", show(&o));
     assert!(stderr(&o).contains("no load balancer"), "{}", show(&o));
-    let families = call("ListTaskDefinitions", json!({"familyPrefix": service}));
+    let families = call("ListTaskDefinitions", &json!({"familyPrefix": service}));
     assert_eq!(
         families["taskDefinitionArns"].as_array().map(Vec::len),
         Some(1),

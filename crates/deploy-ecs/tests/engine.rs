@@ -38,7 +38,7 @@ fn success_through_bake_time_follows_the_service_deployment() {
         assert_eq!(out["strategy"], strategy);
         assert_eq!(out["stage"], "CLEAN_UP");
         let arn = out["service_deployment_arn"].as_str().unwrap().to_string();
-        assert_eq!(s.describe(&arn)["status"], "SUCCESSFUL");
+        assert_eq!(describe_service_deployment(&arn)["status"], "SUCCESSFUL");
         let err = stderr(&o);
         assert!(err.contains("following ECS service deployment"), "{err}");
         assert!(err.contains(&format!("{strategy} BAKE_TIME")), "{strategy}: {err}");
@@ -123,13 +123,13 @@ fn another_deployment_started_meanwhile_is_not_undone() {
         // Someone else deploys revision 3 meanwhile.
         call(
             "RegisterTaskDefinition",
-            json!({"family": s.service, "containerDefinitions": [{"name": "app",
+            &json!({"family": s.service, "containerDefinitions": [{"name": "app",
                 "image": s.image("3.0.0"), "memory": 128, "essential": true}]}),
         );
         let third = format!("{}:3", s.service);
         call(
             "UpdateService",
-            json!({"cluster": s.cluster, "service": s.service, "taskDefinition": third}),
+            &json!({"cluster": s.cluster, "service": s.service, "taskDefinition": third}),
         );
         let o = child.wait_with_output().unwrap();
         assert_eq!(code(&o), 1, "{strategy}: {}", show(&o));
@@ -183,7 +183,7 @@ fn rollback_without_to_goes_to_the_revision_that_served_before_not_family_n_minu
     // Revision 2 is registered but never served.
     call(
         "RegisterTaskDefinition",
-        json!({"family": s.service, "containerDefinitions": [{"name": "app",
+        &json!({"family": s.service, "containerDefinitions": [{"name": "app",
             "image": s.image("never-served"), "memory": 128, "essential": true}]}),
     );
     let o = run_args(&s.deploy_args("3.0.0", &[]));
@@ -220,7 +220,10 @@ fn sigterm_while_following_asks_ecs_to_roll_back_and_exits_143() {
     );
     assert_eq!(json_out(&o)["services"][0]["status"], "cancelled", "{}", show(&o));
     assert!(stderr(&o).contains("asked ECS to roll back"), "{}", show(&o));
-    let status = s.describe(&arn)["status"].as_str().unwrap().to_string();
+    let status = describe_service_deployment(&arn)["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         status.starts_with("ROLLBACK_"),
         "ECS rolls back the cancelled deploy: {status}"
@@ -237,7 +240,7 @@ fn a_timeout_passing_while_ecs_finishes_is_success_not_a_failed_rollback() {
         s.clock(0.15, 2.5);
         control(
             "/shipkit-test/stall",
-            json!({"cluster": s.cluster, "stage": "BAKE_TIME", "seconds": 10}),
+            &json!({"cluster": s.cluster, "stage": "BAKE_TIME", "seconds": 10}),
         );
         let o = run_args(&s.deploy_args("2.0.0", &["--timeout", "3s"]));
         assert_eq!(code(&o), 0, "{strategy}: {}", show(&o));

@@ -104,7 +104,7 @@ fn wait_until_a_stage_returns_there_and_the_deployment_goes_on() {
     let out = json_out(&o);
     assert_eq!(out["status"], "reached");
     let arn = out["service_deployment_arn"].as_str().unwrap().to_string();
-    assert_eq!(s.describe(&arn)["status"], "IN_PROGRESS");
+    assert_eq!(describe_service_deployment(&arn)["status"], "IN_PROGRESS");
 
     let bad = run_args(&s.deploy_args("3.0.0", &["--wait-until", "GREEN_UP"]));
     assert_eq!(code(&bad), 2, "{}", show(&bad));

@@ -35,7 +35,7 @@ fn hostile_body(arn: &str) -> String {
         "deploymentConfiguration": {"strategy": "LINEAR\u{1b}[0m", "bakeTimeInMinutes": i32::MAX,
             "linearConfiguration": {"stepPercent": 1e-300, "stepBakeTimeInMinutes": i32::MAX}},
         "lifecycleHookDetails": [{"hookId": "h\u{1b}[1m", "targetType": "PAUSE", "status": "AWAITING_ACTION",
-            "expiresAt": 4102444800.0}],
+            "expiresAt": 4_102_444_800.0}],
         "alarms": {"status": "TRIGGERED", "triggeredAlarmNames": ["a\u{1b}[5m", "b\u{1b}[5m", "c"]},
     }], "failures": []})
     .to_string()
@@ -121,7 +121,7 @@ fn forward(upstream: &str, head: &str, body: &[u8]) -> Vec<u8> {
     let head: String = head
         .lines()
         .filter(|l| !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty())
-        .map(|l| format!("{l}\r\n"))
+        .flat_map(|l| [l, "\r\n"])
         .collect();
     up.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
         .unwrap();

@@ -67,7 +67,10 @@ fn sigterm_while_continue_follows_asks_ecs_to_roll_back_and_exits_143() {
     let out = json_out(&o);
     assert_eq!(out["status"], "cancelled", "{}", show(&o));
     assert!(stderr(&o).contains("asked ECS to roll back"), "{}", show(&o));
-    let status = s.describe(&arn)["status"].as_str().unwrap().to_string();
+    let status = describe_service_deployment(&arn)["status"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(status.starts_with("ROLLBACK_"), "ECS rolls back: {status}");
 }
 
@@ -103,7 +106,7 @@ fn sigint_while_abort_waits_leaves_ecs_rolling_back_with_an_exact_report_and_exi
         "{msg}"
     );
     assert_eq!(
-        s.describe(&arn)["status"],
+        describe_service_deployment(&arn)["status"],
         "ROLLBACK_IN_PROGRESS",
         "left to ECS, not stopped again"
     );
@@ -114,7 +117,7 @@ fn sigint_while_abort_waits_leaves_ecs_rolling_back_with_an_exact_report_and_exi
 fn running_tasks(cluster: &str) -> Vec<String> {
     let v = call(
         "ListTasks",
-        json!({"cluster": cluster, "startedBy": "shipkit-deploy-ecs", "desiredStatus": "RUNNING"}),
+        &json!({"cluster": cluster, "startedBy": "shipkit-deploy-ecs", "desiredStatus": "RUNNING"}),
     );
     v["taskArns"]
         .as_array()
@@ -136,7 +139,7 @@ fn wait_for_running_task(cluster: &str) -> String {
 }
 
 fn task_status(cluster: &str, arn: &str) -> String {
-    let v = call("DescribeTasks", json!({"cluster": cluster, "tasks": [arn]}));
+    let v = call("DescribeTasks", &json!({"cluster": cluster, "tasks": [arn]}));
     v["tasks"][0]["lastStatus"].as_str().unwrap_or("").to_string()
 }
 

@@ -59,7 +59,7 @@ fn deploy_copies_every_registrable_field_and_records_version_and_commit() {
     assert_eq!(out["services"][0]["version"], "1.4.0");
     assert_eq!(f.current_td(0), new, "the service runs the new revision");
 
-    let td = &call("DescribeTaskDefinition", json!({"taskDefinition": new}))["taskDefinition"];
+    let td = &call("DescribeTaskDefinition", &json!({"taskDefinition": new}))["taskDefinition"];
     assert_eq!(td["executionRoleArn"], "arn:aws:iam::123456789012:role/exec");
     assert_eq!(td["taskRoleArn"], "arn:aws:iam::123456789012:role/task");
     assert_eq!(td["volumes"][0]["name"], "data");
@@ -153,7 +153,7 @@ fn deploy_from_a_task_definition_file_in_the_repository() {
     assert_eq!(code(&o), 0, "{}", show(&o));
     let arn = json_out(&o)["task_definition_arn"].as_str().unwrap().to_string();
     assert!(arn.ends_with(&format!("{s}:2")), "{arn}");
-    let td = &call("DescribeTaskDefinition", json!({"taskDefinition": arn}))["taskDefinition"];
+    let td = &call("DescribeTaskDefinition", &json!({"taskDefinition": arn}))["taskDefinition"];
     assert_eq!(td["containerDefinitions"][0]["image"], f.image(0, "1.5.0"));
     assert_eq!(td["containerDefinitions"][0]["memory"], 256);
     assert_eq!(td["containerDefinitions"][0]["secrets"][0]["name"], "TOKEN");

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use serde_json::json;
-use shipkit_core::provenance::keys::KeySigner;
+use shipkit_core::provenance::keys::{KeySigner, Signer};
 use shipkit_core::provenance::statement::BuildFacts;
 use shipkit_core::provenance::verify::sign_build;
 use shipkit_core::provenance::ARTIFACT_TYPE;
@@ -173,14 +173,13 @@ fn a_signed_image_is_deployed_pinned_to_its_digest_and_recorded_as_verified() {
         show(&o)
     );
     let td = f.current_td(0);
-    let v = call("DescribeTaskDefinition", json!({"taskDefinition": td}));
+    let v = call("DescribeTaskDefinition", &json!({"taskDefinition": td}));
     let image = v["taskDefinition"]["containerDefinitions"][0]["image"]
         .as_str()
         .unwrap();
     assert_eq!(image, format!("{}:1.0.0@{}", reg.repo, m.digest));
     let tags = td_tags(&td);
     let signer = KeySigner::from_pem(&private, "k").unwrap();
-    use shipkit_core::provenance::keys::Signer;
     assert!(
         tags.iter()
             .any(|(k, v)| k == "shipkit:provenance" && *v == format!("verified:{}", signer.key_id())),

@@ -10,16 +10,16 @@ use shipkit_testkit::{stderr, stdout, GitRepo};
 /// A cluster with services `web` and `worker` (families unique to the cluster, image `reg.test/<name>:0.9.0`).
 fn cluster() -> String {
     let c = unique("env");
-    call("CreateCluster", json!({"clusterName": c}));
+    call("CreateCluster", &json!({"clusterName": c}));
     for name in ["web", "worker"] {
         let family = format!("{c}-{name}");
         call(
             "RegisterTaskDefinition",
-            json!({"family": family, "containerDefinitions": [{"name": name, "image": format!("reg.test/{name}:0.9.0"), "memory": 128}]}),
+            &json!({"family": family, "containerDefinitions": [{"name": name, "image": format!("reg.test/{name}:0.9.0"), "memory": 128}]}),
         );
         call(
             "CreateService",
-            json!({"cluster": c, "serviceName": name, "taskDefinition": format!("{family}:1"), "desiredCount": 1}),
+            &json!({"cluster": c, "serviceName": name, "taskDefinition": format!("{family}:1"), "desiredCount": 1}),
         );
     }
     c

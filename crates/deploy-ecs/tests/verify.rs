@@ -16,7 +16,7 @@ fn moto(service: &str, headers: &[(&str, &str)], body: &str) -> Value {
     let url = moto_url();
     let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let mut s = TcpStream::connect(&host).unwrap();
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let extra: String = headers.iter().flat_map(|(k, v)| [*k, ": ", *v, "\r\n"]).collect();
     let req = format!(
         "POST / HTTP/1.1\r\nHost: {host}\r\n{extra}Authorization: AWS4-HMAC-SHA256 \
          Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x\r\n\
@@ -92,7 +92,10 @@ struct World {
 /// Push a minimal image (an empty config, no layers) to the registry at `addr`; returns its digest.
 fn push_image(addr: &str, repo: &str, tag: &str) -> String {
     use shipkit_core::http::{Client, Request};
-    let http = Client::new(std::time::Duration::from_secs(20), Default::default());
+    let http = Client::new(
+        std::time::Duration::from_secs(20),
+        shipkit_core::retry::Backoff::default(),
+    );
     let config = b"{}".to_vec();
     let config_digest = shipkit_core::registry::sha256_digest(&config);
     let start = http
@@ -175,7 +178,7 @@ fn world_with(task_role_exists: bool, group_exists: bool, image_pushed: bool) ->
 fn service_behind(w: &World, name: &str, target_group: &str, container: &str) {
     call(
         "CreateService",
-        json!({"cluster": w.f.cluster, "serviceName": name, "taskDefinition": format!("{}:1", w.f.services[0]),
+        &json!({"cluster": w.f.cluster, "serviceName": name, "taskDefinition": format!("{}:1", w.f.services[0]),
                "desiredCount": 1, "launchType": "FARGATE",
                "loadBalancers": [{"targetGroupArn": target_group, "containerName": container, "containerPort": 80}]}),
     );

@@ -7,6 +7,7 @@ use aws_sdk_codedeploy::types::{
     AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, RevisionLocation, RevisionLocationType,
 };
 use aws_sdk_codedeploy::Client;
+use futures_util::FutureExt;
 use shipkit_core::{Error, Result};
 
 /// CreateDeployment of `appspec`; with `rollback`, CodeDeploy rolls back on failure and on a stop.
@@ -28,11 +29,12 @@ pub async fn create(client: &Client, application: &str, group: &str, appspec: &s
         .auto_rollback_configuration(auto)
         .description("deploy-ecs")
         .send()
+        .boxed()
         .await
         .map_err(|e| {
             missing(sdk_error(
                 &format!("CodeDeploy CreateDeployment ({application}/{group})"),
-                e,
+                &e,
             ))
         })?;
     r.deployment_id()
@@ -48,11 +50,12 @@ pub async fn check_group(client: &Client, application: &str, group: &str) -> Res
         .application_name(application)
         .deployment_group_name(group)
         .send()
+        .boxed()
         .await
         .map_err(|e| {
             missing(sdk_error(
                 &format!("CodeDeploy GetDeploymentGroup ({application}/{group})"),
-                e,
+                &e,
             ))
         })?;
     Ok(())
@@ -87,8 +90,9 @@ pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deploymen
         .get_deployment()
         .deployment_id(id)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("CodeDeploy GetDeployment", e))?;
+        .map_err(|e| sdk_error("CodeDeploy GetDeployment", &e))?;
     let info = r
         .deployment_info()
         .ok_or_else(|| Error::remote(format!("CodeDeploy GetDeployment {id}: no deploymentInfo")))?;
@@ -111,8 +115,9 @@ pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deploymen
         .deployment_id(id)
         .target_ids(target_id)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("CodeDeploy BatchGetDeploymentTargets", e))?;
+        .map_err(|e| sdk_error("CodeDeploy BatchGetDeploymentTargets", &e))?;
     d.events = t
         .deployment_targets()
         .iter()
@@ -134,7 +139,8 @@ pub async fn stop(client: &Client, id: &str, rollback: bool) -> Result<()> {
         .deployment_id(id)
         .auto_rollback_enabled(rollback)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("CodeDeploy StopDeployment", e))?;
+        .map_err(|e| sdk_error("CodeDeploy StopDeployment", &e))?;
     Ok(())
 }

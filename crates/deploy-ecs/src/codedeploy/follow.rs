@@ -327,7 +327,7 @@ impl Run<'_> {
                     self.last = Some(d);
                     return rollback_failed("CodeDeploy stopped the deployment but started no rollback".into());
                 }
-                (None, _) => {}
+                (None, _) | (Some(_), Verdict::Running) => {}
                 (Some(_), Verdict::Succeeded) if timed_out => {
                     return Outcome::TimedOutRolledBack { reason: reason.clone() }
                 }
@@ -335,12 +335,11 @@ impl Run<'_> {
                 (Some(rb), Verdict::Ended { reason: why, .. }) => {
                     return rollback_failed(format!("rollback deployment {rb} ended: {why}"))
                 }
-                (Some(_), Verdict::Running) => {}
             }
             if rollback.is_none() {
                 self.last = Some(d);
             } else if let Some(last) = self.last.as_mut() {
-                last.rollback_id = rollback.clone();
+                last.rollback_id.clone_from(&rollback);
             }
             if waited >= timeout {
                 return rollback_failed(format!(

@@ -71,7 +71,7 @@ impl Wanted {
             Some((f, _)) => {
                 let mut f = f.clone();
                 if f.family().is_none_or(str::is_empty) {
-                    f.family = current.family.clone();
+                    f.family.clone_from(&current.family);
                 }
                 f.revision = current.revision;
                 f

@@ -9,6 +9,7 @@ use crate::settings::{wait_options, Target};
 use crate::taskdef;
 use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
 use aws_sdk_ecs::types::{ContainerOverride, TaskOverride};
+use futures_util::FutureExt;
 use shipkit_core::contract::{Contract, RunOutputs};
 use shipkit_core::output::OutputOptions;
 use shipkit_core::time::deadline_after;
@@ -94,7 +95,7 @@ pub(crate) struct RunTask<'a> {
 /// (exit 130/143) says whether it was stopped — a one-off task is never left running unsaid.
 pub(crate) async fn run_task_and_wait(aws: &Aws, task: &RunTask<'_>, wait: &WaitOptions) -> Result<u8> {
     let req = until_cancelled("before RunTask", run_task_request(aws, task)).await?;
-    let r = req.send().await.map_err(|e| aws::sdk_error("RunTask", e))?;
+    let r = req.send().boxed().await.map_err(|e| aws::sdk_error("RunTask", &e))?;
     if let Some(f) = r.failures().first() {
         return Err(Error::remote(format!(
             "RunTask could not start the task: {} {}",
@@ -129,8 +130,9 @@ async fn stop_cancelled_task(aws: &Aws, cluster: &str, arn: &str, cancelled: Err
             .task(arn)
             .reason("deploy-ecs was cancelled (SIGINT/SIGTERM)")
             .send()
+            .boxed()
             .await
-            .map_err(|e| aws::sdk_error("StopTask", e))
+            .map_err(|e| aws::sdk_error("StopTask", &e))
     };
     let deadline = Some(deadline_after(CANCEL_GRACE));
     match bounded("StopTask", deadline, false, stop).await {
@@ -165,8 +167,9 @@ async fn run_task_request(aws: &Aws, task: &RunTask<'_>) -> Result<RunTaskFluent
             .cluster(task.cluster)
             .services(svc)
             .send()
+            .boxed()
             .await
-            .map_err(|e| aws::sdk_error(&format!("DescribeServices {svc}"), e))?;
+            .map_err(|e| aws::sdk_error(&format!("DescribeServices {svc}"), &e))?;
         if let Some(s) = r.services().first() {
             if s.capacity_provider_strategy().is_empty() {
                 req = req.set_launch_type(s.launch_type().cloned());

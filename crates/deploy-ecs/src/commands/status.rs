@@ -12,7 +12,7 @@ use crate::model::{short_td, ServiceState};
 use crate::settings::Target;
 use crate::taskdef;
 use aws_sdk_ecs::types::{Service, ServiceField, TaskDefinition};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use shipkit_core::contract::{Contract, ServiceLock, ServiceStatus, StatusOutputs};
 use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
@@ -62,8 +62,9 @@ async fn describe(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<Serv
             .set_services(Some(chunk.to_vec()))
             .include(ServiceField::Tags)
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), e))?;
+            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), &e))?;
         missing.extend(r.failures().iter().map(|f| {
             let arn = f.arn().unwrap_or("");
             arn.rsplit('/').next().unwrap_or(arn).to_string()
@@ -177,9 +178,8 @@ pub fn lock_text(l: Option<&ServiceLock>) -> String {
 pub fn stage_text(s: &ServiceStatus) -> String {
     match (s.deployment_status.as_deref(), s.stage.as_deref(), s.hook.as_deref()) {
         (_, Some(stage), Some(_)) => format!("PAUSED at {stage}"),
-        (Some("IN_PROGRESS" | "PENDING"), Some(stage), None) => stage.to_string(),
+        (Some("IN_PROGRESS" | "PENDING"), Some(stage), None) | (None, Some(stage), _) => stage.to_string(),
         (Some(status), _, _) => status.to_string(),
-        (None, Some(stage), _) => stage.to_string(),
         (None, None, _) => "-".into(),
     }
 }

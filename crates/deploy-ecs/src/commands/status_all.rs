@@ -159,11 +159,11 @@ fn git_log(old: &str, new: &str) -> (Vec<String>, Option<String>) {
     }
 }
 
-fn dash(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "-".into())
+fn dash(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_string()
 }
 
-fn short(v: &Option<String>, n: usize) -> String {
+fn short(v: Option<&str>, n: usize) -> String {
     dash(v).chars().take(n).collect()
 }
 
@@ -176,12 +176,12 @@ fn cells(o: &EnvironmentsStatusOutputs) -> Vec<Vec<String>> {
             rows.push(vec![
                 e.environment.clone(),
                 s.service.clone(),
-                format!("{}{mark}", dash(&s.version)),
-                short(&s.commit, 12),
+                format!("{}{mark}", dash(s.version.as_deref())),
+                short(s.commit.as_deref(), 12),
                 s.digest.as_deref().map_or("-".into(), |d| d.chars().take(19).collect()),
-                dash(&s.deployed_at),
+                dash(s.deployed_at.as_deref()),
                 lock_text(s.lock.as_ref()),
-                dash(&s.strategy),
+                dash(s.strategy.as_deref()),
                 stage_text(s),
             ]);
         }
@@ -231,12 +231,12 @@ fn promotion_line(sp: &ServicePromotion) -> String {
         "change" => format!(
             "  {}: {} → {} ({} commit{})\n",
             sp.service,
-            dash(&sp.to_version),
-            dash(&sp.from_version),
+            dash(sp.to_version.as_deref()),
+            dash(sp.from_version.as_deref()),
             sp.commits.len(),
             if sp.commits.len() == 1 { "" } else { "s" }
         ),
-        "same" => format!("  {}: already {}\n", sp.service, dash(&sp.to_version)),
+        "same" => format!("  {}: already {}\n", sp.service, dash(sp.to_version.as_deref())),
         "only_in_from" => format!("  {}: not in the target environment\n", sp.service),
         _ => format!("  {}: only in the target environment\n", sp.service),
     }

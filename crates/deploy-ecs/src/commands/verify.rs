@@ -10,6 +10,7 @@ use crate::cli::PlanArgs;
 use crate::model::short_td;
 use crate::settings::Target;
 use aws_sdk_ecs::types::{Service, TaskDefinition};
+use futures_util::FutureExt;
 use shipkit_core::contract::{Contract, VerifyCheck, VerifyOutputs};
 use shipkit_core::output::OutputOptions;
 use shipkit_core::registry::reference::parse_image;
@@ -85,8 +86,9 @@ async fn check_cluster(aws: &Aws, cluster: &str, checks: &mut Checks) -> Result<
         .describe_clusters()
         .clusters(cluster)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error(&format!("DescribeClusters {cluster}"), e))?;
+        .map_err(|e| sdk_error(&format!("DescribeClusters {cluster}"), &e))?;
     let status = r.clusters().first().and_then(|c| c.status()).unwrap_or("MISSING");
     if status == "ACTIVE" {
         checks.ok("cluster", cluster, "ACTIVE");
@@ -112,8 +114,9 @@ async fn describe(aws: &Aws, target: &Target, checks: &mut Checks) -> Result<Vec
             .cluster(&target.cluster)
             .set_services(Some(chunk.to_vec()))
             .send()
+            .boxed()
             .await
-            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {}", target.cluster), e))?;
+            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {}", target.cluster), &e))?;
         for name in chunk {
             let s = r.services().iter().find(|s| {
                 s.service_name() == Some(name.as_str())

@@ -8,6 +8,7 @@ use aws_sdk_ecs::types::{
     DeploymentConfiguration, DeploymentLifecycleHookAction, ServiceDeploymentStatus, StopServiceDeploymentStopType,
 };
 use aws_sdk_ecs::Client;
+use futures_util::FutureExt;
 use shipkit_core::{Error, Result};
 
 /// What UpdateService started.
@@ -181,8 +182,9 @@ pub async fn update_service(client: &Client, cluster: &str, service: &str, task_
         .service(service)
         .task_definition(task_definition)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error(&format!("UpdateService {service}"), e))?;
+        .map_err(|e| sdk_error(&format!("UpdateService {service}"), &e))?;
     let s = r
         .service()
         .ok_or_else(|| Error::remote("UpdateService returned no service"))?;
@@ -210,8 +212,9 @@ pub async fn describe(client: &Client, arn: &str) -> Result<ServiceDeployment> {
         .describe_service_deployments()
         .service_deployment_arns(arn)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("DescribeServiceDeployments", e))?;
+        .map_err(|e| sdk_error("DescribeServiceDeployments", &e))?;
     r.service_deployments()
         .iter()
         .find(|d| d.service_deployment_arn() == Some(arn))
@@ -225,8 +228,9 @@ pub async fn describe_many(client: &Client, arns: &[String]) -> Result<Vec<Servi
         .describe_service_deployments()
         .set_service_deployment_arns(Some(arns.to_vec()))
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("DescribeServiceDeployments", e))?;
+        .map_err(|e| sdk_error("DescribeServiceDeployments", &e))?;
     Ok(r.service_deployments()
         .iter()
         .filter(|d| d.service_deployment_arn().is_some_and(|a| arns.iter().any(|x| x == a)))
@@ -246,8 +250,9 @@ pub async fn list(client: &Client, cluster: &str, service: &str, statuses: &[&st
     }
     let r = req
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error(&format!("ListServiceDeployments {service}"), e))?;
+        .map_err(|e| sdk_error(&format!("ListServiceDeployments {service}"), &e))?;
     let mut out: Vec<Brief> = r
         .service_deployments()
         .iter()
@@ -269,8 +274,9 @@ pub async fn revision_task_definition(client: &Client, revision_arn: &str) -> Re
         .describe_service_revisions()
         .service_revision_arns(revision_arn)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("DescribeServiceRevisions", e))?;
+        .map_err(|e| sdk_error("DescribeServiceRevisions", &e))?;
     r.service_revisions()
         .iter()
         .find_map(|rev| rev.task_definition().map(String::from))
@@ -284,8 +290,9 @@ pub async fn stop_with_rollback(client: &Client, arn: &str) -> Result<()> {
         .service_deployment_arn(arn)
         .stop_type(StopServiceDeploymentStopType::Rollback)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("StopServiceDeployment (ROLLBACK)", e))?;
+        .map_err(|e| sdk_error("StopServiceDeployment (ROLLBACK)", &e))?;
     Ok(())
 }
 
@@ -302,7 +309,8 @@ pub async fn continue_hook(client: &Client, arn: &str, hook_id: &str, rollback: 
         .hook_id(hook_id)
         .action(action)
         .send()
+        .boxed()
         .await
-        .map_err(|e| sdk_error("ContinueServiceDeployment", e))?;
+        .map_err(|e| sdk_error("ContinueServiceDeployment", &e))?;
     Ok(())
 }

@@ -85,9 +85,9 @@ pub async fn locate(
     // One describe up front: the calls may exist but not be allowed.
     aws.count_call();
     match api::describe(&aws.client, &arn).await {
-        Ok(_) => Mode::Engine(arn),
         Err(e) if api::unavailable(&e) => Mode::Services(e.message),
-        Err(_) => Mode::Engine(arn),
+        // Described, or failed for another reason: the calls exist and are allowed.
+        Ok(_) | Err(_) => Mode::Engine(arn),
     }
 }
 

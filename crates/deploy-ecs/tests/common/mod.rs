@@ -36,7 +36,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// One raw ECS JSON-protocol call to moto (the test's own setup and checks; not the code under test).
-pub fn call(action: &str, body: Value) -> Value {
+pub fn call(action: &str, body: &Value) -> Value {
     let url = moto_url();
     let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let (status, text) = http_post(&host, action, &body.to_string());
@@ -81,7 +81,7 @@ impl Fixture {
     pub fn with_td(n: usize, extra: impl Fn(&str) -> Value) -> Fixture {
         assert_patched_moto();
         let cluster = unique("c");
-        call("CreateCluster", json!({"clusterName": cluster}));
+        call("CreateCluster", &json!({"clusterName": cluster}));
         let mut services = Vec::new();
         for i in 0..n {
             let family = format!("{cluster}-s{i}");
@@ -92,10 +92,10 @@ impl Fixture {
             if let (Value::Object(base), Value::Object(more)) = (&mut td, extra(&family)) {
                 base.extend(more);
             }
-            call("RegisterTaskDefinition", td);
+            call("RegisterTaskDefinition", &td);
             call(
                 "CreateService",
-                json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
+                &json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
                        "desiredCount": 1, "launchType": "FARGATE"}),
             );
             services.push(family);
@@ -111,20 +111,20 @@ impl Fixture {
     pub fn current_td(&self, i: usize) -> String {
         let v = call(
             "DescribeServices",
-            json!({"cluster": self.cluster, "services": [self.services[i]]}),
+            &json!({"cluster": self.cluster, "services": [self.services[i]]}),
         );
         v["services"][0]["taskDefinition"].as_str().unwrap().to_string()
     }
 
     pub fn revisions(&self, i: usize) -> usize {
-        let v = call("ListTaskDefinitions", json!({"familyPrefix": self.services[i]}));
+        let v = call("ListTaskDefinitions", &json!({"familyPrefix": self.services[i]}));
         v["taskDefinitionArns"].as_array().unwrap().len()
     }
 
     pub fn service_tags(&self, i: usize) -> Value {
         let v = call(
             "DescribeServices",
-            json!({"cluster": self.cluster, "services": [self.services[i]], "include": ["TAGS"]}),
+            &json!({"cluster": self.cluster, "services": [self.services[i]], "include": ["TAGS"]}),
         );
         v["services"][0]["tags"].clone()
     }
@@ -136,12 +136,12 @@ fn assert_patched_moto() {
     static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let ok = *CHECKED.get_or_init(|| {
         let cluster = unique("probe");
-        call("CreateCluster", json!({"clusterName": cluster}));
+        call("CreateCluster", &json!({"clusterName": cluster}));
         let td = json!({"family": cluster, "containerDefinitions": [{"name": "a", "image": "probe:1", "memory": 64}]});
-        call("RegisterTaskDefinition", td.clone());
-        call("RegisterTaskDefinition", td);
-        call("CreateService", json!({"cluster": cluster, "serviceName": "p", "taskDefinition": format!("{cluster}:1"), "desiredCount": 1}));
-        let v = call("UpdateService", json!({"cluster": cluster, "service": "p", "taskDefinition": format!("{cluster}:2")}));
+        call("RegisterTaskDefinition", &td);
+        call("RegisterTaskDefinition", &td);
+        call("CreateService", &json!({"cluster": cluster, "serviceName": "p", "taskDefinition": format!("{cluster}:1"), "desiredCount": 1}));
+        let v = call("UpdateService", &json!({"cluster": cluster, "service": "p", "taskDefinition": format!("{cluster}:2")}));
         v["service"]["deployments"].as_array().map_or(0, Vec::len) == 2
     });
     assert!(
@@ -152,7 +152,7 @@ fn assert_patched_moto() {
 }
 
 pub fn td_tags(arn: &str) -> Vec<(String, String)> {
-    let v = call("ListTagsForResource", json!({"resourceArn": arn}));
+    let v = call("ListTagsForResource", &json!({"resourceArn": arn}));
     v["tags"]
         .as_array()
         .unwrap()
@@ -332,7 +332,7 @@ fn serve(conn: TcpStream, upstream: &str, take: &dyn Fn() -> bool, requests: &At
         let head: String = head
             .lines()
             .filter(|l| !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty())
-            .map(|l| format!("{l}\r\n"))
+            .flat_map(|l| [l, "\r\n"])
             .collect();
         up.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
             .unwrap();

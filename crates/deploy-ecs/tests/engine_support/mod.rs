@@ -9,8 +9,14 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
+/// DescribeServiceDeployments of one ARN: the service deployment as moto has it.
+pub fn describe_service_deployment(arn: &str) -> Value {
+    let v = call("DescribeServiceDeployments", &json!({"serviceDeploymentArns": [arn]}));
+    v["serviceDeployments"][0].clone()
+}
+
 /// POST a test control (`/shipkit-test/clock`, `/shipkit-test/alarm`) to the moto server.
-pub fn control(path: &str, body: Value) {
+pub fn control(path: &str, body: &Value) {
     let host = moto_url()
         .trim_start_matches("http://")
         .trim_end_matches('/')
@@ -33,7 +39,7 @@ pub fn control(path: &str, body: Value) {
 
 /// Set a CloudWatch alarm's state as ECS sees it.
 pub fn alarm(name: &str, state: &str) {
-    control("/shipkit-test/alarm", json!({"name": name, "state": state}));
+    control("/shipkit-test/alarm", &json!({"name": name, "state": state}));
 }
 
 /// One service with a deployment configuration, desired 2, image `reg.test/<family>:1.0.0`.
@@ -46,11 +52,11 @@ impl EngineService {
     /// `prefix` names the cluster (`legacy…`/`noperm…` change what moto answers).
     pub fn new(prefix: &str, config: Value) -> EngineService {
         let cluster = unique(prefix);
-        call("CreateCluster", json!({"clusterName": cluster}));
+        call("CreateCluster", &json!({"clusterName": cluster}));
         let service = format!("{cluster}-web");
         call(
             "RegisterTaskDefinition",
-            json!({"family": service, "containerDefinitions": [{"name": "app",
+            &json!({"family": service, "containerDefinitions": [{"name": "app",
                 "image": format!("reg.test/{service}:1.0.0"), "memory": 128, "essential": true}]}),
         );
         let mut create = json!({"cluster": cluster, "serviceName": service,
@@ -58,7 +64,7 @@ impl EngineService {
         if !config.is_null() {
             create["deploymentConfiguration"] = config;
         }
-        call("CreateService", create);
+        call("CreateService", &create);
         let s = EngineService { cluster, service };
         // Fast stages; a bake-time "minute" of 0.2 s unless a test says otherwise.
         s.clock(0.15, 0.2);
@@ -68,7 +74,7 @@ impl EngineService {
     pub fn clock(&self, stage_seconds: f64, minute_seconds: f64) {
         control(
             "/shipkit-test/clock",
-            json!({"cluster": self.cluster, "stageSeconds": stage_seconds, "minuteSeconds": minute_seconds}),
+            &json!({"cluster": self.cluster, "stageSeconds": stage_seconds, "minuteSeconds": minute_seconds}),
         );
     }
 
@@ -98,7 +104,7 @@ impl EngineService {
     pub fn current_td(&self) -> String {
         let v = call(
             "DescribeServices",
-            json!({"cluster": self.cluster, "services": [self.service]}),
+            &json!({"cluster": self.cluster, "services": [self.service]}),
         );
         v["services"][0]["taskDefinition"].as_str().unwrap().to_string()
     }
@@ -107,14 +113,9 @@ impl EngineService {
     pub fn deployments(&self) -> Vec<Value> {
         let v = call(
             "ListServiceDeployments",
-            json!({"cluster": self.cluster, "service": self.service}),
+            &json!({"cluster": self.cluster, "service": self.service}),
         );
         v["serviceDeployments"].as_array().cloned().unwrap_or_default()
-    }
-
-    pub fn describe(&self, arn: &str) -> Value {
-        let v = call("DescribeServiceDeployments", json!({"serviceDeploymentArns": [arn]}));
-        v["serviceDeployments"][0].clone()
     }
 
     /// Poll (every 50 ms, up to 30 s) until the newest deployment is in `stage` (or any stage when None)
@@ -124,7 +125,7 @@ impl EngineService {
             if let Some(d) = self.deployments().first() {
                 if d["status"] == "IN_PROGRESS" {
                     let arn = d["serviceDeploymentArn"].as_str().unwrap().to_string();
-                    let full = self.describe(&arn);
+                    let full = describe_service_deployment(&arn);
                     if stage.is_none_or(|s| full["lifecycleStage"] == s) {
                         return arn;
                     }

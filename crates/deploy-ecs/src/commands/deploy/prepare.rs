@@ -118,7 +118,7 @@ async fn plan_one(aws: &Aws, req: &Request, state: ServiceState) -> Result<Plan>
         Some((f, _)) => {
             let mut f = f.clone();
             if f.family().is_none_or(str::is_empty) {
-                f.family = current.family.clone();
+                f.family.clone_from(&current.family);
             }
             f.revision = current.revision;
             f

@@ -134,7 +134,7 @@ impl OneService<'_> {
     }
 
     /// Print how the follow ended and make the service's result.
-    fn finish(&self, outcome: Outcome) -> ServiceResult {
+    fn finish(&self, outcome: &Outcome) -> ServiceResult {
         finish(self.name(), self.new_arn, &self.p.previous, outcome, |s, m, c| {
             self.result(s, m, c)
         })
@@ -166,7 +166,7 @@ impl OneService<'_> {
         .await;
         *self.engine.borrow_mut() = f.engine;
         match f.outcome {
-            Some(outcome) => self.finish(outcome),
+            Some(outcome) => self.finish(&outcome),
             None => self.not_waiting(),
         }
     }
@@ -201,7 +201,7 @@ impl OneService<'_> {
             if let Some(outcome) = replaced_outcome.take() {
                 if current.id == followed {
                     // Nothing of ours to follow again: the other deployment stands.
-                    return self.finish(outcome);
+                    return self.finish(&outcome);
                 }
             }
             let outcome = match self.follow_once(&phase, &mut current, since).await {
@@ -212,7 +212,7 @@ impl OneService<'_> {
                 replaced_outcome = Some(outcome);
                 continue;
             }
-            return self.finish(outcome);
+            return self.finish(&outcome);
         }
         self.result(
             "failed",
@@ -366,11 +366,11 @@ fn finish(
     name: &str,
     new_arn: &str,
     previous: &str,
-    outcome: Outcome,
+    outcome: &Outcome,
     result: impl Fn(&str, String, ExitCode) -> ServiceResult,
 ) -> ServiceResult {
     let message = outcome.message(previous);
-    match &outcome {
+    match outcome {
         Outcome::Deployed => shipkit_core::term::success(&format!("{name}: {} is stable", short_td(new_arn))),
         _ => shipkit_core::term::warn(&format!("{name}: {message}")),
     }
