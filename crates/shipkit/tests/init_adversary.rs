@@ -114,10 +114,28 @@ fn a_region_or_version_that_yaml_would_read_as_something_else_is_refused() {
 
 #[test]
 fn accepted_values_parse_back_unchanged_in_every_ci_config() {
-    for (ci, path, region_at) in [
-        ("github", ".github/workflows/ship.yml", "/env/AWS_REGION"),
-        ("gitlab", ".gitlab-ci.yml", "/variables/AWS_REGION"),
-        ("circleci", ".circleci/config.yml", ""),
+    for (ci, path, region_at, version, schema) in [
+        (
+            "github",
+            ".github/workflows/ship.yml",
+            "/env/AWS_REGION",
+            "1.4.2-rc.1+build.7",
+            &["--builtin-schema", "vendor.github-workflows"][..],
+        ),
+        (
+            "gitlab",
+            ".gitlab-ci.yml",
+            "/variables/AWS_REGION",
+            "1.4.2-rc.1+build.7",
+            &["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci"],
+        ),
+        (
+            "circleci",
+            ".circleci/config.yml",
+            "",
+            "1.4.2",
+            &["--builtin-schema", "vendor.circle-ci"],
+        ),
     ] {
         let r = repo();
         let o = init(
@@ -130,10 +148,21 @@ fn accepted_values_parse_back_unchanged_in_every_ci_config() {
                 "--region",
                 "us-gov-west-1",
                 "--shipkit-version",
-                "1.4.2-rc.1+build.7",
+                version,
             ],
         );
         assert!(o.status.success(), "{ci}: {}", text(&o.stderr));
+        let v = Command::new(venv_bin("check-jsonschema"))
+            .args(schema)
+            .arg(r.path().join(path))
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{ci} {version}: {}{}",
+            text(&v.stdout),
+            text(&v.stderr)
+        );
         let yaml = parse_yaml(&r.path().join(path));
         if !region_at.is_empty() {
             assert_eq!(yaml.pointer(region_at), Some(&"us-gov-west-1".into()), "{ci}: {yaml}");
@@ -397,4 +426,19 @@ sys.stdout.write(out.decode(errors="replace"))
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["Dockerfile"]);
+}
+
+/// CircleCI orbs are published as X.Y.Z only: a pre-release or build version would write an orb reference
+/// CircleCI rejects (check-jsonschema's CircleCI schema does).
+#[test]
+fn circleci_is_pinned_only_to_a_plain_release() {
+    let r = repo();
+    for version in ["1.4.2-rc.1", "1.4.2+build.7"] {
+        refused(
+            r.path(),
+            &["--ci", "circleci", "--service", "x", "--shipkit-version", version],
+            2,
+            "--shipkit-version",
+        );
+    }
 }

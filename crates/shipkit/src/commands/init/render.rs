@@ -58,6 +58,13 @@ impl Plan {
         }
         region(&self.region)?;
         release_version(&self.shipkit_version)?;
+        if self.ci == Ci::Circleci && self.shipkit_version.contains(['-', '+']) {
+            return Err(Error::usage(format!(
+                "--shipkit-version {} cannot pin the CircleCI orb: orbs are published as X.Y.Z only",
+                self.shipkit_version
+            ))
+            .hint("pass --shipkit-version X.Y.Z (a release)"));
+        }
         for (flag, path) in [("--dockerfile", &self.dockerfile), ("--dockerfile", &self.context)] {
             if path.starts_with('/') || path.split('/').any(|p| p == "..") {
                 return Err(Error::usage(format!("{flag} `{path}` is outside the repository"))
