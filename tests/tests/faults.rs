@@ -270,7 +270,7 @@ fn a_cross_origin_redirect_never_receives_the_registry_credentials() {
 }
 
 /// A minimal ECS JSON-protocol call to moto for the test's own setup.
-fn ecs(action: &str, body: serde_json::Value) -> serde_json::Value {
+fn ecs(action: &str, body: &serde_json::Value) -> serde_json::Value {
     use std::io::{Read, Write};
     let url = service("SHIPKIT_TEST_MOTO_URL");
     let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
@@ -297,15 +297,15 @@ fn ecs(action: &str, body: serde_json::Value) -> serde_json::Value {
 fn ecs_service() -> (String, String) {
     let cluster = unique("c");
     let family = format!("{cluster}-svc");
-    ecs("CreateCluster", serde_json::json!({"clusterName": cluster}));
+    ecs("CreateCluster", &serde_json::json!({"clusterName": cluster}));
     ecs(
         "RegisterTaskDefinition",
-        serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
+        &serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
             "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
     );
     ecs(
         "CreateService",
-        serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
+        &serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
             "desiredCount": 1, "launchType": "FARGATE"}),
     );
     (cluster, family)

@@ -176,6 +176,7 @@ fn inputs_reach_scripts_only_through_the_environment() {
 
 #[test]
 fn template_scripts_pass_shellcheck() {
+    use std::io::Write;
     for s in scripts() {
         let shell = s["shell"].as_str().unwrap();
         let shell = if shell == "sh" { "sh" } else { "bash" };
@@ -185,7 +186,6 @@ fn template_scripts_pass_shellcheck() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        use std::io::Write;
         child
             .stdin
             .take()

@@ -60,17 +60,17 @@ pub fn index_tar(file: &mut File) -> Result<HashMap<String, Entry>> {
     let mut header = [0u8; 512];
     while pos + 512 <= len {
         if entries.len() >= MAX_ENTRIES {
-            return Err(bad(format!("more than {MAX_ENTRIES} entries")));
+            return Err(bad(&format!("more than {MAX_ENTRIES} entries")));
         }
         file.seek(SeekFrom::Start(pos))?;
         file.read_exact(&mut header)?;
         if header.iter().all(|b| *b == 0) {
             break;
         }
-        let size = octal(&header[124..136]).ok_or_else(|| bad("an entry with an unreadable size".into()))?;
+        let size = octal(&header[124..136]).ok_or_else(|| bad("an entry with an unreadable size"))?;
         let data = pos + 512;
         if data.checked_add(size).is_none_or(|end| end > len) {
-            return Err(bad("an entry runs past the end of the file".into()));
+            return Err(bad("an entry runs past the end of the file"));
         }
         let kind = header[156];
         match kind {
@@ -94,7 +94,7 @@ pub fn index_tar(file: &mut File) -> Result<HashMap<String, Entry>> {
     Ok(entries)
 }
 
-fn bad(why: String) -> Error {
+fn bad(why: &str) -> Error {
     Error::failure(format!("the docker save archive is unreadable: {why}"))
 }
 
@@ -138,7 +138,7 @@ fn pax_path(text: &[u8]) -> Option<String> {
 /// A region of the file, at most `max` bytes.
 pub fn read_region(file: &mut File, e: Entry, max: u64) -> Result<Vec<u8>> {
     if e.size > max {
-        return Err(bad(format!(
+        return Err(bad(&format!(
             "an entry of {} bytes where at most {max} are expected",
             e.size
         )));
@@ -173,17 +173,16 @@ pub fn read_saved(archive: &Path, annotations: &[(String, String)]) -> Result<Sa
         entries
             .get(name)
             .copied()
-            .ok_or_else(|| bad(format!("it has no {name}")))
+            .ok_or_else(|| bad(&format!("it has no {name}")))
     };
     let index: Value = serde_json::from_slice(&read_region(&mut file, get("manifest.json")?, MAX_SMALL_FILE)?)
-        .map_err(|e| bad(format!("manifest.json is not JSON: {e}")))?;
-    let image = match index.as_array().map(Vec::as_slice) {
-        Some([one]) => one,
-        _ => return Err(bad("manifest.json does not describe exactly one image".into())),
+        .map_err(|e| bad(&format!("manifest.json is not JSON: {e}")))?;
+    let Some([image]) = index.as_array().map(Vec::as_slice) else {
+        return Err(bad("manifest.json does not describe exactly one image"));
     };
     let config_name = image.get("Config").and_then(Value::as_str).unwrap_or("");
     let config = read_region(&mut file, get(config_name)?, MAX_SMALL_FILE)?;
-    let cfg: Value = serde_json::from_slice(&config).map_err(|e| bad(format!("the config is not JSON: {e}")))?;
+    let cfg: Value = serde_json::from_slice(&config).map_err(|e| bad(&format!("the config is not JSON: {e}")))?;
     let diff_ids: Vec<&str> = cfg["rootfs"]["diff_ids"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -194,7 +193,7 @@ pub fn read_saved(archive: &Path, annotations: &[(String, String)]) -> Result<Sa
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     if layer_names.len() != diff_ids.len() {
-        return Err(bad(format!(
+        return Err(bad(&format!(
             "{} layers for {} diff_ids in the config",
             layer_names.len(),
             diff_ids.len()
@@ -205,11 +204,11 @@ pub fn read_saved(archive: &Path, annotations: &[(String, String)]) -> Result<Sa
         let entry = get(name)?;
         let digest = region_digest(&mut file, entry)?;
         if digest != *diff_id {
-            return Err(bad(format!("layer {name} is {digest}, the config says {diff_id}")));
+            return Err(bad(&format!("layer {name} is {digest}, the config says {diff_id}")));
         }
         layers.push(Blob { digest, entry });
     }
-    let platform = platform_of(&cfg).ok_or_else(|| bad("the config names no os/architecture".into()))?;
+    let platform = platform_of(&cfg).ok_or_else(|| bad("the config names no os/architecture"))?;
     let manifest = image_manifest(&config, &layers, annotations)?;
     Ok(SavedImage {
         archive: archive.to_path_buf(),

@@ -106,13 +106,13 @@ mod tests {
 
     #[test]
     fn temp_docker_config_is_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
         let dir;
         {
             let c = TempDockerConfig::create(&[("h.example:1".into(), Credentials::new("AWS", "tok-xyz-123"))])
                 .unwrap()
                 .unwrap();
             dir = c.path().to_path_buf();
-            use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
             let text = std::fs::read_to_string(dir.join("config.json")).unwrap();

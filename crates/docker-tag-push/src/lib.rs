@@ -42,8 +42,8 @@ use settings::{LoginSettings, PromoteSettings, PushSettings, RetagSettings, Sett
 use shipkit_core::Result;
 
 /// Resolve the settings, run the command, write the outputs; the exit code on success is 0.
-pub fn run(cli: Cli) -> Result<u8> {
-    let settings = Settings::resolve(&cli)?;
+pub fn run(cli: &Cli) -> Result<u8> {
+    let settings = Settings::resolve(cli)?;
     let opts = settings.registry.clone();
     let (outputs, text, err) = match &cli.command {
         None => {
@@ -70,5 +70,5 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// The whole tool: parse `args` (the program name first), run, print the one-line error, exit code.
 pub fn entry(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
-    shipkit_core::app::run::<Cli>("docker-tag-push", args, run)
+    shipkit_core::app::run::<Cli>("docker-tag-push", args, |cli| run(&cli))
 }

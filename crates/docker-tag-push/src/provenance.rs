@@ -173,7 +173,7 @@ impl ProvenanceSettings {
     pub fn attach(&self, client: &Client, repos: &[Repo], image: &Manifest, build_key: &str) -> Result<Attached> {
         let mut facts = self.facts.clone();
         facts.image = repos.first().map(ToString::to_string).unwrap_or_default();
-        facts.digest = image.digest.clone();
+        facts.digest.clone_from(&image.digest);
         facts.build_key = build_key.to_string();
         let envelope = sign_build(&facts, &self.signer)?.to_json().into_bytes();
         let blob = Descriptor {

@@ -178,7 +178,7 @@ pub struct Job {
 /// Publish `job` into `report` (see the module docs for the order). Runs on a worker thread so that a
 /// signal can end the wait after [`GRACE`]; every tag of the job ends up in exactly one list.
 pub fn publish(job: Job, report: &mut Report) {
-    report.digest = job.manifest.digest.clone();
+    report.digest.clone_from(&job.manifest.digest);
     for t in &job.targets {
         if !report.repos.contains(&t.repo) {
             report.repos.push(t.repo.clone());

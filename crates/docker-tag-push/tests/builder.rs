@@ -14,6 +14,7 @@ use common::*;
 
 #[test]
 fn build_and_push_through_a_remote_daemon_over_ssh() {
+    use std::os::unix::fs::PermissionsExt;
     let reg = shipkit_testkit::service("SHIPKIT_TEST_REGISTRY");
     let docker_host = shipkit_testkit::service("SHIPKIT_TEST_SSH_DOCKER_HOST");
     let ssh_config = shipkit_testkit::service("SHIPKIT_TEST_SSH_CONFIG");
@@ -30,7 +31,6 @@ fn build_and_push_through_a_remote_daemon_over_ssh() {
         format!("#!/bin/sh\nexec {} -F {ssh_config} \"$@\"\n", real_ssh.display()),
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bin.join("ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     env.set("PATH", &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()));
     env.set("DOCKER_HOST", &docker_host);

@@ -249,6 +249,7 @@ fn digest_prints_the_registry_digest_and_exits_12_when_missing() {
 
 #[test]
 fn auth_registry_wrong_then_right_credentials_never_print_the_password() {
+    use std::os::unix::fs::PermissionsExt;
     let reg = shipkit_testkit::service("SHIPKIT_TEST_AUTH_REGISTRY");
     let user = shipkit_testkit::service("SHIPKIT_TEST_AUTH_USER");
     let password = shipkit_testkit::service("SHIPKIT_TEST_AUTH_PASSWORD");
@@ -299,7 +300,6 @@ fn auth_registry_wrong_then_right_credentials_never_print_the_password() {
     let config: Value =
         serde_json::from_str(&std::fs::read_to_string(env.docker_config().join("config.json")).unwrap()).unwrap();
     assert!(config["auths"][&reg]["auth"].is_string(), "{config}");
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(env.docker_config().join("config.json"))
         .unwrap()
         .permissions()

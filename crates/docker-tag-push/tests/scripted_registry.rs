@@ -22,6 +22,7 @@ fn challenge(sink: &HttpSink, scope: &str) -> Reply {
 
 #[test]
 fn bearer_token_flow_with_credential_helper_retries_and_token_refresh() {
+    use std::os::unix::fs::PermissionsExt;
     let sink = HttpSink::start();
     let digest = sha256(MANIFEST.as_bytes());
     let host = format!("127.0.0.1:{}", sink.port());
@@ -53,7 +54,6 @@ fn bearer_token_flow_with_credential_helper_retries_and_token_refresh() {
         "#!/bin/sh\nread server\n[ \"$1\" = get ] || exit 1\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"helper-user\",\"Secret\":\"helper-Secret-987\"}' \"$server\"\n",
     )
     .unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(
         env.docker_config().join("config.json"),

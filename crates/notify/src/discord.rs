@@ -19,9 +19,9 @@ pub const MAX_CONTENT: usize = 2000;
 
 pub fn color(status: Status) -> u32 {
     match status {
-        Status::Started => 0x1D9BD1,
-        Status::Succeeded => 0x2EB67D,
-        Status::Failed => 0xE01E5A,
+        Status::Started => 0x001D_9BD1,
+        Status::Succeeded => 0x002E_B67D,
+        Status::Failed => 0x00E0_1E5A,
     }
 }
 

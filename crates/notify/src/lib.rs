@@ -26,12 +26,12 @@ use shipkit_core::output::print_stdout;
 use shipkit_core::Result;
 
 /// The whole program, after clap parsed the command line.
-pub fn run(cli: Cli) -> Result<u8> {
+pub fn run(cli: &Cli) -> Result<u8> {
     if let Some(None) = cli.version {
         print_stdout(&format!("notify {}\n", shipkit_core::cli::VERSION))?;
         return Ok(0);
     }
-    let settings = settings::Settings::resolve(&cli)?;
+    let settings = settings::Settings::resolve(cli)?;
     commands::notify::run(&settings)
 }
 
@@ -39,5 +39,5 @@ pub fn run(cli: Cli) -> Result<u8> {
 pub fn entry(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
     let args: Vec<std::ffi::OsString> = args.into_iter().collect();
     settings::register_early_secrets(&args);
-    shipkit_core::app::run::<Cli>("notify", args, run)
+    shipkit_core::app::run::<Cli>("notify", args, |cli| run(&cli))
 }

@@ -415,15 +415,15 @@ fn parse_git_log(out: &str) -> GitCommit {
 /// Fill the CI-derived fields.
 pub fn apply_ci(m: &mut Message, ci: &CiContext) {
     m.ci = ci.provider.as_str().to_string();
-    m.repository = ci.repository.clone();
-    m.repository_url = ci.repository_url.clone();
-    m.branch = ci.branch.clone();
-    m.tag = ci.tag.clone();
+    m.repository.clone_from(&ci.repository);
+    m.repository_url.clone_from(&ci.repository_url);
+    m.branch.clone_from(&ci.branch);
+    m.tag.clone_from(&ci.tag);
     m.pr_number = ci.pr_number;
-    m.sha = ci.sha.clone();
-    m.build_url = ci.build_url.clone();
-    m.build_number = ci.build_number.clone();
-    m.actor = ci.actor.clone();
+    m.sha.clone_from(&ci.sha);
+    m.build_url.clone_from(&ci.build_url);
+    m.build_number.clone_from(&ci.build_number);
+    m.actor.clone_from(&ci.actor);
 }
 
 /// `95`, `95s`, `1m35s`, `1h 2m`, `500ms` → seconds (rounded down).

@@ -49,11 +49,11 @@ impl Outcome {
             channel: None,
         }
     }
-    fn fail(t: &Target, code: ExitCode, detail: String, hint: Option<&str>) -> Outcome {
+    fn fail(t: &Target, code: ExitCode, detail: &str, hint: Option<&str>) -> Outcome {
         Outcome {
             label: t.label.clone(),
             ok: false,
-            detail: mask::mask(&detail).into_owned(),
+            detail: mask::mask(detail).into_owned(),
             hint: hint.map(str::to_string),
             code,
             message_id: None,
@@ -181,7 +181,7 @@ fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcom
         return Err(Box::new(Outcome::fail(
             t,
             signal.exit_code(),
-            format!("not sent: cancelled by {} before sending", signal.name()),
+            &format!("not sent: cancelled by {} before sending", signal.name()),
             None,
         )));
     }
@@ -207,14 +207,14 @@ fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcom
                     Outcome::fail(
                         t,
                         ExitCode::Timeout,
-                        format!("no answer in time: {msg}"),
+                        &format!("no answer in time: {msg}"),
                         Some("the service did not answer within --timeout; it may be down"),
                     )
                 } else {
                     Outcome::fail(
                         t,
                         ExitCode::Remote,
-                        format!("unreachable: {msg}"),
+                        &format!("unreachable: {msg}"),
                         Some("check the URL and that the service is reachable from CI"),
                     )
                 }
@@ -222,7 +222,7 @@ fn http(client: &Client, t: &Target, p: &Planned) -> Result<Response, Box<Outcom
             HttpError::Status(r) => Outcome::fail(
                 t,
                 ExitCode::Remote,
-                format!(
+                &format!(
                     "HTTP {} after {} attempts{}",
                     r.status,
                     client.backoff.attempts,
@@ -260,7 +260,7 @@ fn status_failure(t: &Target, r: &Response, hint: Option<&str>) -> Outcome {
         404 | 410 => Some("the webhook does not exist (deleted or mistyped): create a new one"),
         _ => None,
     };
-    Outcome::fail(t, code, format!("HTTP {}{}", r.status, snippet(r)), hint.or(generic))
+    Outcome::fail(t, code, &format!("HTTP {}{}", r.status, snippet(r)), hint.or(generic))
 }
 
 /// Send to one target.
@@ -304,7 +304,7 @@ fn slack_api(client: &Client, t: &Target, p: &Planned) -> Result<Value, Box<(Out
             Outcome::fail(
                 t,
                 ExitCode::Remote,
-                format!("the Slack API answered something else than JSON{}", snippet(&r)),
+                &format!("the Slack API answered something else than JSON{}", snippet(&r)),
                 Some("is the target a Slack API base URL?"),
             ),
             String::new(),
@@ -322,7 +322,7 @@ fn slack_api(client: &Client, t: &Target, p: &Planned) -> Result<Value, Box<(Out
         _ => ExitCode::Remote,
     };
     Err(Box::new((
-        Outcome::fail(t, code, format!("Slack said {err}"), slack::hint(&err)),
+        Outcome::fail(t, code, &format!("Slack said {err}"), slack::hint(&err)),
         err,
     )))
 }
@@ -385,9 +385,8 @@ pub fn deliver_all(client: &Client, targets: &[Target], m: &Message, o: &SendOpt
             .into_iter()
             .zip(targets)
             .map(|(h, t)| {
-                h.join().unwrap_or_else(|_| {
-                    Outcome::fail(t, ExitCode::Failure, "internal error while sending".into(), None)
-                })
+                h.join()
+                    .unwrap_or_else(|_| Outcome::fail(t, ExitCode::Failure, "internal error while sending", None))
             })
             .collect()
     })

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shipkit_testkit::http_sink::{closed_port_url, HttpSink, Recorded, Reply};
 use shipkit_testkit::{run, stderr, stdout, GitRepo};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -150,7 +151,7 @@ fn discord_payload_is_an_embed_with_escaped_markdown_and_no_stray_pings() {
     let b = body(&only_request(&sink));
     let e = &b["embeds"][0];
     assert_eq!(e["title"], "❌ Deploy of billing 1.2.3 failed");
-    assert_eq!(e["color"], 0xE01E5A);
+    assert_eq!(e["color"], 0x00E0_1E5A);
     assert_eq!(e["url"], "https://github.com/acme/billing/actions/runs/4242");
     // Markdown escaped: removing the escapes gives the original back.
     let d = e["description"].as_str().unwrap();
@@ -283,7 +284,10 @@ fn generic_webhook_is_signed_with_hmac_sha256() {
     let sig = r.header("x-shipkit-signature").expect("signature header");
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(&r.body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let expected = mac.finalize().into_bytes().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    });
     assert_eq!(sig, format!("sha256={expected}"));
     let b = body(&r);
     assert_eq!(b["status"], "failed");

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! fn main() -> std::process::ExitCode {
-//!     shipkit_core::app::run::<Cli>("version-detect", std::env::args_os(), version_detect::run)
+//!     shipkit_core::app::run::<Cli>("version-detect", std::env::args_os(), |cli| version_detect::run(&cli))
 //! }
 //! ```
 //!

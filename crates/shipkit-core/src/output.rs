@@ -23,6 +23,7 @@
 
 use crate::error::{Error, ExitCode, Result, ResultExt};
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -135,10 +136,10 @@ impl Outputs {
     /// `export KEY=value` lines for `sh`, values single-quoted unless plainly safe: `eval "$(tool --format
     /// env)"` or `. file.env` sets and exports them, so the next tool (a child process) sees them.
     pub fn render_env(&self, prefix: &str) -> String {
-        self.entries
-            .iter()
-            .map(|(k, v)| format!("export {}={}\n", env_key(prefix, k), shell_quote(&scalar_text(v))))
-            .collect()
+        self.entries.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "export {}={}", env_key(prefix, k), shell_quote(&scalar_text(v)));
+            out
+        })
     }
 
     /// CircleCI's `$BASH_ENV` takes the env form as it is.
@@ -165,13 +166,11 @@ impl Outputs {
     /// GitLab dotenv: `KEY=value`, one line each. GitLab's dotenv cannot hold multi-line values,
     /// so newlines become spaces.
     pub fn render_dotenv(&self, prefix: &str) -> String {
-        self.entries
-            .iter()
-            .map(|(k, v)| {
-                let value = scalar_text(v).replace(['\r', '\n'], " ");
-                format!("{}={}\n", env_key(prefix, k), value)
-            })
-            .collect()
+        self.entries.iter().fold(String::new(), |mut out, (k, v)| {
+            let value = scalar_text(v).replace(['\r', '\n'], " ");
+            let _ = writeln!(out, "{}={}", env_key(prefix, k), value);
+            out
+        })
     }
 }
 
@@ -237,7 +236,7 @@ fn heredoc_delimiter(value: &str) -> String {
         if !value.contains(&d) {
             return d;
         }
-        n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+        n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     }
 }
 

@@ -82,10 +82,19 @@ impl Default for Options {
     }
 }
 
+/// What is known of a host's credentials: they are looked up once, lazily.
+#[derive(Clone, Default)]
+enum KnownCreds {
+    /// Not looked up yet (or forgotten after a 401 to an ECR token we got ourselves).
+    #[default]
+    NotLookedUp,
+    /// Looked up: `None` = no credentials (anonymous requests).
+    Known(Option<Credentials>),
+}
+
 #[derive(Default)]
 struct HostAuth {
-    /// Looked up once, lazily (`None` = not looked up yet).
-    creds: Option<Option<Credentials>>,
+    creds: KnownCreds,
     /// The credentials are an ECR token from GetAuthorizationToken (asked again after a 401).
     native_ecr: bool,
     challenge: Option<Challenge>,
@@ -139,7 +148,7 @@ impl Client {
 
     /// Use these credentials for a registry instead of the docker config (for `login`).
     pub fn set_credentials(&self, registry: &str, creds: Credentials) {
-        self.hosts().entry(registry.to_string()).or_default().creds = Some(Some(creds));
+        self.hosts().entry(registry.to_string()).or_default().creds = KnownCreds::Known(Some(creds));
     }
 
     /// May release tags holding another digest be moved (`--allow-retag`)?
@@ -158,7 +167,7 @@ impl Client {
 
     /// The credentials for a registry: given (`login`), an ECR token, or from the docker config.
     pub fn creds(&self, registry: &str) -> Result<Option<Credentials>> {
-        if let Some(c) = self.hosts().get(registry).and_then(|h| h.creds.clone()) {
+        if let Some(KnownCreds::Known(c)) = self.hosts().get(registry).map(|h| h.creds.clone()) {
             return Ok(c);
         }
         let ecr = match crate::registry::ecr::EcrHost::parse(registry) {
@@ -171,7 +180,7 @@ impl Client {
         };
         let mut hosts = self.hosts();
         let entry = hosts.entry(registry.to_string()).or_default();
-        entry.creds = Some(c.clone());
+        entry.creds = KnownCreds::Known(c.clone());
         entry.native_ecr = ecr.is_some();
         Ok(c)
     }

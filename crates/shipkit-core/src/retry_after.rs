@@ -55,8 +55,8 @@ pub fn parse_http_date(v: &str) -> Option<u64> {
     let cleaned = v.replace(',', " ");
     let parts: Vec<&str> = cleaned.split_whitespace().collect();
     let (day, month, year, clock) = match parts.as_slice() {
-        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-        [_, d, m, y, t, "GMT"] => (*d, *m, y.parse::<i64>().ok()?, *t),
+        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT; asctime: Sun Nov  6 08:49:37 1994
+        [_, d, m, y, t, "GMT"] | [_, m, d, t, y] => (*d, *m, y.parse::<i64>().ok()?, *t),
         // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
         [_, dmy, t, "GMT"] => {
             let mut it = dmy.split('-');
@@ -68,8 +68,6 @@ pub fn parse_http_date(v: &str) -> Option<u64> {
             // RFC 9110: a two-digit year more than 50 years ahead is in the past century.
             (d, m, if yy < 70 { 2000 + yy } else { 1900 + yy }, *t)
         }
-        // asctime: Sun Nov  6 08:49:37 1994
-        [_, m, d, t, y] => (*d, *m, y.parse::<i64>().ok()?, *t),
         _ => return None,
     };
     let month = i64::try_from(MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month))?).ok()? + 1;

@@ -97,10 +97,10 @@ fn print_version() -> ExitCode {
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> shipkit_core::Result<u8> {
     match cli.command {
-        cli::Command::Version(c) => version_detect::run(c),
-        cli::Command::Image(c) => docker_tag_push::run(c),
+        cli::Command::Version(c) => version_detect::run(&c),
+        cli::Command::Image(c) => docker_tag_push::run(&c),
         cli::Command::Deploy(c) => deploy_ecs::run(c),
-        cli::Command::Notify(c) => notify::run(c),
+        cli::Command::Notify(c) => notify::run(&c),
         cli::Command::Init(a) => commands::init::run(&a),
     }
 }

@@ -26,7 +26,8 @@ fn output(program: &Path, args: &[&str], dir: &Path) -> String {
         .unwrap();
     assert!(
         o.status.success(),
-        "{program:?} {args:?}: {}",
+        "{} {args:?}: {}",
+        program.display(),
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()

@@ -9,7 +9,8 @@ pub struct ExtraRegistry {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     child: Option<Child>,
-    _dir: tempfile::TempDir,
+    /// Holds the config, log and storage; removed when the registry is dropped.
+    dir: tempfile::TempDir,
 }
 
 impl ExtraRegistry {
@@ -53,7 +54,7 @@ impl ExtraRegistry {
         let reg = ExtraRegistry {
             addr: addr.clone(),
             child: Some(child),
-            _dir: dir,
+            dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(&addr).is_err() {
@@ -69,12 +70,12 @@ impl ExtraRegistry {
 
     /// The registry's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
     /// The storage directory (uploads in progress appear under it).
     pub fn data_dir(&self) -> &Path {
-        self._dir.path()
+        self.dir.path()
     }
 
     /// Kill the registry now (and wait for it to be gone).

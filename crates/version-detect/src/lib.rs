@@ -30,13 +30,13 @@ use shipkit_core::Result;
 use std::path::Path;
 
 /// Run the parsed command line; the exit code on success.
-pub fn run(cli: Cli) -> Result<u8> {
+pub fn run(cli: &Cli) -> Result<u8> {
     // Read like git does: no SHA-1 re-hash of every object read (a quarter of the time of a long walk; `git fsck`
     // is the place for that) and no object cache (each commit is read once).
     git2::opts::strict_hash_verification(false);
     git2::opts::enable_caching(false);
-    let loaded = settings::load_config(&cli)?;
-    let s = Settings::resolve(&cli, &loaded)?;
+    let loaded = settings::load_config(cli)?;
+    let s = Settings::resolve(cli, &loaded)?;
     // Output destinations are checked before the first side effect (`--fetch`, `tag`'s push).
     let opts = cli.common.output_options();
     shipkit_core::output::preflight(&opts)?;
@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 
 /// The whole program: parse `args`, run, print errors as one line, exit with the documented code.
 pub fn entry(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
-    shipkit_core::app::run::<Cli>("version-detect", args, run)
+    shipkit_core::app::run::<Cli>("version-detect", args, |cli| run(&cli))
 }
 
 /// For callers that want only the version string of a directory (used by tests and other tools).

@@ -147,13 +147,13 @@ impl TagIndex {
 fn peel_to_commit(repo: &Repository, odb: &git2::Odb<'_>, mut oid: Oid) -> Result<Option<Oid>, &'static str> {
     for _ in 0..8 {
         match odb.read_header(oid) {
-            Ok((_, ObjectType::Commit)) => return Ok(Some(oid)),
+            // A missing object (`Err`) is most likely a commit a shallow clone does not have.
+            Ok((_, ObjectType::Commit)) | Err(_) => return Ok(Some(oid)),
             Ok((_, ObjectType::Tag)) => match repo.find_tag(oid) {
                 Ok(t) => oid = t.target_id(),
                 Err(_) => return Ok(None),
             },
             Ok(_) => return Err("points at a tree or blob, not a commit"),
-            Err(_) => return Ok(Some(oid)),
         }
     }
     Ok(None)
@@ -298,7 +298,7 @@ pub fn is_dirty(repo: &Repository) -> Result<bool> {
     if statuses.iter().any(|e| e.status() != git2::Status::CURRENT) {
         return Ok(true);
     }
-    submodules_dirty(repo)
+    Ok(submodules_dirty(repo))
 }
 
 /// `core.sparseCheckout` is on.
@@ -325,11 +325,11 @@ fn sparse_dirty(repo: &Repository) -> Result<bool> {
 }
 
 /// A checked-out submodule at another commit than the superproject records, or with modified files inside.
-fn submodules_dirty(repo: &Repository) -> Result<bool> {
-    let Ok(subs) = repo.submodules() else {
-        return Ok(false);
-    };
+fn submodules_dirty(repo: &Repository) -> bool {
     use git2::SubmoduleStatus as S;
+    let Ok(subs) = repo.submodules() else {
+        return false;
+    };
     let changed = S::INDEX_MODIFIED | S::WD_MODIFIED | S::WD_INDEX_MODIFIED | S::WD_WD_MODIFIED | S::INDEX_DELETED;
     for sub in subs {
         let Ok(name) = sub.name() else { continue };
@@ -340,10 +340,10 @@ fn submodules_dirty(repo: &Repository) -> Result<bool> {
             continue;
         }
         if st.intersects(changed) {
-            return Ok(true);
+            return true;
         }
     }
-    Ok(false)
+    false
 }
 
 /// Map a git2 error to a git-problem error (exit 4) with context.

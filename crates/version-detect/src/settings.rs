@@ -41,7 +41,7 @@ enum Origin<'a> {
 }
 
 impl Origin<'_> {
-    fn error(&self, message: String, hint: &str) -> Error {
+    fn error(&self, message: &str, hint: &str) -> Error {
         match self {
             Origin::Flag(flag) => Error::usage(format!("{flag}: {message}")).hint(hint),
             Origin::File(file, key) => Error::config(format!("{file}: version.{key}: {message}")).hint(hint),
@@ -57,7 +57,7 @@ fn resolve_prefix(cli: &Cli, cfg: &VersionConfig, file: &str) -> Result<String> 
     };
     semantics::validate_prefix(p).map_err(|m| {
         from.error(
-            m.replace("--tag-prefix ", ""),
+            &m.replace("--tag-prefix ", ""),
             "e.g. --tag-prefix billing/ (tag_prefix: \"billing/\") for tags like billing/v1.2.3",
         )
     })?;
@@ -72,7 +72,7 @@ fn resolve_rules(cli: &Cli, cfg: &VersionConfig, file: &str, prefix: &str) -> Re
     };
     TagRules::with_pattern(prefix, p).map_err(|m| {
         from.error(
-            m,
+            &m,
             "e.g. --tag-pattern '^release_(?P<major>\\d+)_(?P<minor>\\d+)$' or '^name-(?P<version>.+)$'",
         )
     })
@@ -86,7 +86,7 @@ fn resolve_kinds(cli: &Cli, cfg: &VersionConfig, file: &str) -> Result<Vec<Strin
     };
     semantics::parse_kinds(k).map_err(|m| {
         from.error(
-            m,
+            &m,
             "e.g. --docker-tags semver,minor,major,latest (docker_tags: [semver, sha])",
         )
     })
@@ -99,7 +99,7 @@ fn resolve_tag_list(cli: &Cli, cfg: &VersionConfig, file: &str) -> Result<TagLis
     match cfg.tag_list.as_deref() {
         None => Ok(TagListMode::Auto),
         Some(t) => TagListMode::parse(t).ok_or_else(|| {
-            Origin::File(file, "tag_list").error(format!("{t:?} is not auto, remote or local"), "e.g. tag_list: local")
+            Origin::File(file, "tag_list").error(&format!("{t:?} is not auto, remote or local"), "e.g. tag_list: local")
         }),
     }
 }

@@ -163,7 +163,7 @@ pub fn parse_version_text(text: &str) -> Result<Version, &'static str> {
     pep440_suffix(base, rest)
 }
 
-/// `1.2.3rc1` → (["1","2","3"], "rc1"): the dot-separated numbers at the start and the rest.
+/// `1.2.3rc1` → `(["1", "2", "3"], "rc1")`: the dot-separated numbers at the start and the rest.
 fn split_release(text: &str) -> Option<(Vec<&str>, &str)> {
     let mut parts = Vec::new();
     let mut pos = 0;

@@ -277,9 +277,9 @@ fn two_tag_runs_at_once_leave_one_tag() {
 
 #[test]
 fn bad_values_are_one_line_errors() {
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, &'a str);
     let r = repo_with_commits(1);
     r.tag("v1.0.0");
-    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, &'a str);
     let cases: Vec<Case<'_>> = vec![
         (vec!["--remote-timeout", "1e30"], vec![], 2, "--remote-timeout"),
         (vec!["--remote-timeout", "18446744073709551615"], vec![], 2, "too long"),

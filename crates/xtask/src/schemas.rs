@@ -29,7 +29,9 @@ pub fn drift(dir: &Path) -> Vec<String> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".json") && !want.iter().any(|(n, _)| *n == name) {
+            if std::path::Path::new(&name).extension().is_some_and(|e| e == "json")
+                && !want.iter().any(|(n, _)| *n == name)
+            {
                 drifted.push(name);
             }
         }

@@ -99,7 +99,7 @@ pub fn run(s: &PushSettings, opts: crate::registry::Options) -> Result<Outcome> 
             Err(e) => failed.push((repo, e)),
         }
     }
-    Ok(finish(&image, &done, failed))
+    Ok(finish(&image, &done, &failed))
 }
 
 /// The blobs the repository lacks, then the manifest under its digest.
@@ -161,7 +161,7 @@ fn list(repos: &[&Repo]) -> String {
 }
 
 /// Outputs: the digest and platform for `index --from`, the repositories that hold it.
-fn finish(image: &SavedImage, done: &[&Repo], failed: Vec<(&Repo, Error)>) -> Outcome {
+fn finish(image: &SavedImage, done: &[&Repo], failed: &[(&Repo, Error)]) -> Outcome {
     let digest = image.manifest.digest.clone();
     let refs: Vec<String> = done.iter().map(|r| format!("{r}@{digest}")).collect();
     let o = ImageOutputs {
@@ -180,11 +180,11 @@ fn finish(image: &SavedImage, done: &[&Repo], failed: Vec<(&Repo, Error)>) -> Ou
         image.platform,
         list(done)
     );
-    let err = match failed.as_slice() {
+    let err = match failed {
         [] => None,
         [(r, e)] if done.is_empty() => Some(Error::new(e.code, format!("{r}: {}", e.message))),
         _ => {
-            for (r, e) in &failed {
+            for (r, e) in failed {
                 term::info(&format!("not published: {r}: {}", e.one_line()));
             }
             text.push_str(&format!(
@@ -246,9 +246,9 @@ mod tests {
 
     #[test]
     fn temp_dirs_are_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
         let d = TempDir::new().unwrap();
         let path = d.0.clone();
-        use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
         drop(d);
         assert!(!Path::new(&path).exists());

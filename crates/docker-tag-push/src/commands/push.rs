@@ -83,7 +83,7 @@ pub fn run(s: &PushSettings, opts: Options) -> Result<Outcome> {
     let manifest = client
         .get_manifest(&src_repo.with_digest(&digest))?
         .ok_or_else(|| Error::not_found(format!("{src_repo}@{digest} disappeared from the registry")))?;
-    report.repos = s.repos.clone();
+    report.repos.clone_from(&s.repos);
     let targets = targets(&run, built, &holders, &failed_repos, &mut report);
     let repos: Vec<Repo> = std::iter::once(src_repo.clone())
         .chain(targets.iter().map(|t| t.repo.clone()).filter(|r| *r != src_repo))

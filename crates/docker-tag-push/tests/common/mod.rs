@@ -256,8 +256,13 @@ impl Raw {
 
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let h = sha2::Sha256::digest(bytes);
-    format!("sha256:{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::from("sha256:"), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// A git checkout with a Dockerfile building `FROM scratch` with one small file.

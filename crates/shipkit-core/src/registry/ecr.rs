@@ -41,8 +41,8 @@ impl EcrHost {
         let host = super::reference::host_part(registry).to_ascii_lowercase();
         let labels: Vec<&str> = host.split('.').collect();
         let (account, service, region, suffix) = match labels.as_slice() {
-            [a, "dkr", s @ ("ecr" | "ecr-fips"), r, rest @ ..] => (*a, *s, *r, rest),
-            [a, s @ ("dkr-ecr" | "dkr-ecr-fips"), r, rest @ ..] => (*a, *s, *r, rest),
+            [a, "dkr", s @ ("ecr" | "ecr-fips"), r, rest @ ..]
+            | [a, s @ ("dkr-ecr" | "dkr-ecr-fips"), r, rest @ ..] => (*a, *s, *r, rest),
             _ => return None,
         };
         let dual_stack = service.starts_with("dkr-ecr");

@@ -17,7 +17,7 @@ impl Client {
         let Some(h) = hosts.get_mut(registry).filter(|h| h.native_ecr) else {
             return;
         };
-        h.creds = None;
+        h.creds = super::KnownCreds::NotLookedUp;
         h.headers.clear();
         if let Some(host) = crate::registry::ecr::EcrHost::parse(registry) {
             self.ecr.forget(&host);
