@@ -442,3 +442,28 @@ fn circleci_is_pinned_only_to_a_plain_release() {
         );
     }
 }
+
+/// A full disk, as the kernel reports it to one process: a file size limit (`ulimit -f`) that the CI config
+/// exceeds. The run ends with one error line, exit 1; the old shipkit.yml is kept (`--force`), and no
+/// temporary file or new directory is left. (Before: SIGXFSZ killed it, exit 153, no message, temporary
+/// files and `.github/workflows` left behind.)
+#[test]
+fn a_full_disk_while_staging_leaves_the_repository_as_it_was() {
+    let r = repo();
+    std::fs::write(r.path().join("shipkit.yml"), "service: mine\n").unwrap();
+    let before = snapshot(r.path());
+    let o = Command::new("bash")
+        .args([
+            "-c",
+            "ulimit -f 2 && exec \"$0\" init --ci github --service x --force",
+            SHIPKIT,
+        ])
+        .current_dir(r.path())
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert_eq!(snapshot(r.path()), before);
+}

@@ -8,11 +8,12 @@
 //! 3. **Commit**: without `--force` each file is hard-linked to its free name (of two runs at once, the
 //!    second finds the name taken and takes back what it linked); with `--force` the old file is first
 //!    hard-linked aside, then replaced by a rename (atomic), and put back if a later file fails. A SIGTERM
-//!    before the commit writes nothing.
+//!    before the commit writes nothing; a file size limit (SIGXFSZ, caught) fails like a full disk.
 
 use shipkit_core::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::File;
 
@@ -27,6 +28,9 @@ pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<()> {
     if !existing.is_empty() && !force {
         return Err(refused(&existing));
     }
+    // Past a file size limit the kernel sends SIGXFSZ, which kills by default (exit 153, no message, the
+    // temporary files left); caught, the write fails with EFBIG like any full disk, and is undone below.
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::default());
     let mut staged = Staged::default();
     let result = stage(dir, files, &mut staged).and_then(|()| {
         shipkit_core::cancel::check("before the files were moved in: nothing was written")?;
@@ -36,6 +40,9 @@ pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<()> {
         staged.roll_back();
     }
     staged.clean_up();
+    if result.is_err() {
+        staged.remove_created_dirs();
+    }
     result
 }
 
@@ -108,6 +115,10 @@ impl Staged {
                 }
             }
         }
+    }
+
+    /// After [`Staged::clean_up`]: the directories made for the files, when they are empty again.
+    fn remove_created_dirs(&mut self) {
         for d in self.created_dirs.drain(..).rev() {
             let _ = std::fs::remove_dir(d);
         }
@@ -248,6 +259,7 @@ mod tests {
         assert!(commit(d.path(), &fs, true, &mut staged).is_err());
         staged.roll_back();
         staged.clean_up();
+        staged.remove_created_dirs();
         assert_eq!(std::fs::read_to_string(d.path().join("shipkit.yml")).unwrap(), "mine\n");
         assert!(leftovers(d.path()).is_empty());
         assert!(leftovers(&d.path().join("ci/nested/deeper")).is_empty());
