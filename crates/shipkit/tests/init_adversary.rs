@@ -467,3 +467,42 @@ fn a_full_disk_while_staging_leaves_the_repository_as_it_was() {
     assert!(err.contains("nothing was written"), "{err}");
     assert_eq!(snapshot(r.path()), before);
 }
+
+/// Detection reads `.git/config` for the origin remote: one that is not a regular file (a FIFO here, which
+/// would block forever; `/dev/zero` would fill the memory) is not read. The run answers at once.
+#[test]
+fn a_git_config_that_is_not_a_file_is_not_read() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(d.path().join(".git/config"))
+        .status()
+        .unwrap()
+        .success());
+    let mut child = Command::new(SHIPKIT)
+        .args(["init", "--service", "x", "--no-input"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if std::time::Instant::now() > end {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = status.expect("shipkit init hung reading a FIFO .git/config");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot tell which CI"), "{err}");
+}

@@ -93,9 +93,15 @@ pub fn ci_of_remote(url: &str) -> Option<Ci> {
     }
 }
 
-/// `remote.origin.url` from `.git/config` (read as text: no git needed, nothing run).
+/// `remote.origin.url` from `.git/config` (read as text: no git needed, nothing run). Only a regular file
+/// of at most 1 MiB is read: a FIFO would block, `/dev/zero` would never end.
 fn origin_url(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(".git/config")).ok()?;
+    let path = dir.join(".git/config");
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
     let mut in_origin = false;
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
