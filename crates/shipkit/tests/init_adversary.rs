@@ -370,6 +370,15 @@ fn the_default_ecs_service_names_the_flag_the_user_gave() {
         2,
         "--service `my.api`",
     );
+    // The default image repository `${ECR_REGISTRY}/<service>`: docker allows no `..` or `___` in a path.
+    for service in ["a..b", "a___b", "a.-b"] {
+        refused(
+            r.path(),
+            &["--ci", "gitlab", "--service", service, "--ecs-services", "web"],
+            2,
+            &format!("--service `{service}`"),
+        );
+    }
 }
 
 /// Ctrl-C at the question on a terminal (a real pseudo-terminal, driven by the venv's Python): the first
@@ -505,4 +514,28 @@ fn a_git_config_that_is_not_a_file_is_not_read() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("cannot tell which CI"), "{err}");
+}
+
+/// Directory names full of YAML syntax (anchors, aliases, tags, flow and block indicators, `null`) reach
+/// `shipkit.yml` as the build context and Dockerfile, and the tools' own loader reads them back unchanged.
+#[test]
+fn yaml_syntax_in_the_dockerfile_directory_reads_back_unchanged() {
+    for name in [
+        "&a", "*x", "!!str", "a:b", "{x}", "[x]", "x,y", "|x", ">x", "?x", "-x", "%x", "@x", "null", "1e3",
+    ] {
+        let r = GitRepo::new();
+        std::fs::create_dir(r.path().join(name)).unwrap();
+        std::fs::write(r.path().join(name).join("Dockerfile"), "FROM scratch\n").unwrap();
+        let o = init(
+            r.path(),
+            &["--ci", "gitlab", "--service", "x", "--image", "reg.example.com/x"],
+        );
+        assert!(o.status.success(), "{name}: {}", text(&o.stderr));
+        let loaded = shipkit_core::config::Loaded::load(&r.path().join("shipkit.yml")).unwrap();
+        assert_eq!(loaded.config.image.context.as_deref(), Some(name));
+        assert_eq!(
+            loaded.config.image.dockerfile.as_deref(),
+            Some(format!("{name}/Dockerfile").as_str())
+        );
+    }
 }

@@ -86,7 +86,14 @@ pub fn plan(a: &InitArgs, ask: &mut dyn FnMut(&str) -> Option<String>) -> Result
         _ => ".".to_string(),
     };
     let repositories = if a.images.is_empty() {
-        vec![format!("${{ECR_REGISTRY}}/{service}")]
+        let default = format!("${{ECR_REGISTRY}}/{service}");
+        if render::repository(&default).is_err() {
+            return Err(Error::usage(format!(
+                "--service `{service}` does not make an image repository name ({default})"
+            ))
+            .hint("pass --image REGISTRY/NAME, or a --service whose `.`, `_` and `-` stand alone"));
+        }
+        vec![default]
     } else {
         a.images.iter().map(|s| s.trim().to_string()).collect()
     };

@@ -162,7 +162,7 @@ fn ecs_name(flag: &str, value: &str) -> Result<()> {
 /// An image repository the tools accept (`REGISTRY/PATH`, docker's grammar, no tag or digest), where
 /// `${NAME}` may stand for a part (an upper-case variable the tools expand when they read shipkit.yml). Any
 /// other `$`, quote or backtick is refused: nothing in the file may be read as an expression by a CI system.
-fn repository(value: &str) -> Result<()> {
+pub fn repository(value: &str) -> Result<()> {
     let bad = |why: &str| {
         Error::usage(format!(
             "--image `{}` is not an image repository: {why}",
@@ -195,7 +195,7 @@ fn repository(value: &str) -> Result<()> {
         rest = after;
     }
     resolved.push_str(rest);
-    shipkit_core::registry::reference::Repo::parse(&resolved).map_err(|e| bad(&e.message))?;
+    shipkit_core::registry::reference::Repo::parse(&resolved).map_err(|e| bad(&e.message.replace(&resolved, value)))?;
     Ok(())
 }
 
