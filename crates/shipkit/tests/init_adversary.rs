@@ -539,3 +539,42 @@ fn yaml_syntax_in_the_dockerfile_directory_reads_back_unchanged() {
         );
     }
 }
+
+/// Three `shipkit init --ci github` at once: all race to create `.github/workflows` as well as the files.
+/// Exactly one writes; the others are refused (exit 10) and take back what they made; nothing is left.
+#[test]
+fn three_runs_at_once_that_create_directories_one_writes() {
+    for round in 0..10 {
+        let r = repo();
+        let children: Vec<_> = ["alpha", "bravo", "charlie"]
+            .iter()
+            .map(|service| {
+                Command::new(SHIPKIT)
+                    .args(["init", "--ci", "github", "--service", service])
+                    .current_dir(r.path())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut codes: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap().status.code())
+            .collect();
+        codes.sort_unstable();
+        assert_eq!(codes, [Some(0), Some(10), Some(10)], "round {round}");
+        let names: Vec<_> = snapshot(r.path()).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            [
+                ".github",
+                ".github/workflows",
+                ".github/workflows/ship.yml",
+                "Dockerfile",
+                "shipkit.yml"
+            ],
+            "round {round}"
+        );
+    }
+}
