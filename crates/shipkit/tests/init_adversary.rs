@@ -578,3 +578,27 @@ fn three_runs_at_once_that_create_directories_one_writes() {
         );
     }
 }
+
+/// Empty values from the environment (a CI job exports `AWS_REGION=` or `SHIPKIT_SERVICE=`): one line that
+/// names the variable the value came from, not a message about an empty image name.
+#[test]
+fn empty_values_from_the_environment_name_their_variable() {
+    let r = repo();
+    for (var, value, needle) in [
+        ("AWS_REGION", "", "AWS_REGION"),
+        ("SHIPKIT_SERVICE", " ", "SHIPKIT_SERVICE"),
+    ] {
+        let o = Command::new(SHIPKIT)
+            .args(["init", "--ci", "gitlab"])
+            .current_dir(r.path())
+            .env_clear()
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{var}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{var}: {err}");
+        assert!(!err.contains("image repository"), "{var}: {err}");
+    }
+}

@@ -64,6 +64,10 @@ pub fn plan(a: &InitArgs, ask: &mut dyn FnMut(&str) -> Option<String>) -> Result
         None => choose_ci(&detect::ci_systems(&a.dir), ask)?,
     };
     let service = match &a.service {
+        Some(s) if s.trim().is_empty() => {
+            return Err(Error::usage("--service is empty")
+                .hint("pass --service NAME, or leave it (and SHIPKIT_SERVICE) unset for the directory's name"))
+        }
         Some(s) => s.trim().to_string(),
         None => default_service(&a.dir)?,
     };

@@ -215,7 +215,7 @@ fn region(value: &str) -> Result<()> {
     } else {
         Err(
             Error::usage(format!("--region `{}` is not an AWS region", value.escape_debug()))
-                .hint("e.g. eu-west-1, us-east-2, us-gov-west-1"),
+                .hint("e.g. eu-west-1, us-east-2, us-gov-west-1 (from AWS_REGION when --region is not given)"),
         )
     }
 }
