@@ -18,6 +18,8 @@ pub struct Aws {
     pub client: Client,
     /// CodeDeploy, for services with `deploymentController: CODE_DEPLOY` (same config: timeouts, retries).
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// The deadline of one call, every retry included (`--call-timeout`).
+    pub call_timeout: Duration,
     start: Instant,
     calls: Cell<u64>,
 }
@@ -29,6 +31,7 @@ pub async fn connect(c: &Connect) -> Result<Aws> {
     Ok(Aws {
         client: Client::new(&conf),
         codedeploy: aws_sdk_codedeploy::Client::new(&conf),
+        call_timeout: c.timeouts.operation,
         start: Instant::now(),
         calls: Cell::new(0),
     })

@@ -28,7 +28,8 @@ pub mod schema;
 mod version;
 
 pub use deploy::{
-    DeployOutputs, Engine, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus, StatusOutputs,
+    CodeDeployStatus, DeployOutputs, Engine, LockOutputs, RunOutputs, ServiceLock, ServiceOutcome, ServiceStatus,
+    StatusOutputs,
 };
 pub use diff::{
     DiffOutputs, EnvironmentStatus, EnvironmentsStatusOutputs, FieldChange, Promotion, ServiceDiff, ServicePromotion,

@@ -1,10 +1,13 @@
 //! The CodeDeploy calls: CreateDeployment (AppSpec content), GetDeployment, BatchGetDeploymentTargets
-//! (the ECS target `<cluster>:<service>` and its lifecycle events), StopDeployment. Answers are bounded.
+//! (the ECS target `<cluster>:<service>` and its lifecycle events), StopDeployment; for `status`,
+//! ListDeployments (the unfinished ones) and GetDeploymentGroup (the last attempted). Answers are bounded.
 
 use super::state::{message, word, Deployment, Event, MAX_EVENTS};
 use crate::aws::sdk_error;
+use crate::engine::api::printable;
 use aws_sdk_codedeploy::types::{
-    AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, RevisionLocation, RevisionLocationType,
+    AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, DeploymentStatus, RevisionLocation,
+    RevisionLocationType,
 };
 use aws_sdk_codedeploy::Client;
 use futures_util::FutureExt;
@@ -108,6 +111,17 @@ pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deploymen
             .and_then(|r| r.rollback_deployment_id())
             .map(|s| s.chars().take(128).collect()),
         rollback_message: info.rollback_info().and_then(|r| r.rollback_message()).map(message),
+        rollback_of: info
+            .rollback_info()
+            .and_then(|r| r.rollback_triggering_deployment_id())
+            .map(word),
+        task_definition: info
+            .revision()
+            .and_then(|r| r.app_spec_content())
+            .and_then(|c| c.content())
+            .and_then(appspec_task_definition),
+        created_at: info.create_time().map(aws_smithy_types::DateTime::secs),
+        completed_at: info.complete_time().map(aws_smithy_types::DateTime::secs),
         events: Vec::new(),
     };
     let t = client
@@ -130,6 +144,60 @@ pub async fn get(client: &Client, id: &str, target_id: &str) -> Result<Deploymen
         })
         .collect();
     Ok(d)
+}
+
+/// The TaskDefinition of an ECS AppSpec (JSON; at most 64 KiB read), printable and bounded.
+pub fn appspec_task_definition(content: &str) -> Option<String> {
+    if content.len() > 65_536 {
+        return None;
+    }
+    let spec: serde_json::Value = serde_json::from_str(content).ok()?;
+    let td = spec["Resources"]
+        .as_array()?
+        .iter()
+        .find_map(|r| r["TargetService"]["Properties"]["TaskDefinition"].as_str())?;
+    Some(printable(td, 2048)).filter(|t| !t.is_empty())
+}
+
+/// The deployment statuses of a deployment not finished yet (DeploymentInfo `status`).
+const ACTIVE: [DeploymentStatus; 5] = [
+    DeploymentStatus::Created,
+    DeploymentStatus::Queued,
+    DeploymentStatus::InProgress,
+    DeploymentStatus::Baking,
+    DeploymentStatus::Ready,
+];
+
+/// ListDeployments of the group with `includeOnlyStatuses` the unfinished kinds: the deployment in
+/// progress, if any (CodeDeploy runs one per group; the first page only is read).
+pub async fn active(client: &Client, application: &str, group: &str) -> Result<Option<String>> {
+    let r = client
+        .list_deployments()
+        .application_name(application)
+        .deployment_group_name(group)
+        .set_include_only_statuses(Some(ACTIVE.to_vec()))
+        .send()
+        .boxed()
+        .await
+        .map_err(|e| sdk_error(&format!("CodeDeploy ListDeployments ({application}/{group})"), &e))?;
+    Ok(r.deployments().iter().find(|id| !id.is_empty()).map(|id| word(id)))
+}
+
+/// GetDeploymentGroup's lastAttemptedDeployment: the newest deployment of the group, finished or not.
+pub async fn last_attempted(client: &Client, application: &str, group: &str) -> Result<Option<String>> {
+    let r = client
+        .get_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .send()
+        .boxed()
+        .await
+        .map_err(|e| sdk_error(&format!("CodeDeploy GetDeploymentGroup ({application}/{group})"), &e))?;
+    Ok(r.deployment_group_info()
+        .and_then(|g| g.last_attempted_deployment())
+        .and_then(|l| l.deployment_id())
+        .filter(|id| !id.is_empty())
+        .map(word))
 }
 
 /// StopDeployment; with `rollback`, CodeDeploy rolls back what it changed.

@@ -5,7 +5,7 @@
 //! by its phase ([`Phase`]); a signal ends any wait within 50 ms.
 
 use super::api;
-use super::state::{judge, known_status, progress_line, Deployment, Verdict};
+use super::state::{current_event, judge, known_status, progress_line, Deployment, Verdict};
 use super::{appspec, traffic_target, Names};
 use crate::aws::Aws;
 use crate::engine::follow::FollowOptions;
@@ -105,13 +105,7 @@ pub async fn deploy(
     let outcome = run.follow().await;
     if let Some(d) = &run.last {
         engine.deployment_status = Some(d.status.clone());
-        let stage = d
-            .events
-            .iter()
-            .rev()
-            .find(|e| e.status != "Pending")
-            .map(|e| e.name.as_str());
-        engine.stage = stage.map(str::to_string);
+        engine.stage = current_event(d).map(str::to_string);
         engine.rollback_deployment_id.clone_from(&d.rollback_id);
     }
     end(Some(outcome), engine)

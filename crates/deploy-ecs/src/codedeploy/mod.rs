@@ -9,10 +9,12 @@
 //! - [`state`]: the deployment as data, the verdict and the progress line (pure).
 //! - [`api`]: the SDK calls (bounded answers).
 //! - [`follow`]: create, follow, stop-and-roll-back.
+//! - [`status`]: what `status` shows of a CodeDeploy service (the deployment in progress, else the last).
 
 pub mod api;
 pub mod follow;
 pub mod state;
+pub mod status;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,13 @@ pub struct Deployment {
     /// rollbackInfo.rollbackDeploymentId: the deployment CodeDeploy started to roll this one back.
     pub rollback_id: Option<String>,
     pub rollback_message: Option<String>,
+    /// rollbackInfo.rollbackTriggeringDeploymentId: this deployment is CodeDeploy's rollback of that one.
+    pub rollback_of: Option<String>,
+    /// The task definition of the revision's AppSpec (what the deployment deploys).
+    pub task_definition: Option<String>,
+    /// createTime / completeTime (seconds since the epoch).
+    pub created_at: Option<i64>,
+    pub completed_at: Option<i64>,
     pub events: Vec<Event>,
 }
 
@@ -64,18 +71,38 @@ pub fn known_status(s: &str) -> bool {
     )
 }
 
-/// `CodeDeploy d-ABC InProgress · AllowTestTraffic (3/8 done) · 1m of 10m`.
+/// `CodeDeploy d-ABC InProgress · AllowTestTraffic (3/8 done) · 1m of 10m`: [`summary`] and the time.
 pub fn progress_line(d: &Deployment, waited: Duration, timeout: Duration) -> String {
+    let mut line = summary(d);
+    line.push_str(&format!(" · {} of {}", human_duration(waited), human_duration(timeout)));
+    line
+}
+
+/// `CodeDeploy d-ABC InProgress · AllowTestTraffic (3/8 done)`: the deployment and the ECS target's
+/// lifecycle event (the deploy's progress line and `status` both say it this way).
+pub fn summary(d: &Deployment) -> String {
     let mut line = format!("CodeDeploy {} {}", d.id, d.status);
-    let done = d.events.iter().filter(|e| e.status == "Succeeded").count();
-    let current = d.events.iter().find(|e| e.status == "InProgress");
-    match current {
+    let done = events_done(d);
+    match d.events.iter().find(|e| e.status == "InProgress") {
         Some(e) => line.push_str(&format!(" · {} ({done}/{} done)", e.name, d.events.len())),
         None if !d.events.is_empty() => line.push_str(&format!(" · {done}/{} events done", d.events.len())),
         None => {}
     }
-    line.push_str(&format!(" · {} of {}", human_duration(waited), human_duration(timeout)));
     line
+}
+
+/// How many lifecycle events Succeeded.
+pub fn events_done(d: &Deployment) -> usize {
+    d.events.iter().filter(|e| e.status == "Succeeded").count()
+}
+
+/// The lifecycle event the deployment is in, else the last one it reached (not Pending).
+pub fn current_event(d: &Deployment) -> Option<&str> {
+    d.events
+        .iter()
+        .find(|e| e.status == "InProgress")
+        .or_else(|| d.events.iter().rev().find(|e| e.status != "Pending"))
+        .map(|e| e.name.as_str())
 }
 
 /// Text from CodeDeploy as it may be printed (no control characters, bounded).

@@ -92,3 +92,63 @@ fn the_progress_line_shows_the_lifecycle_event() {
     let line = progress_line(&dep("InProgress"), Duration::from_secs(70), Duration::from_secs(600));
     assert_eq!(line, "CodeDeploy d-ABC InProgress · Install (1/3 done) · 1m10s of 10m");
 }
+
+#[test]
+fn status_says_the_deployment_as_the_progress_line_does() {
+    let d = dep("InProgress");
+    let line = progress_line(&d, Duration::from_secs(70), Duration::from_secs(600));
+    assert!(line.starts_with(&summary(&d)), "{line}");
+    assert_eq!(current_event(&d), Some("Install"));
+    let mut done = dep("Succeeded");
+    done.events.iter_mut().for_each(|e| e.status = "Succeeded".into());
+    assert_eq!(current_event(&done), Some("AllowTraffic"), "the last event reached");
+    assert_eq!(events_done(&done), 3);
+}
+
+#[test]
+fn the_stage_cell_and_the_detail_line_of_each_view() {
+    use shipkit_core::contract::CodeDeployStatus;
+    let mut c = CodeDeployStatus {
+        view: "in_progress".into(),
+        status: Some("InProgress".into()),
+        lifecycle_event: Some("Install".into()),
+        events_done: 1,
+        events_total: 8,
+        summary: Some("CodeDeploy d-A InProgress · Install (1/8 done)".into()),
+        revision: Some("web:2".into()),
+        serving_revision: Some("web:1".into()),
+        ..Default::default()
+    };
+    assert_eq!(status::stage_cell(&c), "InProgress · Install (1/8)");
+    assert_eq!(
+        status::detail("web", &c),
+        "web: CodeDeploy d-A InProgress · Install (1/8 done) · deploying web:2, serving web:1"
+    );
+    c.view = "last".into();
+    c.status = Some("Failed".into());
+    c.error = Some("HOOK_EXECUTION_FAILURE: no".into());
+    c.rollback_deployment_id = Some("d-B".into());
+    assert_eq!(status::stage_cell(&c), "last Failed (rolled back)");
+    let line = status::detail("web", &c);
+    assert!(line.ends_with("· HOOK_EXECUTION_FAILURE: no · rolled back by d-B"), "{line}");
+    c.view = "not_checked".into();
+    c.note = Some("CodeDeploy (status): the deadline passed during the call".into());
+    assert_eq!(status::stage_cell(&c), "not checked");
+    assert!(status::detail("web", &c).contains("deadline passed"));
+}
+
+#[test]
+fn the_task_definition_is_read_from_an_ecs_appspec_only() {
+    let spec = appspec("arn:aws:ecs:us-east-1:1:task-definition/web:7", "app", 8080);
+    assert_eq!(
+        api::appspec_task_definition(&spec).as_deref(),
+        Some("arn:aws:ecs:us-east-1:1:task-definition/web:7")
+    );
+    for bad in ["", "[]", "{\"Resources\": 3}", "{\"Resources\": [{}]}", "not json"] {
+        assert_eq!(api::appspec_task_definition(bad), None, "{bad}");
+    }
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(api::appspec_task_definition(&huge), None);
+    let hostile = appspec("web:1\u{1b}[2J", "app", 80);
+    assert_eq!(api::appspec_task_definition(&hostile).as_deref(), Some("web:1 [2J"));
+}

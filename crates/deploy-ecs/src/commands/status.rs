@@ -18,8 +18,12 @@ use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
 
 pub async fn status(aws: &Aws, target: &Target, _a: StatusArgs, out: &OutputOptions) -> Result<()> {
-    let rows = rows(aws, &target.cluster, &target.services).await?;
-    let text = status_table(&rows);
+    let rows = rows(aws, target).await?;
+    let mut text = status_table(&rows);
+    let lines = codedeploy_lines(&rows, "");
+    if !lines.is_empty() {
+        text.push_str(&format!("\nCodeDeploy:\n{lines}"));
+    }
     let outputs = StatusOutputs {
         status: "ok".into(),
         cluster: target.cluster.clone(),
@@ -28,12 +32,14 @@ pub async fn status(aws: &Aws, target: &Target, _a: StatusArgs, out: &OutputOpti
     outputs.emit(out, &text)
 }
 
-/// The status of `names` (every service of the cluster when empty), in the order asked.
-pub async fn rows(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<ServiceStatus>> {
-    let names = if names.is_empty() {
+/// The status of the target's services (every service of the cluster when none is named), in the order
+/// asked.
+pub async fn rows(aws: &Aws, target: &Target) -> Result<Vec<ServiceStatus>> {
+    let cluster = target.cluster.as_str();
+    let names = if target.services.is_empty() {
         aws.list_services(cluster).await?
     } else {
-        names.to_vec()
+        target.services.clone()
     };
     let services = describe(aws, cluster, &names).await?;
     let engine = engine_state(aws, &services).await;
@@ -41,7 +47,7 @@ pub async fn rows(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<Serv
         let current = s
             .current_service_deployment()
             .and_then(|arn| engine.iter().find(|d| d.arn == arn));
-        row(aws, s, current)
+        row(aws, target, s, current)
     }))
     .buffered(8)
     .collect()
@@ -101,6 +107,7 @@ async fn engine_state(aws: &Aws, services: &[Service]) -> Vec<crate::engine::sta
 
 async fn row(
     aws: &Aws,
+    target: &Target,
     s: &Service,
     current: Option<&crate::engine::state::ServiceDeployment>,
 ) -> Result<ServiceStatus> {
@@ -117,6 +124,13 @@ async fn row(
         .deployment_controller()
         .map(|c| c.r#type().as_str().to_string())
         .filter(|t| t != "ECS");
+    let codedeploy = if controller.as_deref() == Some("CODE_DEPLOY") {
+        let (cluster, service) = (target.cluster.as_str(), state.name.as_str());
+        let serving = state.task_definition.as_str();
+        Some(crate::codedeploy::status::view(aws, cluster, service, serving, &target.codedeploy).await?)
+    } else {
+        None
+    };
     let strategy = controller.or_else(|| Some(api::plan_of(s.deployment_configuration()).strategy));
     Ok(ServiceStatus {
         service: state.name.clone(),
@@ -137,6 +151,7 @@ async fn row(
         deployment_status: current.map(|d| d.status.clone()),
         hook: current.and_then(|d| d.awaiting_hook()).map(|h| h.id.clone()),
         provenance: tag(crate::provenance::TAG_PROVENANCE),
+        codedeploy,
     })
 }
 
@@ -174,14 +189,31 @@ pub fn lock_text(l: Option<&ServiceLock>) -> String {
     }
 }
 
-/// `BAKE_TIME`, `PAUSED at POST_TEST_TRAFFIC_SHIFT`, `SUCCESSFUL`, or `-`.
+/// `BAKE_TIME`, `PAUSED at POST_TEST_TRAFFIC_SHIFT`, `SUCCESSFUL`, `-`; a CodeDeploy service's deployment
+/// (`InProgress · AllowTestTraffic (3/8)`, `last Succeeded`).
 pub fn stage_text(s: &ServiceStatus) -> String {
+    if let Some(c) = &s.codedeploy {
+        return crate::codedeploy::status::stage_cell(c);
+    }
     match (s.deployment_status.as_deref(), s.stage.as_deref(), s.hook.as_deref()) {
         (_, Some(stage), Some(_)) => format!("PAUSED at {stage}"),
         (Some("IN_PROGRESS" | "PENDING"), Some(stage), None) | (None, Some(stage), _) => stage.to_string(),
         (Some(status), _, _) => status.to_string(),
         (None, None, _) => "-".into(),
     }
+}
+
+/// One indented line per CodeDeploy service, for under the table (`prefix` before each: the environment);
+/// nothing when no service uses CodeDeploy.
+pub fn codedeploy_lines(rows: &[ServiceStatus], prefix: &str) -> String {
+    rows.iter()
+        .filter_map(|r| {
+            r.codedeploy
+                .as_ref()
+                .map(|c| crate::codedeploy::status::detail(&r.service, c))
+        })
+        .map(|line| format!("  {prefix}{line}\n"))
+        .collect()
 }
 
 /// Aligned columns, trailing spaces trimmed.

@@ -4,7 +4,7 @@
 //! change, with the commits between the two versions from the local git checkout. Text, JSON (the
 //! [`EnvironmentsStatusOutputs`] contract) and Markdown (also appended to `$GITHUB_STEP_SUMMARY`).
 
-use super::status::{align, lock_text, rows, stage_text};
+use super::status::{align, codedeploy_lines, lock_text, rows, stage_text};
 use crate::aws::{self, Aws};
 use crate::cli::StatusArgs;
 use crate::settings::Settings;
@@ -34,7 +34,7 @@ pub async fn status_all(first: &Aws, settings: &Settings, a: StatusArgs) -> Resu
             environment: env.name.clone(),
             cluster: env.target.cluster.clone(),
             region: env.region.clone(),
-            services: rows(aws, &env.target.cluster, &env.target.services).await?,
+            services: rows(aws, &env.target).await?,
         });
     }
     let differing = differing(&environments);
@@ -211,6 +211,10 @@ fn text(o: &EnvironmentsStatusOutputs) -> String {
             o.differing.join(", ")
         ));
     }
+    let lines = codedeploy_all(o);
+    if !lines.is_empty() {
+        s.push_str(&format!("\nCodeDeploy:\n{lines}"));
+    }
     if let Some(p) = &o.promotion {
         s.push_str(&format!("\npromote {} → {}:\n", p.from, p.to));
         for sp in &p.services {
@@ -224,6 +228,14 @@ fn text(o: &EnvironmentsStatusOutputs) -> String {
         }
     }
     s
+}
+
+/// The CodeDeploy lines of every environment (`production/web: CodeDeploy d-… InProgress · …`).
+fn codedeploy_all(o: &EnvironmentsStatusOutputs) -> String {
+    o.environments
+        .iter()
+        .map(|e| codedeploy_lines(&e.services, &format!("{}/", e.environment)))
+        .collect()
 }
 
 fn promotion_line(sp: &ServicePromotion) -> String {
@@ -257,6 +269,13 @@ fn markdown(o: &EnvironmentsStatusOutputs) -> String {
             "\n\\* versions differ between environments: {}\n",
             esc(&o.differing.join(", "))
         ));
+    }
+    let lines = codedeploy_all(o);
+    if !lines.is_empty() {
+        s.push_str("\n#### CodeDeploy\n\n");
+        for l in lines.lines() {
+            s.push_str(&format!("- {}\n", esc(l.trim())));
+        }
     }
     if let Some(p) = &o.promotion {
         s.push_str(&format!("\n#### Promote {} → {}\n\n", esc(&p.from), esc(&p.to)));

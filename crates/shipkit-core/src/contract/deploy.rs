@@ -218,6 +218,47 @@ pub struct ServiceStatus {
     /// whose signed provenance verified); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<String>,
+    /// A `CODE_DEPLOY` service: the CodeDeploy deployment in progress, else the last one's outcome;
+    /// absent for other services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codedeploy: Option<CodeDeployStatus>,
+}
+
+/// What CodeDeploy is doing (or last did) to a `CODE_DEPLOY` service, as `deploy-ecs status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct CodeDeployStatus {
+    pub application: String,
+    pub deployment_group: String,
+    /// `in_progress` (a deployment is running), `last` (none is: the newest deployment's outcome),
+    /// `none` (the group has no deployment yet) or `not_checked` (CodeDeploy did not answer in time or
+    /// refused: see `note`).
+    pub view: String,
+    pub deployment_id: Option<String>,
+    /// CodeDeploy's status (`Created`, `Queued`, `InProgress`, `Baking`, `Ready`, `Succeeded`, `Failed`,
+    /// `Stopped`).
+    pub status: Option<String>,
+    /// The ECS target's current (or last reached) lifecycle event (`AllowTestTraffic`, ...).
+    pub lifecycle_event: Option<String>,
+    pub events_done: u64,
+    pub events_total: u64,
+    /// The one-line summary, as the deploy's progress line prints it.
+    pub summary: Option<String>,
+    /// The task definition (`family:revision`) the deployment deploys.
+    pub revision: Option<String>,
+    /// The task definition (`family:revision`) the service serves now.
+    pub serving_revision: Option<String>,
+    /// errorInformation as `CODE: message` (a failed or stopped deployment).
+    pub error: Option<String>,
+    /// The deployment CodeDeploy started to roll this one back.
+    pub rollback_deployment_id: Option<String>,
+    /// This deployment is CodeDeploy's rollback of that one.
+    pub rollback_of: Option<String>,
+    /// createTime / completeTime (RFC 3339).
+    pub created_at: Option<String>,
+    pub completed_at: Option<String>,
+    /// Why the view is `not_checked`.
+    pub note: Option<String>,
 }
 
 /// A lock or pin on a service (ECS tags).
