@@ -130,7 +130,10 @@ fn the_stage_cell_and_the_detail_line_of_each_view() {
     c.rollback_deployment_id = Some("d-B".into());
     assert_eq!(status::stage_cell(&c), "last Failed (rolled back)");
     let line = status::detail("web", &c);
-    assert!(line.ends_with("· HOOK_EXECUTION_FAILURE: no · rolled back by d-B"), "{line}");
+    assert!(
+        line.ends_with("· HOOK_EXECUTION_FAILURE: no · rolled back by d-B"),
+        "{line}"
+    );
     c.view = "not_checked".into();
     c.note = Some("CodeDeploy (status): the deadline passed during the call".into());
     assert_eq!(status::stage_cell(&c), "not checked");
