@@ -117,6 +117,11 @@ fn a_deployment_in_progress_is_shown_with_its_lifecycle_event_and_both_revisions
         s.service, s.service, s.service
     );
     assert!(text.contains("\nCodeDeploy:\n") && text.contains(&line), "{text}");
+    assert_eq!(
+        codedeploy_calls(&s),
+        ["ListDeployments", "GetDeployment", "BatchGetDeploymentTargets"],
+        "three CodeDeploy calls for a deployment in progress"
+    );
 }
 
 #[test]
@@ -144,6 +149,16 @@ fn after_a_success_the_last_deployment_is_shown_and_before_any_none() {
     let text = stdout(&o);
     assert!(text.contains("last Succeeded"), "{text}");
     assert!(text.contains(&format!("last CodeDeploy {id} Succeeded")), "{text}");
+    assert_eq!(
+        codedeploy_calls(&s),
+        [
+            "ListDeployments",
+            "GetDeploymentGroup",
+            "GetDeployment",
+            "BatchGetDeploymentTargets"
+        ],
+        "four CodeDeploy calls for the last outcome"
+    );
 }
 
 #[test]
@@ -192,6 +207,22 @@ fn a_hostile_codedeploy_answer_reaches_neither_the_terminal_nor_the_outputs_unbo
         "an undocumented status is not an outcome: {c}"
     );
     assert!(c["events_total"].as_u64().unwrap() <= 50, "{c}");
+}
+
+/// The CodeDeploy actions one `status` of the service makes, recorded by a proxy without faults.
+fn codedeploy_calls(s: &CdService) -> Vec<String> {
+    let proxy = FaultProxy::start(&moto_host());
+    let args = status_args(s, "json");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run_at(&proxy.url(), &args, &[]);
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    proxy
+        .seen()
+        .iter()
+        .filter_map(|r| r.request.header("x-amz-target"))
+        .filter_map(|t| t.strip_prefix("CodeDeploy_20141006."))
+        .map(String::from)
+        .collect()
 }
 
 fn moto_host() -> String {

@@ -1,8 +1,8 @@
 //! What CodeDeploy is doing to a `CODE_DEPLOY` service, for `status` (single service and every
 //! environment): the deployment in progress (ListDeployments with `includeOnlyStatuses` the unfinished
 //! kinds), else the group's last attempted one (GetDeploymentGroup), then one GetDeployment and the ECS
-//! target's lifecycle events (BatchGetDeploymentTargets): three calls at most, all within one
-//! `--call-timeout`. CodeDeploy hanging or refusing gives `not_checked` and a one-line warning; it never
+//! target's lifecycle events (BatchGetDeploymentTargets): three calls for a deployment in progress, four
+//! for the last outcome, all within one `--call-timeout`. CodeDeploy hanging or refusing gives `not_checked` and a one-line warning; it never
 //! fails `status` (ECS's view is still shown).
 
 use super::api;
