@@ -117,6 +117,68 @@ pub fn run_signalled(
     Run { output, took, killed }
 }
 
+/// One ECS JSON-protocol call to moto (`SHIPKIT_TEST_MOTO_URL`) for a test's own setup; its JSON answer
+/// (a status other than 200 fails the test).
+pub fn moto_ecs(action: &str, body: &serde_json::Value) -> serde_json::Value {
+    let url = shipkit_testkit::service("SHIPKIT_TEST_MOTO_URL");
+    let client = Client::new(Duration::from_secs(30), Backoff::NONE);
+    let req = Request::new("POST", &format!("{url}/"))
+        .header("X-Amz-Target", &format!("AmazonEC2ContainerServiceV20141113.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
+        )
+        .body(body.to_string());
+    let r = client.send_once(&req).unwrap();
+    assert_eq!(r.status, 200, "{action}: {}", r.text());
+    serde_json::from_str(&r.text()).unwrap_or_default()
+}
+
+/// A new cluster (`unique(prefix)`) with one FARGATE service `<cluster>-svc` on `<cluster>-svc:1` (image
+/// `reg.test/<cluster>-svc:1.0.0`), made in moto; `(cluster, service)`.
+pub fn ecs_service(prefix: &str) -> (String, String) {
+    let cluster = unique(prefix);
+    let family = format!("{cluster}-svc");
+    moto_ecs("CreateCluster", &serde_json::json!({"clusterName": cluster}));
+    moto_ecs(
+        "RegisterTaskDefinition",
+        &serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
+            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
+    );
+    moto_ecs(
+        "CreateService",
+        &serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
+            "desiredCount": 1, "launchType": "FARGATE"}),
+    );
+    (cluster, family)
+}
+
+/// The environment that points the tools' AWS SDK at moto and nowhere else: test credentials (with
+/// `secret_key` as the secret key), us-east-1, no instance metadata, no config or credentials file; status
+/// polled every 0.2 s.
+pub fn moto_aws_env(secret_key: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", secret_key),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/shipkit-test-aws-credentials",
+        ),
+        ("SHIPKIT_POLL_INTERVAL", "0.2s"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([(
+        "AWS_ENDPOINT_URL".to_string(),
+        shipkit_testkit::service("SHIPKIT_TEST_MOTO_URL"),
+    )])
+    .collect()
+}
+
 /// A minimal registry client for the tests' own setup and checks (not the code under test).
 pub struct Registry {
     pub addr: String,

@@ -6,7 +6,7 @@
 //!
 //! Services: docker-registry, moto and the venv from `scripts/test-services` (a missing one fails).
 
-use shipkit_e2e::tools::{run, unique, Registry, Run};
+use shipkit_e2e::tools::{ecs_service, moto_aws_env, run, unique, Registry, Run};
 use shipkit_testkit::http_sink::HttpSink;
 use shipkit_testkit::{service, venv_bin};
 use std::path::{Path, PathBuf};
@@ -146,60 +146,11 @@ fn notify_json_without_targets_conforms_to_its_schema() {
     conforms(&started, "notify");
 }
 
-/// A cluster with one service on `family:1`, through moto's JSON API (the test's own setup).
-fn ecs_service() -> (String, String) {
-    let cluster = unique("conf");
-    let family = format!("{cluster}-svc");
-    let call = |action: &str, body: serde_json::Value| {
-        let url = service("SHIPKIT_TEST_MOTO_URL");
-        let client = shipkit_core::http::Client::new(Duration::from_secs(30), shipkit_core::retry::Backoff::NONE);
-        let req = shipkit_core::http::Request::new("POST", &format!("{url}/"))
-            .header("X-Amz-Target", &format!("AmazonEC2ContainerServiceV20141113.{action}"))
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header(
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
-            )
-            .body(body.to_string());
-        let r = client.send_once(&req).unwrap();
-        assert_eq!(r.status, 200, "{action}: {}", r.text());
-    };
-    call("CreateCluster", serde_json::json!({"clusterName": cluster}));
-    call(
-        "RegisterTaskDefinition",
-        serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
-            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
-    );
-    call(
-        "CreateService",
-        serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
-            "desiredCount": 1, "launchType": "FARGATE"}),
-    );
-    (cluster, family)
-}
-
-fn aws_env(moto: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_ACCESS_KEY_ID", "testing".into()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-        ("AWS_REGION", "us-east-1".into()),
-        ("AWS_ENDPOINT_URL", moto.into()),
-        ("AWS_EC2_METADATA_DISABLED", "true".into()),
-        ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config".into()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/shipkit-test-aws-credentials".into(),
-        ),
-        ("SHIPKIT_POLL_INTERVAL", "0.2s".into()),
-    ]
-}
-
 #[test]
 fn deploy_ecs_json_conforms_and_notify_carries_its_services_as_objects() {
-    let (cluster, svc) = ecs_service();
-    let moto = service("SHIPKIT_TEST_MOTO_URL");
-    let env = aws_env(&moto);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (cluster, svc) = ecs_service("conf");
+    let env = moto_aws_env("testing");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let dir = tempfile::tempdir().unwrap();
     let image = format!("reg.test/{svc}:2.0.0");
     let deploy = json_run(

@@ -5,7 +5,7 @@
 //! Each test states the promise it checks; every run has a deadline, so a tool that hangs fails the test
 //! instead of hanging the suite. Services come from `scripts/test-services` (a missing one fails).
 
-use shipkit_e2e::tools::{docker_config, run, run_signalled, unique, Registry, Run};
+use shipkit_e2e::tools::{docker_config, ecs_service, run, run_signalled, unique, Registry, Run};
 use shipkit_testkit::fault_proxy::{Fault, FaultProxy, Rule};
 use shipkit_testkit::http_sink::{HttpSink, Reply};
 use shipkit_testkit::service;
@@ -269,48 +269,6 @@ fn a_cross_origin_redirect_never_receives_the_registry_credentials() {
     assert_eq!(dest.digest(&repo, "1.0.0").as_deref(), Some(digest.as_str()));
 }
 
-/// A minimal ECS JSON-protocol call to moto for the test's own setup.
-fn ecs(action: &str, body: &serde_json::Value) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let url = service("SHIPKIT_TEST_MOTO_URL");
-    let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
-    let body = body.to_string();
-    let mut s = std::net::TcpStream::connect(&host).unwrap();
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nX-Amz-Target: AmazonEC2ContainerServiceV20141113.{action}\r\n\
-         Content-Type: application/x-amz-json-1.1\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(
-        resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
-        "{action}: {resp}"
-    );
-    serde_json::from_str(resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)).unwrap_or_default()
-}
-
-/// A cluster with one FARGATE service on `family:1` (image `reg.test/<family>:1.0.0`).
-fn ecs_service() -> (String, String) {
-    let cluster = unique("c");
-    let family = format!("{cluster}-svc");
-    ecs("CreateCluster", &serde_json::json!({"clusterName": cluster}));
-    ecs(
-        "RegisterTaskDefinition",
-        &serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
-            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
-    );
-    ecs(
-        "CreateService",
-        &serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
-            "desiredCount": 1, "launchType": "FARGATE"}),
-    );
-    (cluster, family)
-}
-
 fn deploy_ecs(endpoint: &str, args: &[&str], deadline: Duration) -> Run {
     let dir = tempfile::tempdir().unwrap();
     run(
@@ -336,7 +294,7 @@ fn deploy_ecs(endpoint: &str, args: &[&str], deadline: Duration) -> Run {
 
 #[test]
 fn a_hung_describe_services_after_the_update_ends_by_the_deploy_timeout() {
-    let (cluster, service_name) = ecs_service();
+    let (cluster, service_name) = ecs_service("c");
     let proxy = FaultProxy::start(&service("SHIPKIT_TEST_MOTO_URL"));
     proxy.add(
         Rule::new(Fault::Hang)

@@ -3,7 +3,7 @@
 //! stderr with its GitHub annotations, `--output-file`, `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`) must hold
 //! none of the values, nor their percent-encoded, JSON-escaped or Basic-auth (base64) forms (issue 10).
 
-use shipkit_e2e::tools::{basic, docker_config, run, unique, Registry, Run};
+use shipkit_e2e::tools::{basic, docker_config, ecs_service, moto_aws_env, run, unique, Registry, Run};
 use shipkit_testkit::http_sink::{HttpSink, Reply};
 use shipkit_testkit::{service, GitRepo};
 use std::path::PathBuf;
@@ -233,62 +233,16 @@ fn docker_tag_push_prints_no_registry_password_in_login_retag_or_errors() {
     );
 }
 
-/// A cluster with one service on `family:1`, through moto's JSON API.
-fn ecs_service() -> (String, String) {
-    let cluster = unique("c");
-    let family = format!("{cluster}-svc");
-    let call = |action: &str, body: serde_json::Value| {
-        let url = service("SHIPKIT_TEST_MOTO_URL");
-        let client = shipkit_core::http::Client::new(Duration::from_secs(30), shipkit_core::retry::Backoff::NONE);
-        let req = shipkit_core::http::Request::new("POST", &format!("{url}/"))
-            .header("X-Amz-Target", &format!("AmazonEC2ContainerServiceV20141113.{action}"))
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .header(
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=x",
-            )
-            .body(body.to_string());
-        let r = client.send_once(&req).unwrap();
-        assert_eq!(r.status, 200, "{action}: {}", r.text());
-    };
-    call("CreateCluster", serde_json::json!({"clusterName": cluster}));
-    call(
-        "RegisterTaskDefinition",
-        serde_json::json!({"family": family, "containerDefinitions": [{"name": "app",
-            "image": format!("reg.test/{family}:1.0.0"), "memory": 128, "essential": true}]}),
-    );
-    call(
-        "CreateService",
-        serde_json::json!({"cluster": cluster, "serviceName": family, "taskDefinition": format!("{family}:1"),
-            "desiredCount": 1, "launchType": "FARGATE"}),
-    );
-    (cluster, family)
-}
-
 fn aws_env(sandbox: &Sandbox) -> Vec<(String, String)> {
     let mut env = sandbox.github_env();
-    for (k, v) in [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "LEAKawsSECRETkey/+=42"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config"),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/shipkit-test-aws-credentials",
-        ),
-        ("SHIPKIT_POLL_INTERVAL", "0.2s"),
-        ("SHIPKIT_TIMEOUT", "60s"),
-    ] {
-        env.push((k.into(), v.into()));
-    }
-    env.push(("AWS_ENDPOINT_URL".into(), service("SHIPKIT_TEST_MOTO_URL")));
+    env.extend(moto_aws_env("LEAKawsSECRETkey/+=42"));
+    env.push(("SHIPKIT_TIMEOUT".into(), "60s".into()));
     env
 }
 
 #[test]
 fn deploy_ecs_prints_no_env_secret_in_dry_run_deploy_or_outputs() {
-    let (cluster, svc) = ecs_service();
+    let (cluster, svc) = ecs_service("c");
     let sandbox = Sandbox::new();
     let env = aws_env(&sandbox);
     let env = env_refs(&env);
@@ -341,7 +295,7 @@ fn deploy_ecs_prints_no_env_secret_in_dry_run_deploy_or_outputs() {
 
 #[test]
 fn deploy_ecs_masks_short_secrets_and_never_dumps_a_task_definition_file() {
-    let (cluster, svc) = ecs_service();
+    let (cluster, svc) = ecs_service("c");
     let sandbox = Sandbox::new();
     let env = aws_env(&sandbox);
     let env = env_refs(&env);

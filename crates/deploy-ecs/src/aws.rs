@@ -170,11 +170,15 @@ impl Aws {
         self.calls.get()
     }
 
-    /// DescribeServices with tags, in batches of 10. Missing or deleted services are a not-found error
-    /// naming them all.
-    pub async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceState>> {
-        let mut out = Vec::new();
-        let mut missing = Vec::new();
+    /// DescribeServices with tags, in batches of 10: the services ECS returned (INACTIVE ones included) and
+    /// the names of those it reported as failures (not found).
+    pub async fn describe_services_raw(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<(Vec<aws_sdk_ecs::types::Service>, Vec<String>)> {
+        let mut services = Vec::new();
+        let mut failed = Vec::new();
         for chunk in names.chunks(10) {
             self.count();
             let r = self
@@ -186,23 +190,29 @@ impl Aws {
                 .send()
                 .boxed()
                 .await
-                .map_err(|e| {
-                    cluster_error(
-                        cluster,
-                        sdk_error(&format!("DescribeServices in cluster {cluster}"), &e),
-                    )
-                })?;
-            for f in r.failures() {
+                .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), &e))?;
+            failed.extend(r.failures().iter().map(|f| {
                 let arn = f.arn().unwrap_or("");
-                missing.push(arn.rsplit('/').next().unwrap_or(arn).to_string());
-            }
-            for s in r.services() {
-                let st = to_state(s);
-                if st.status == "INACTIVE" {
-                    missing.push(st.name.clone());
-                } else {
-                    out.push(st);
-                }
+                arn.rsplit('/').next().unwrap_or(arn).to_string()
+            }));
+            services.extend(r.services().iter().cloned());
+        }
+        Ok((services, failed))
+    }
+
+    /// DescribeServices with tags, in batches of 10. Missing or deleted services are a not-found error
+    /// naming them all.
+    pub async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceState>> {
+        let (services, mut missing) = self
+            .describe_services_raw(cluster, names)
+            .await
+            .map_err(|e| cluster_error(cluster, e))?;
+        let mut out = Vec::new();
+        for st in services.iter().map(to_state) {
+            if st.status == "INACTIVE" {
+                missing.push(st.name.clone());
+            } else {
+                out.push(st);
             }
         }
         if !missing.is_empty() {

@@ -26,7 +26,10 @@ fn a_code_deploy_service_is_deployed_through_codedeploy() {
     assert_eq!(out["deployment_status"], "Succeeded");
     // The outputs read as the contract (shipkit-core), CodeDeploy keys included.
     let typed: shipkit_core::contract::DeployOutputs = serde_json::from_value(out.clone()).unwrap();
-    assert!(typed.codedeploy_deployment_id.is_some_and(|id| id.starts_with("d-")));
+    assert!(typed
+        .engine
+        .codedeploy_deployment_id
+        .is_some_and(|id| id.starts_with("d-")));
     assert_eq!(typed.services[0].engine.follow_mode.as_deref(), Some("codedeploy"));
     let err = stderr(&o);
     assert!(err.contains("following CodeDeploy deployment d-"), "{err}");

@@ -16,7 +16,6 @@ use shipkit_core::registry::reference::Repo;
 use shipkit_core::registry::referrers::{artifact_manifest, EMPTY_CONFIG};
 use shipkit_core::registry::{Client, Options};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn registry() -> String {
     shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
@@ -24,22 +23,9 @@ fn registry() -> String {
 
 /// An Ed25519 key pair by openssl: (private PEM, public key file).
 fn key(dir: &Path, name: &str) -> (String, PathBuf) {
-    let private = dir.join(format!("{name}.pem"));
-    let ok = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "ed25519", "-out"])
-        .arg(&private)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let (private, public_pem) = shipkit_testkit::openssl_key(dir, name, &["-algorithm", "ed25519"]);
     let public = dir.join(format!("{name}.pub.pem"));
-    let ok = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public)
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    std::fs::write(&public, public_pem).unwrap();
     (std::fs::read_to_string(&private).unwrap(), public)
 }
 

@@ -12,6 +12,25 @@
 mod common;
 use common::*;
 
+/// `env` builds an app holding `content` and pushes it as `reg/<new repo>:1.0.0,latest`: built (no build
+/// key hit), and both tags on the digest the run reported.
+fn build_and_push(env: &Env, reg: &str, content: &str, repo_name: &str) {
+    let app = app_repo(content);
+    let repo = unique(repo_name);
+    let image = format!("{reg}/{repo}");
+    let o = env.run(
+        &["--image", &image, "--tags", "1.0.0,latest", "--format", "json"],
+        app.path(),
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let j = json_out(&o);
+    assert_eq!(j["built"], true);
+    let digest = j["digest"].as_str().unwrap();
+    let raw = Raw::new(reg);
+    assert_eq!(raw.digest(&repo, "1.0.0").as_deref(), Some(digest));
+    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(digest));
+}
+
 #[test]
 fn build_and_push_through_a_remote_daemon_over_ssh() {
     use std::os::unix::fs::PermissionsExt;
@@ -40,26 +59,7 @@ fn build_and_push_through_a_remote_daemon_over_ssh() {
         .matches("Accepted publickey")
         .count();
 
-    let app = app_repo("built on the remote daemon");
-    let repo = unique("ssh");
-    let o = env.run(
-        &[
-            "--image",
-            &format!("{reg}/{repo}"),
-            "--tags",
-            "1.0.0,latest",
-            "--format",
-            "json",
-        ],
-        app.path(),
-    );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
-    assert_eq!(j["built"], true);
-    let digest = j["digest"].as_str().unwrap();
-    let raw = Raw::new(&reg);
-    assert_eq!(raw.digest(&repo, "1.0.0").as_deref(), Some(digest));
-    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(digest));
+    build_and_push(&env, &reg, "built on the remote daemon", "ssh");
     let logins = std::fs::read_to_string(&log)
         .unwrap()
         .matches("Accepted publickey")
@@ -165,26 +165,7 @@ fn build_and_push_through_a_daemon_on_a_loopback_tcp_port() {
     let proxy = common::proxy::FaultProxy::start(&upstream);
     let mut env = Env::new();
     env.set("DOCKER_HOST", &format!("tcp://{}", proxy.addr));
-    let app = app_repo("built over tcp");
-    let repo = unique("tcp");
-    let o = env.run(
-        &[
-            "--image",
-            &format!("{reg}/{repo}"),
-            "--tags",
-            "1.0.0,latest",
-            "--format",
-            "json",
-        ],
-        app.path(),
-    );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
-    assert_eq!(j["built"], true);
-    let digest = j["digest"].as_str().unwrap();
-    let raw = Raw::new(&reg);
-    assert_eq!(raw.digest(&repo, "1.0.0").as_deref(), Some(digest));
-    assert_eq!(raw.digest(&repo, "latest").as_deref(), Some(digest));
+    build_and_push(&env, &reg, "built over tcp", "tcp");
     let seen: Vec<String> = proxy
         .seen()
         .iter()

@@ -8,19 +8,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn registry() -> String {
-    shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
-}
-
-fn skopeo_raw(image: &str) -> Value {
-    let o = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{image}")])
-        .output()
-        .expect("skopeo runs (scripts/test-services installs it)");
-    assert!(o.status.success(), "skopeo: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 /// The repository's tags (none when it has no tag, whatever the registry's way of saying so).
 fn tags(reg: &str, repo: &str) -> Vec<String> {
     let r = Raw::new(reg).send(shipkit_core::http::Request::new(
@@ -90,8 +77,7 @@ fn two_platforms_pushed_by_digest_then_merged_by_index() {
             m["annotations"]["org.opencontainers.image.source"],
             "https://example.test/app"
         );
-        let config: Value =
-            serde_json::from_slice(&Raw::new(&reg).blob(&repo, m["config"]["digest"].as_str().unwrap())).unwrap();
+        let config = Raw::new(&reg).config_of(&repo, &m);
         assert_eq!(
             format!(
                 "{}/{}",
@@ -149,11 +135,8 @@ fn an_image_of_another_platform_than_asked_is_never_published() {
     // The legacy builder of dockerd 20.10 reuses a cached `FROM scratch` step across platforms: the
     // arm64 build of a context just built for amd64 comes out amd64. Published under arm64 it would
     // break the index; it is refused (or, on a daemon without that cache quirk, built right).
-    let reg = registry();
-    let app = app_repo("one context, two platforms, one daemon");
+    let Fresh { reg, app, repo, image } = Fresh::new("one context, two platforms, one daemon", "bydigest-platform");
     let env = Env::with_docker();
-    let repo = unique("bydigest-platform");
-    let image = format!("{reg}/{repo}");
     let run = |platform: &str| {
         env.run(
             &[
@@ -172,8 +155,7 @@ fn an_image_of_another_platform_than_asked_is_never_published() {
     let o = run("linux/arm64");
     if code(&o) == 0 {
         let m = skopeo_raw(&format!("{image}@{}", json_out(&o)["digest"].as_str().unwrap()));
-        let config: Value =
-            serde_json::from_slice(&Raw::new(&reg).blob(&repo, m["config"]["digest"].as_str().unwrap())).unwrap();
+        let config = Raw::new(&reg).config_of(&repo, &m);
         assert_eq!(config["architecture"], "arm64");
     } else {
         assert_eq!(code(&o), 1, "{}", err(&o));
@@ -188,10 +170,7 @@ fn an_image_of_another_platform_than_asked_is_never_published() {
 
 #[test]
 fn two_runs_at_once_each_publish_a_readable_image_and_no_tag() {
-    let reg = registry();
-    let app = app_repo("two runners of one platform at once");
-    let repo = unique("bydigest-race");
-    let image = format!("{reg}/{repo}");
+    let Fresh { reg, app, repo, image } = Fresh::new("two runners of one platform at once", "bydigest-race");
     let runs: Vec<_> = (0..2)
         .map(|_| {
             let (image, dir) = (image.clone(), app.path().to_path_buf());
@@ -237,11 +216,8 @@ fn two_runs_at_once_each_publish_a_readable_image_and_no_tag() {
 
 #[test]
 fn bad_combinations_are_refused_before_anything_runs() {
-    let reg = registry();
-    let app = app_repo("by digest flags");
+    let Fresh { reg, app, repo, image } = Fresh::new("by digest flags", "bydigest-bad");
     let env = Env::without_docker();
-    let repo = unique("bydigest-bad");
-    let image = format!("{reg}/{repo}");
     for (args, says) in [
         (vec!["--by-digest", "--tags", "1.0.0"], "publishes no tags"),
         (

@@ -6,21 +6,6 @@
 
 mod common;
 use common::*;
-use serde_json::Value;
-
-fn registry() -> String {
-    shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
-}
-
-/// `skopeo inspect --raw` of an image (plain HTTP registry on loopback).
-fn skopeo_raw(image: &str) -> Value {
-    let o = std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{image}")])
-        .output()
-        .expect("skopeo runs (scripts/test-services installs it)");
-    assert!(o.status.success(), "skopeo: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 #[test]
 fn merges_two_single_platform_images_into_one_index_with_annotations() {

@@ -9,33 +9,13 @@ mod common;
 use common::*;
 use serde_json::Value;
 use shipkit_testkit::fault_proxy::{Fault, FaultProxy, Rule};
+use shipkit_testkit::openssl_key;
 use std::path::Path;
-use std::process::Command;
 
 const ARTIFACT_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
 
 fn registry() -> String {
     shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
-}
-
-/// A private key made by `openssl genpkey` with `args`: (private path, public PEM).
-fn openssl_key(dir: &Path, name: &str, args: &[&str]) -> (std::path::PathBuf, String) {
-    let key = dir.join(format!("{name}.pem"));
-    let ok = Command::new("openssl")
-        .arg("genpkey")
-        .args(args)
-        .arg("-out")
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "openssl genpkey failed");
-    let out = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    (key, String::from_utf8(out.stdout).unwrap())
 }
 
 /// A CI run on GitHub Actions for `acme/app` on main.
@@ -56,25 +36,13 @@ fn github_env(env: &mut Env, sha: &str) {
     }
 }
 
-/// securesystemslib's verdict on an envelope under a public key: the subject's sha256 hex, or None.
+/// securesystemslib's verdict on an envelope under a public key (the key id of its first signature).
 fn securesystemslib_verifies(dir: &Path, envelope: &[u8], public_pem: &str) -> Option<String> {
-    let (env_path, key_path) = (dir.join("envelope.json"), dir.join("verify.pub.pem"));
-    std::fs::write(&env_path, envelope).unwrap();
-    std::fs::write(&key_path, public_pem).unwrap();
     let keyid = serde_json::from_slice::<Value>(envelope).unwrap()["signatures"][0]["keyid"]
         .as_str()
         .unwrap()
         .to_string();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shipkit-core/tests/fixtures/verify_dsse.py");
-    let out = Command::new(shipkit_testkit::venv_bin("python"))
-        .arg(script)
-        .args([&env_path, &key_path])
-        .arg(keyid)
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
+    shipkit_testkit::securesystemslib_verifies(dir, envelope, public_pem, &keyid)
 }
 
 /// The artifact manifest `provenance` in `repo`, checked to be about `digest`; returns the envelope.

@@ -7,10 +7,6 @@ use common::*;
 use serde_json::Value;
 use shipkit_testkit::extra_registry::ExtraRegistry;
 
-fn registry() -> String {
-    shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
-}
-
 #[test]
 fn builds_once_and_pushes_every_tag_to_every_repository_with_the_registry_digest() {
     let reg = registry();
@@ -103,8 +99,7 @@ fn labels_from_version_detect_output_land_in_the_pushed_image_config() {
     assert_eq!(strs(&j["tags"]), vec!["1.4.0", "1.4"]);
     let raw = Raw::new(&reg);
     let manifest: Value = serde_json::from_slice(&raw.manifest(&repo, "1.4.0").1).unwrap();
-    let config: Value =
-        serde_json::from_slice(&raw.blob(&repo, manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    let config = raw.config_of(&repo, &manifest);
     let labels = &config["config"]["Labels"];
     assert_eq!(labels["org.opencontainers.image.version"], "1.4.0", "{labels}");
     assert_eq!(labels["org.opencontainers.image.revision"], "0123abc");
@@ -114,11 +109,8 @@ fn labels_from_version_detect_output_land_in_the_pushed_image_config() {
 
 #[test]
 fn build_avoidance_hit_skips_docker_entirely_and_a_change_misses() {
-    let reg = registry();
-    let app = app_repo("avoid me");
+    let Fresh { reg, app, repo, image } = Fresh::new("avoid me", "avoid");
     let env = Env::with_docker();
-    let repo = unique("avoid");
-    let image = format!("{reg}/{repo}");
     let o = env.run(&["--image", &image, "--tags", "1.0.0", "--format", "json"], app.path());
     assert_eq!(code(&o), 0, "{}", err(&o));
     let first = json_out(&o);

@@ -8,32 +8,14 @@ use shipkit_core::provenance::statement::BuildFacts;
 use shipkit_core::provenance::verify::{sign_build, verify, Policy};
 use shipkit_core::ExitCode;
 use std::path::Path;
-use std::process::Command;
 
 const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
 const OTHER: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
-/// A private key PEM made by `openssl genpkey` with `args`.
+/// A private key PEM made by `openssl genpkey` with `args`, and its public key PEM.
 fn openssl_key(dir: &Path, name: &str, args: &[&str]) -> (String, String) {
-    let key = dir.join(format!("{name}.pem"));
-    let ok = Command::new("openssl")
-        .arg("genpkey")
-        .args(args)
-        .arg("-out")
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success(), "openssl genpkey failed");
-    let out = Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    (
-        std::fs::read_to_string(&key).unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-    )
+    let (private, public) = shipkit_testkit::openssl_key(dir, name, args);
+    (std::fs::read_to_string(private).unwrap(), public)
 }
 
 fn ed25519(dir: &Path, name: &str) -> (KeySigner, PublicKey, String) {
@@ -66,20 +48,7 @@ fn policy(keys: Vec<PublicKey>) -> Policy {
 
 /// securesystemslib's verdict on `envelope` under `public_pem` with `keyid`.
 fn python_verifies(dir: &Path, envelope: &Envelope, public_pem: &str, keyid: &str) -> Option<String> {
-    let env_path = dir.join("envelope.json");
-    let key_path = dir.join("verify.pub.pem");
-    std::fs::write(&env_path, envelope.to_json()).unwrap();
-    std::fs::write(&key_path, public_pem).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/verify_dsse.py");
-    let out = Command::new(shipkit_testkit::venv_bin("python"))
-        .arg(script)
-        .args([&env_path, &key_path])
-        .arg(keyid)
-        .output()
-        .unwrap();
-    out.status
-        .success()
-        .then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
+    shipkit_testkit::securesystemslib_verifies(dir, envelope.to_json().as_bytes(), public_pem, keyid)
 }
 
 #[test]

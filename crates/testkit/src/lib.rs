@@ -167,3 +167,40 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A private key made by `openssl genpkey` with `args` (e.g. `["-algorithm", "ed25519"]`) into
+/// `dir/<name>.pem`: (that path, the public key PEM from `openssl pkey -pubout`).
+pub fn openssl_key(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, String) {
+    let key = dir.join(format!("{name}.pem"));
+    let ok = Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .arg("-out")
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "openssl genpkey {args:?} failed");
+    let out = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl pkey -pubout: {}", stderr(&out));
+    (key, stdout(&out))
+}
+
+/// securesystemslib's verdict (the DSSE reference library, in the test venv) on a DSSE envelope (its
+/// JSON) under `public_pem` with `keyid`: the subject's sha256 hex when it verifies, else None.
+pub fn securesystemslib_verifies(dir: &Path, envelope_json: &[u8], public_pem: &str, keyid: &str) -> Option<String> {
+    let (env_path, key_path) = (dir.join("envelope.json"), dir.join("verify.pub.pem"));
+    std::fs::write(&env_path, envelope_json).unwrap();
+    std::fs::write(&key_path, public_pem).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shipkit-core/tests/fixtures/verify_dsse.py");
+    let out = Command::new(venv_bin("python"))
+        .arg(script)
+        .args([&env_path, &key_path])
+        .arg(keyid)
+        .output()
+        .unwrap();
+    out.status.success().then(|| stdout(&out).trim().to_string())
+}

@@ -27,6 +27,20 @@ fn pipe_sh(script: &str, server: &Server, args: &[&str], path: Option<&Path>) ->
     cmd.output().expect("sh runs")
 }
 
+/// install.sh's flags for version-detect `version` into `to`, downloaded from `base_url`.
+fn install_args<'a>(version: &'a str, to: &'a Path, base_url: &'a str) -> [&'a str; 8] {
+    [
+        "--version",
+        version,
+        "--tools",
+        "version-detect",
+        "--to",
+        to.to_str().unwrap(),
+        "--base-url",
+        base_url,
+    ]
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -52,16 +66,7 @@ fn curl_pipe_sh_installs_the_pinned_version_and_a_second_run_downloads_nothing()
     let server = Server::start(site.path());
     let to = tempfile::tempdir().unwrap();
     let bin_dir = to.path().join("bin");
-    let args = [
-        "--version",
-        &rel.version,
-        "--tools",
-        "version-detect",
-        "--to",
-        bin_dir.to_str().unwrap(),
-        "--base-url",
-        &server.url,
-    ];
+    let args = install_args(&rel.version, &bin_dir, &server.url);
 
     let out = curl_pipe_sh(&server, &rel.version, &args);
     assert!(out.status.success(), "install failed: {}", text(&out.stderr));
@@ -129,16 +134,7 @@ fn tampered_archive_is_refused_and_nothing_is_installed() {
     let out = curl_pipe_sh(
         &server,
         &rel.version,
-        &[
-            "--version",
-            &rel.version,
-            "--tools",
-            "version-detect",
-            "--to",
-            to.path().to_str().unwrap(),
-            "--base-url",
-            &server.url,
-        ],
+        &install_args(&rel.version, to.path(), &server.url),
     );
     assert_eq!(out.status.code(), Some(10), "refused on purpose: {}", text(&out.stderr));
     let err = text(&out.stderr);
@@ -176,20 +172,7 @@ fn archive_without_a_checksum_is_refused() {
     let to = tempfile::tempdir().unwrap();
     let dest = to.path().join("bin");
 
-    let out = curl_pipe_sh(
-        &server,
-        &rel.version,
-        &[
-            "--version",
-            &rel.version,
-            "--tools",
-            "version-detect",
-            "--to",
-            dest.to_str().unwrap(),
-            "--base-url",
-            &server.url,
-        ],
-    );
+    let out = curl_pipe_sh(&server, &rel.version, &install_args(&rel.version, &dest, &server.url));
     assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("has no checksum for version-detect-"),
@@ -229,20 +212,7 @@ fn latest_is_resolved_only_when_asked_and_a_missing_version_is_an_error() {
     assert!(server.requests().is_empty(), "{:?}", server.requests());
 
     // --version latest reads <base-url>/latest
-    let out = curl_pipe_sh(
-        &server,
-        &rel.version,
-        &[
-            "--version",
-            "latest",
-            "--tools",
-            "version-detect",
-            "--to",
-            to.path().to_str().unwrap(),
-            "--base-url",
-            &server.url,
-        ],
-    );
+    let out = curl_pipe_sh(&server, &rel.version, &install_args("latest", to.path(), &server.url));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(server.count("/latest"), 1);
     assert!(installed_version(&to.path().join("version-detect")).contains(&rel.version));
@@ -271,16 +241,7 @@ fn wget_is_used_when_curl_is_missing() {
     let out = pipe_sh(
         &format!("wget -qO- \"$URL/v{}/install.sh\" | sh -s -- \"$@\"", rel.version),
         &server,
-        &[
-            "--version",
-            &rel.version,
-            "--tools",
-            "version-detect",
-            "--to",
-            to.path().to_str().unwrap(),
-            "--base-url",
-            &server.url,
-        ],
+        &install_args(&rel.version, to.path(), &server.url),
         Some(path_dir.path()),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -388,16 +349,7 @@ fn install_from(site: &Path, version: &str, path: Option<&Path>, extra: &[&str])
     let server = Server::start(site);
     let to = tempfile::tempdir().unwrap();
     let dest = to.path().join("bin");
-    let mut args = vec![
-        "--version",
-        version,
-        "--tools",
-        "version-detect",
-        "--to",
-        dest.to_str().unwrap(),
-        "--base-url",
-        &server.url,
-    ];
+    let mut args = install_args(version, &dest, &server.url).to_vec();
     args.extend_from_slice(extra);
     let out = pipe_sh(
         &format!("curl -fsSL \"$URL/v{version}/install.sh\" | sh -s -- \"$@\""),
@@ -408,7 +360,32 @@ fn install_from(site: &Path, version: &str, path: Option<&Path>, extra: &[&str])
     (out, to)
 }
 
-fn assert_refused_nothing_installed(out: &Output, to: &tempfile::TempDir, code: i32, says: &str) {
+/// [`install_from`] succeeds, says `says` on stderr and installs version-detect.
+fn assert_installed_saying(site: &Path, version: &str, path: Option<&Path>, extra: &[&str], says: &str) {
+    let (out, to) = install_from(site, version, path, extra);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(says), "expected `{says}` in: {err}");
+    assert!(to.path().join("bin/version-detect").exists(), "{err}");
+}
+
+/// minisign, and openssl where minisign is absent, both refuse the release (exit 10) saying `says`.
+fn assert_both_verifiers_refuse(site: &Path, version: &str, says: &str) {
+    assert_refused_nothing_installed(site, version, None, &[], 10, says);
+    let no_minisign = path_without(&["minisign"]);
+    assert_refused_nothing_installed(site, version, Some(no_minisign.path()), &[], 10, says);
+}
+
+/// [`install_from`] is refused with exit `code`, says `says` on stderr and installs nothing.
+fn assert_refused_nothing_installed(
+    site: &Path,
+    version: &str,
+    path: Option<&Path>,
+    extra: &[&str],
+    code: i32,
+    says: &str,
+) {
+    let (out, to) = install_from(site, version, path, extra);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(err.contains(says), "expected `{says}` in: {err}");
@@ -420,29 +397,27 @@ fn assert_refused_nothing_installed(out: &Output, to: &tempfile::TempDir, code: 
 fn signature_is_verified_with_minisign_and_with_openssl_when_minisign_is_absent() {
     let rel = release(env!("CARGO_TARGET_TMPDIR"));
     let site = release_site(rel);
-    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("verified with minisign"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert!(to.path().join("bin/version-detect").exists());
+    assert_installed_saying(site.path(), &rel.version, None, &[], "verified with minisign");
 
     let no_minisign = path_without(&["minisign"]);
-    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("verified with openssl"),
-        "{}",
-        text(&out.stderr)
+    assert_installed_saying(
+        site.path(),
+        &rel.version,
+        Some(no_minisign.path()),
+        &[],
+        "verified with openssl",
     );
-    assert!(to.path().join("bin/version-detect").exists());
 
     // neither verifier: fail closed with exit 5, nothing installed
     let neither = path_without(&["minisign", "openssl"]);
-    let (out, to) = install_from(site.path(), &rel.version, Some(neither.path()), &[]);
-    assert_refused_nothing_installed(&out, &to, 5, "neither minisign nor OpenSSL 3");
+    assert_refused_nothing_installed(
+        site.path(),
+        &rel.version,
+        Some(neither.path()),
+        &[],
+        5,
+        "neither minisign nor OpenSSL 3",
+    );
 }
 
 #[test]
@@ -472,11 +447,7 @@ fn tampered_sums_are_refused_by_both_verifiers() {
         .collect();
     std::fs::write(&sums_path, sums).unwrap();
 
-    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
-    let no_minisign = path_without(&["minisign"]);
-    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+    assert_both_verifiers_refuse(site.path(), &rel.version, "bad signature on SHA256SUMS");
 }
 
 #[test]
@@ -489,10 +460,15 @@ fn missing_signature_and_a_signature_by_another_key_are_refused() {
     let vdir = site.path().join(format!("v{}", rel.version));
     std::fs::remove_file(vdir.join("SHA256SUMS.minisig")).unwrap();
     std::fs::remove_file(vdir.join("SHA256SUMS.sig")).unwrap();
-    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "no SHA256SUMS.minisig");
-    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "no SHA256SUMS.sig");
+    assert_refused_nothing_installed(site.path(), &rel.version, None, &[], 10, "no SHA256SUMS.minisig");
+    assert_refused_nothing_installed(
+        site.path(),
+        &rel.version,
+        Some(no_minisign.path()),
+        &[],
+        10,
+        "no SHA256SUMS.sig",
+    );
 
     // a garbage signature
     std::fs::write(vdir.join("SHA256SUMS.sig"), "@@@ not base64 @@@").unwrap();
@@ -505,10 +481,7 @@ fn missing_signature_and_a_signature_by_another_key_are_refused() {
     let vdir = site.path().join(format!("v{}", rel.version));
     let stranger = shipkit_e2e::new_test_key("stranger");
     shipkit_e2e::sign_with(&stranger.pem, &vdir.join("SHA256SUMS"));
-    let (out, to) = install_from(site.path(), &rel.version, None, &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
-    let (out, to) = install_from(site.path(), &rel.version, Some(no_minisign.path()), &[]);
-    assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
+    assert_both_verifiers_refuse(site.path(), &rel.version, "bad signature on SHA256SUMS");
 }
 
 #[test]
@@ -531,24 +504,14 @@ fn rotated_keys_any_trusted_key_verifies_and_a_dropped_key_does_not() {
     std::fs::write(&installer, &both).unwrap();
     shipkit_e2e::sign_with(&next.pem, &vdir.join("SHA256SUMS"));
     for path in [None, Some(no_minisign.path())] {
-        let (out, to) = install_from(site.path(), &rel.version, path, &[]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("signed by next-release-key"),
-            "{}",
-            text(&out.stderr)
-        );
-        assert!(to.path().join("bin/version-detect").exists());
+        assert_installed_saying(site.path(), &rel.version, path, &[], "signed by next-release-key");
     }
 
     // after rotation the old key's line is dropped: a release signed by it is refused
     let only_next = shipped.replacen(&current.trust_line, &next.trust_line, 1);
     std::fs::write(&installer, only_next).unwrap();
     shipkit_e2e::sign_with(&current.pem, &vdir.join("SHA256SUMS"));
-    for path in [None, Some(no_minisign.path())] {
-        let (out, to) = install_from(site.path(), &rel.version, path, &[]);
-        assert_refused_nothing_installed(&out, &to, 10, "bad signature on SHA256SUMS");
-    }
+    assert_both_verifiers_refuse(site.path(), &rel.version, "bad signature on SHA256SUMS");
 }
 
 #[test]
@@ -561,18 +524,23 @@ fn pinned_sums_digest_replaces_the_signature_and_a_wrong_pin_is_refused() {
     std::fs::remove_file(vdir.join("SHA256SUMS.sig")).unwrap();
     let sum = Command::new("sha256sum").arg(vdir.join("SHA256SUMS")).output().unwrap();
     let pin = text(&sum.stdout)[..64].to_uppercase();
-    let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", &pin]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("matches the pinned --sums-sha256"),
-        "{}",
-        text(&out.stderr)
+    assert_installed_saying(
+        site.path(),
+        &rel.version,
+        None,
+        &["--sums-sha256", &pin],
+        "matches the pinned --sums-sha256",
     );
-    assert!(to.path().join("bin/version-detect").exists());
 
     let wrong = "0".repeat(64);
-    let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", &wrong]);
-    assert_refused_nothing_installed(&out, &to, 10, "does not match --sums-sha256");
+    assert_refused_nothing_installed(
+        site.path(),
+        &rel.version,
+        None,
+        &["--sums-sha256", &wrong],
+        10,
+        "does not match --sums-sha256",
+    );
 
     let (out, to) = install_from(site.path(), &rel.version, None, &["--sums-sha256", "abc"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

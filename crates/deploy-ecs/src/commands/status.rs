@@ -5,14 +5,14 @@ use super::{
     TAG_COMMIT, TAG_LOCKED_AT, TAG_LOCKED_BY, TAG_LOCK_REASON, TAG_PINNED_AT, TAG_PINNED_BY, TAG_PINNED_TO,
     TAG_PIN_REASON, TAG_VERSION,
 };
-use crate::aws::{sdk_error, Aws};
+use crate::aws::Aws;
 use crate::cli::StatusArgs;
 use crate::engine::api;
 use crate::model::{short_td, ServiceState};
 use crate::settings::Target;
 use crate::taskdef;
-use aws_sdk_ecs::types::{Service, ServiceField, TaskDefinition};
-use futures_util::{FutureExt, StreamExt};
+use aws_sdk_ecs::types::{Service, TaskDefinition};
+use futures_util::StreamExt;
 use shipkit_core::contract::{Contract, ServiceLock, ServiceStatus, StatusOutputs};
 use shipkit_core::output::OutputOptions;
 use shipkit_core::{Error, Result};
@@ -57,33 +57,17 @@ pub async fn rows(aws: &Aws, target: &Target) -> Result<Vec<ServiceStatus>> {
 
 /// DescribeServices with tags, in batches of 10; a missing service is a not-found error naming it.
 async fn describe(aws: &Aws, cluster: &str, names: &[String]) -> Result<Vec<Service>> {
-    let mut out = Vec::new();
-    let mut missing = Vec::new();
-    for chunk in names.chunks(10) {
-        aws.count_call();
-        let r = aws
-            .client
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(chunk.to_vec()))
-            .include(ServiceField::Tags)
-            .send()
-            .boxed()
-            .await
-            .map_err(|e| sdk_error(&format!("DescribeServices in cluster {cluster}"), &e))?;
-        missing.extend(r.failures().iter().map(|f| {
-            let arn = f.arn().unwrap_or("");
-            arn.rsplit('/').next().unwrap_or(arn).to_string()
-        }));
-        out.extend(r.services().iter().filter(|s| s.status() != Some("INACTIVE")).cloned());
-    }
+    let (services, missing) = aws.describe_services_raw(cluster, names).await?;
     if !missing.is_empty() {
         return Err(
             Error::not_found(format!("service {} not found in cluster {cluster}", missing.join(", ")))
                 .hint("check --service / environments.<name>.services and --cluster"),
         );
     }
-    Ok(out)
+    Ok(services
+        .into_iter()
+        .filter(|s| s.status() != Some("INACTIVE"))
+        .collect())
 }
 
 /// The current ServiceDeployments (stage, status, a paused hook), 20 per call; nothing when ECS (or an

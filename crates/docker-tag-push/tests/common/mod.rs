@@ -198,6 +198,12 @@ impl Raw {
         r.body
     }
 
+    /// The image config (JSON) that `manifest` names.
+    pub fn config_of(&self, repo: &str, manifest: &Value) -> Value {
+        let digest = manifest["config"]["digest"].as_str().expect("a manifest with a config");
+        serde_json::from_slice(&self.blob(repo, digest)).unwrap()
+    }
+
     /// Upload a blob (POST + monolithic PUT); returns its digest.
     pub fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
@@ -273,4 +279,43 @@ pub fn app_repo(content: &str) -> shipkit_testkit::GitRepo {
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-q", "-m", "app"]);
     repo
+}
+
+/// The shared test registry (`SHIPKIT_TEST_REGISTRY`; a missing one fails the test).
+pub fn registry() -> String {
+    shipkit_testkit::service("SHIPKIT_TEST_REGISTRY")
+}
+
+/// `skopeo inspect --raw` of an image (plain HTTP registry on loopback): what an independent client reads.
+pub fn skopeo_raw(image: &str) -> Value {
+    let o = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{image}")])
+        .output()
+        .expect("skopeo runs (scripts/test-services installs it)");
+    assert!(o.status.success(), "skopeo: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A test's start: an app checkout ([`app_repo`]) and a repository no other test uses on the shared
+/// registry.
+pub struct Fresh {
+    pub reg: String,
+    pub app: shipkit_testkit::GitRepo,
+    pub repo: String,
+    /// `reg/repo`.
+    pub image: String,
+}
+
+impl Fresh {
+    pub fn new(content: &str, repo_name: &str) -> Fresh {
+        let reg = registry();
+        let repo = unique(repo_name);
+        let image = format!("{reg}/{repo}");
+        Fresh {
+            reg,
+            app: app_repo(content),
+            repo,
+            image,
+        }
+    }
 }

@@ -25,31 +25,10 @@ pub struct DeployOutputs {
     /// The task definition before the deploy, when exactly one service was deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_task_definition_arn: Option<String>,
-    /// When exactly one service was deployed: how ECS's deployment engine was followed (see [`Engine`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_deployment_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub follow_mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployment_status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hook_status: Option<String>,
-    /// CodeDeploy (`follow_mode` `codedeploy`): the deployment created, its application and group, and
-    /// the rollback deployment CodeDeploy started, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codedeploy_deployment_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codedeploy_application: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub codedeploy_deployment_group: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback_deployment_id: Option<String>,
+    /// When exactly one service was deployed: how ECS's deployment engine was followed (see [`Engine`]),
+    /// its fields at the top level as in each [`ServiceOutcome`].
+    #[serde(flatten)]
+    pub engine: Engine,
     /// One entry per service: an array of objects in JSON, compact JSON in env forms.
     pub services: Vec<ServiceOutcome>,
 }
@@ -57,18 +36,7 @@ pub struct DeployOutputs {
 impl DeployOutputs {
     /// Copy one service's engine fields to the top level (done when exactly one service was deployed).
     pub fn set_engine(&mut self, e: &Engine) {
-        self.service_deployment_arn.clone_from(&e.service_deployment_arn);
-        self.follow_mode.clone_from(&e.follow_mode);
-        self.deployment_status.clone_from(&e.deployment_status);
-        self.stage.clone_from(&e.stage);
-        self.strategy.clone_from(&e.strategy);
-        self.hook.clone_from(&e.hook);
-        self.hook_status.clone_from(&e.hook_status);
-        self.codedeploy_deployment_id.clone_from(&e.codedeploy_deployment_id);
-        self.codedeploy_application.clone_from(&e.codedeploy_application);
-        self.codedeploy_deployment_group
-            .clone_from(&e.codedeploy_deployment_group);
-        self.rollback_deployment_id.clone_from(&e.rollback_deployment_id);
+        self.engine.clone_from(e);
     }
 }
 

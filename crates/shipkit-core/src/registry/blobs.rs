@@ -116,26 +116,15 @@ impl Client {
         if self.blob_exists(repo, digest)? {
             return Ok(false);
         }
-        let attempts = self.opts.backoff.attempts;
-        let mut attempt = 1;
-        loop {
-            let url = self.start_upload(repo)?;
-            match self.put_file_once(repo, digest, path, region, &url) {
-                Ok(()) => return Ok(true),
-                Err((e, true)) if attempt < attempts => {
-                    let wait = self.opts.backoff.delay(attempt, None);
-                    crate::term::warn(&format!(
-                        "uploading {digest} to {repo}: {}; retrying in {:.1}s (attempt {}/{attempts})",
-                        e.message,
-                        wait.as_secs_f64(),
-                        attempt + 1
-                    ));
-                    crate::cancel::sleep(wait, &format!("while waiting to upload {digest} again"))?;
-                    attempt += 1;
-                }
-                Err((e, _)) => return Err(e),
-            }
-        }
+        self.retry_whole(
+            &format!("uploading {digest} to {repo}"),
+            &format!("upload {digest}"),
+            || {
+                let url = self.start_upload(repo).map_err(|e| (e, false))?;
+                self.put_file_once(repo, digest, path, region, &url)
+            },
+        )?;
+        Ok(true)
     }
 
     /// One streamed monolithic PUT of a file region; the error says whether another try may help.
@@ -152,6 +141,19 @@ impl Client {
         let mut file = std::fs::File::open(path).map_err(io)?;
         file.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
         let mut reader = file.take(size);
+        self.put_blob_stream(repo, digest, upload_url, Some(&size.to_string()), &mut reader)
+    }
+
+    /// One streamed monolithic PUT of `body` (`length` bytes, when known) that finishes the upload of
+    /// `digest` to `repo`; the error says whether another try may help (network, 401, 408, 429, 5xx).
+    fn put_blob_stream(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        upload_url: &str,
+        length: Option<&str>,
+        body: &mut dyn std::io::Read,
+    ) -> Result<(), (Error, bool)> {
         let sep = if upload_url.contains('?') { '&' } else { '?' };
         let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
         if crate::exec::verbose() {
@@ -160,8 +162,10 @@ impl Client {
         let mut put = self
             .agent
             .put(&put_url)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Length", &size.to_string());
+            .header("Content-Type", "application/octet-stream");
+        if let Some(l) = length {
+            put = put.header("Content-Length", l);
+        }
         if let (true, Some(h)) = (
             same_origin(&put_url, &self.base_url(&repo.registry)),
             self.cached_header(&repo.registry, &[scope_push(repo)]),
@@ -169,7 +173,7 @@ impl Client {
             put = put.header("Authorization", &h);
         }
         let resp = put
-            .send(ureq::SendBody::from_reader(&mut reader))
+            .send(ureq::SendBody::from_reader(body))
             .map_err(|e| (Error::remote(format!("PUT {}: {e}", strip_query(&put_url))), true))?;
         let status = resp.status().as_u16();
         match status {
@@ -244,24 +248,37 @@ impl Client {
     /// first with small requests; the whole copy is retried on transient failures.
     pub fn stream_blob(&self, from: &Repo, to: &Repo, digest: &str, mut upload: Option<String>) -> Result<()> {
         self.blob_exists(from, digest)?;
+        self.retry_whole(&format!("copying {digest} to {to}"), &format!("copy {digest}"), || {
+            let url = match upload.take() {
+                Some(u) => u,
+                None => self.start_upload(to).map_err(|e| (e, false))?,
+            };
+            self.stream_once(from, to, digest, &url)
+        })
+    }
+
+    /// Run `once` until it succeeds, again after the backoff's wait (a warning naming `doing`, a sleep a
+    /// signal cuts short) while it fails with an error it marks as worth another try and attempts remain.
+    fn retry_whole(
+        &self,
+        doing: &str,
+        again: &str,
+        mut once: impl FnMut() -> std::result::Result<(), (Error, bool)>,
+    ) -> Result<()> {
         let attempts = self.opts.backoff.attempts;
         let mut attempt = 1;
         loop {
-            let url = match upload.take() {
-                Some(u) => u,
-                None => self.start_upload(to)?,
-            };
-            match self.stream_once(from, to, digest, &url) {
+            match once() {
                 Ok(()) => return Ok(()),
                 Err((e, true)) if attempt < attempts => {
                     let wait = self.opts.backoff.delay(attempt, None);
                     crate::term::warn(&format!(
-                        "copying {digest} to {to}: {}; retrying in {:.1}s (attempt {}/{attempts})",
+                        "{doing}: {}; retrying in {:.1}s (attempt {}/{attempts})",
                         e.message,
                         wait.as_secs_f64(),
                         attempt + 1
                     ));
-                    crate::cancel::sleep(wait, &format!("while waiting to copy {digest} again"))?;
+                    crate::cancel::sleep(wait, &format!("while waiting to {again} again"))?;
                     attempt += 1;
                 }
                 Err((e, _)) => return Err(e),
@@ -335,40 +352,6 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(String::from);
         let mut reader = resp.into_body().into_reader();
-        let sep = if upload_url.contains('?') { '&' } else { '?' };
-        let put_url = format!("{upload_url}{sep}digest={}", url_encode(digest));
-        if crate::exec::verbose() {
-            crate::term::info(&format!("> PUT {}", strip_query(&put_url)));
-        }
-        let mut put = self
-            .agent
-            .put(&put_url)
-            .header("Content-Type", "application/octet-stream");
-        if let Some(l) = &length {
-            put = put.header("Content-Length", l);
-        }
-        if let (true, Some(h)) = (
-            same_origin(&put_url, &self.base_url(&to.registry)),
-            self.cached_header(&to.registry, &[scope_push(to)]),
-        ) {
-            put = put.header("Authorization", &h);
-        }
-        let resp = put
-            .send(ureq::SendBody::from_reader(&mut reader))
-            .map_err(|e| (Error::remote(format!("PUT {}: {e}", strip_query(&put_url))), true))?;
-        let status = resp.status().as_u16();
-        if status == 201 {
-            Ok(())
-        } else {
-            let code = if matches!(status, 401 | 403) {
-                ExitCode::Auth
-            } else {
-                ExitCode::Remote
-            };
-            Err((
-                Error::new(code, format!("upload blob {to}@{digest}: HTTP {status}")),
-                transient(status) || status == 401,
-            ))
-        }
+        self.put_blob_stream(to, digest, upload_url, length.as_deref(), &mut reader)
     }
 }
