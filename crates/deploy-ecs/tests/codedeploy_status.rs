@@ -209,6 +209,27 @@ fn a_hostile_codedeploy_answer_reaches_neither_the_terminal_nor_the_outputs_unbo
     assert!(c["events_total"].as_u64().unwrap() <= 50, "{c}");
 }
 
+#[test]
+fn a_missing_codedeploy_application_is_not_checked_with_one_warning_and_exit_0() {
+    let s = CdService::new(false);
+    let o = status(&s, "json");
+    assert_eq!(code(&o), 0, "{}", show(&o));
+    let out = json_out(&o);
+    let c = &out["services"][0]["codedeploy"];
+    assert_eq!(c["view"], "not_checked", "{out}");
+    assert!(
+        c["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("ApplicationDoesNotExist")),
+        "{c}"
+    );
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&s.app()), "names the application: {err}");
+    let text = stdout(&status(&s, "text"));
+    assert!(text.contains("not checked"), "{text}");
+}
+
 /// The CodeDeploy actions one `status` of the service makes, recorded by a proxy without faults.
 fn codedeploy_calls(s: &CdService) -> Vec<String> {
     let proxy = FaultProxy::start(&moto_host());
