@@ -35,6 +35,7 @@ pub mod manifest;
 pub mod reference;
 pub mod referrers;
 mod session;
+pub mod tag_schema;
 
 pub use manifest::{
     hex, sha256_digest, Descriptor, Manifest, ACCEPT_MANIFESTS, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX,

@@ -5,7 +5,8 @@
 //!   index (empty when nothing refers to the digest); any other answer (the Debian docker-registry's 404)
 //!   means it has not;
 //! - the referrers tag schema for the others: an OCI index under the tag `sha256-<hex>` listing the
-//!   referrers, kept by the writers (read-modify-write, other entries kept; re-read after the write).
+//!   referrers, kept by the writers (read-modify-write, other entries kept, concurrent writers handled:
+//!   `super::tag_schema`).
 //!
 //! Bounds: at most [`MAX_REFERRERS`] descriptors are read from either list, at most [`MAX_REFERRER_PAGES`]
 //! pages of the API (same-origin `Link` only), and a referrer manifest is at most [`MAX_REFERRER_MANIFEST`]
@@ -87,6 +88,13 @@ pub fn parse_list(body: &[u8], what: &str) -> Result<Vec<Descriptor>> {
         )));
     }
     let m = Manifest::from_bytes(body.to_vec(), Some(OCI_INDEX))?;
+    if m.media_type != OCI_INDEX {
+        return Err(Error::remote(format!(
+            "{what}: holds a {}, not an image index (a referrers list); left as it is",
+            m.media_type.chars().take(100).collect::<String>()
+        ))
+        .hint("the referrers tag schema's tag sha256-<hex> is used for something else in this repository"));
+    }
     Ok(m.children())
 }
 
@@ -193,51 +201,6 @@ impl Client {
         }
         self.add_to_fallback_index(repo, &subject.digest, artifact)?;
         Ok(Discovery::TagSchema)
-    }
-
-    /// Read-modify-write of the tag-schema index: our entry added unless present, others kept; re-read
-    /// afterwards and written again (up to 3 times) if a concurrent writer replaced it without ours.
-    fn add_to_fallback_index(&self, repo: &Repo, subject: &str, artifact: &Manifest) -> Result<()> {
-        let tag = fallback_tag(subject)?;
-        let entry = json!({
-            "mediaType": artifact.media_type,
-            "digest": artifact.digest,
-            "size": artifact.bytes.len(),
-            "artifactType": artifact.artifact_type(),
-        });
-        for _ in 0..3 {
-            let current = self.fallback_index(repo, subject)?;
-            let mut manifests: Vec<Value> = match &current {
-                Some(m) => {
-                    parse_list(&m.bytes, &format!("{repo}:{tag}"))?;
-                    let v: Value = serde_json::from_slice(&m.bytes).unwrap_or(Value::Null);
-                    v["manifests"].as_array().cloned().unwrap_or_default()
-                }
-                None => vec![],
-            };
-            if manifests.iter().any(|d| d["digest"] == entry["digest"]) {
-                return Ok(());
-            }
-            manifests.push(entry.clone());
-            let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
-            let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            let index = Manifest {
-                digest: sha256_digest(&bytes),
-                bytes,
-                media_type: OCI_INDEX.to_string(),
-            };
-            self.put_manifest(repo, &tag, &index)?;
-        }
-        let listed = self
-            .fallback_index(repo, subject)?
-            .is_some_and(|m| m.children().iter().any(|d| d.digest == artifact.digest));
-        if listed {
-            Ok(())
-        } else {
-            Err(Error::remote(format!(
-                "{repo}:{tag}: the referrers index kept being replaced by another writer; run again"
-            )))
-        }
     }
 
     /// [`Client::copy_content`], then the referrers of the manifest (and, for an index, of each child):
