@@ -196,8 +196,13 @@ pub fn codedeploy_lines(rows: &[ServiceStatus], prefix: &str) -> String {
                 .as_ref()
                 .map(|c| crate::codedeploy::status::detail(&r.service, c))
         })
-        .map(|line| format!("  {prefix}{line}\n"))
-        .collect()
+        .fold(String::new(), |mut out, line| {
+            out.push_str("  ");
+            out.push_str(prefix);
+            out.push_str(&line);
+            out.push('\n');
+            out
+        })
 }
 
 /// Aligned columns, trailing spaces trimmed.

@@ -50,7 +50,7 @@ fn merged(mut entries: Vec<Value>, ours: &Value) -> Vec<Value> {
     entries
 }
 
-fn index_bytes(entries: Vec<Value>) -> Manifest {
+fn index_bytes(entries: &[Value]) -> Manifest {
     let body = json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries });
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     Manifest {
@@ -92,7 +92,7 @@ impl Client {
                 continue;
             }
             seen_in_a_row = 0;
-            let index = index_bytes(merged(current.entries, &ours));
+            let index = index_bytes(&merged(current.entries, &ours));
             let stored = self.put_index_if_unchanged(repo, &tag, &index, current.etag.as_deref(), current.exists)?;
             settle = (started.elapsed() * 3).clamp(MIN_SETTLE, MAX_SETTLE).max(settle);
             // Stale (412) or written: read again after a random wait, so writers in lock step spread out.
@@ -192,7 +192,7 @@ mod tests {
     fn merged_lists_are_sorted_and_deduplicated_so_writers_converge() {
         let a = merged(vec![entry('c'), entry('a')], &entry('b'));
         let b = merged(vec![entry('b'), entry('c')], &entry('a'));
-        assert_eq!(index_bytes(a.clone()).bytes, index_bytes(b).bytes);
+        assert_eq!(index_bytes(&a).bytes, index_bytes(&b).bytes);
         assert_eq!(merged(a.clone(), &entry('a')), a, "ours already there: no duplicate");
     }
 
