@@ -7,6 +7,7 @@
 //! terminal it asks only for the CI system, and only when it cannot tell; `--no-input` never asks.
 
 mod detect;
+mod lock;
 mod render;
 mod write;
 

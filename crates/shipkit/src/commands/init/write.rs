@@ -1,5 +1,6 @@
 //! How `shipkit init` puts its files in place, all or none.
 //!
+//! 0. **Lock** the repository (`super::lock`): another run writing there is waited for (at most 5 s).
 //! 1. **Check** every destination before anything is written: each directory on the way must be a real
 //!    directory inside the repository (a symbolic link could lead outside it, a file cannot hold one), the
 //!    target must be absent, or a file or link to replace with `--force` (never a directory).
@@ -19,6 +20,8 @@ use super::File;
 
 /// Put `files` in `dir`, all or none (see the module docs).
 pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<()> {
+    // One run at a time from the checks to the last rename (two --force runs would otherwise mix their files).
+    let _lock = super::lock::acquire(dir, super::lock::MAX_WAIT)?;
     let mut existing = Vec::new();
     for f in files {
         if check_destination(dir, &f.path, force)? {
