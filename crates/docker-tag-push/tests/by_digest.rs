@@ -46,7 +46,7 @@ fn two_platforms_pushed_by_digest_then_merged_by_index() {
     let input = version_json(env.home.path());
     let mut digests = vec![];
     for (platform, app) in ["linux/amd64", "linux/arm64"].into_iter().zip(&apps) {
-        let o = env.run(
+        let j = env.run_json(
             &[
                 "--image",
                 &image,
@@ -57,13 +57,9 @@ fn two_platforms_pushed_by_digest_then_merged_by_index() {
                 &input,
                 "--annotation",
                 "org.opencontainers.image.source=https://example.test/app",
-                "--format",
-                "json",
             ],
             app.path(),
         );
-        assert_eq!(code(&o), 0, "{platform}: {}", err(&o));
-        let j = json_out(&o);
         assert_eq!(j["platform"], platform);
         assert_eq!(strs(&j["tags"]), Vec::<String>::new());
         let digest = j["digest"].as_str().unwrap().to_string();
@@ -97,7 +93,7 @@ fn two_platforms_pushed_by_digest_then_merged_by_index() {
         "no tag at all, not even a build key"
     );
 
-    let o = env.run(
+    let j = env.run_json(
         &[
             "index",
             "--image",
@@ -106,13 +102,9 @@ fn two_platforms_pushed_by_digest_then_merged_by_index() {
             &digests.join(","),
             "--input",
             &input,
-            "--format",
-            "json",
         ],
         env.home.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(strs(&j["platforms"]), vec!["linux/amd64", "linux/arm64"]);
     let index = skopeo_raw(&format!("{image}:3.1.0"));
     assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json");

@@ -15,21 +15,10 @@ fn builds_once_and_pushes_every_tag_to_every_repository_with_the_registry_digest
     let env = Env::with_docker();
     let (r1, r2) = (unique("multi"), unique("multi-mirror"));
     let (image1, image2) = (format!("{reg}/{r1}"), format!("{}/{r2}", other.addr));
-    let o = env.run(
-        &[
-            "--image",
-            &image1,
-            "--image",
-            &image2,
-            "--tags",
-            "1.2.3,1.2,1,latest",
-            "--format",
-            "json",
-        ],
+    let j = env.run_json(
+        &["--image", &image1, "--image", &image2, "--tags", "1.2.3,1.2,1,latest"],
         app.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     let digest = j["digest"].as_str().unwrap().to_string();
     assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
     assert_eq!(j["image"], format!("{image1}@{digest}"));
@@ -81,7 +70,7 @@ fn labels_from_version_detect_output_land_in_the_pushed_image_config() {
     // Keep the input file out of the build context's git status: commit it.
     app.git(&["add", "-A"]);
     app.git(&["commit", "-q", "-m", "version"]);
-    let o = env.run(
+    let j = env.run_json(
         &[
             "--image",
             &format!("{reg}/{repo}"),
@@ -89,13 +78,9 @@ fn labels_from_version_detect_output_land_in_the_pushed_image_config() {
             "version.json",
             "--label",
             "team=billing",
-            "--format",
-            "json",
         ],
         app.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(strs(&j["tags"]), vec!["1.4.0", "1.4"]);
     let raw = Raw::new(&reg);
     let manifest: Value = serde_json::from_slice(&raw.manifest(&repo, "1.4.0").1).unwrap();
@@ -111,9 +96,7 @@ fn labels_from_version_detect_output_land_in_the_pushed_image_config() {
 fn build_avoidance_hit_skips_docker_entirely_and_a_change_misses() {
     let Fresh { reg, app, repo, image } = Fresh::new("avoid me", "avoid");
     let env = Env::with_docker();
-    let o = env.run(&["--image", &image, "--tags", "1.0.0", "--format", "json"], app.path());
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let first = json_out(&o);
+    let first = env.run_json(&["--image", &image, "--tags", "1.0.0"], app.path());
     assert_eq!(first["built"], true);
     let key = first["build_key"].as_str().unwrap().to_string();
     let raw = Raw::new(&reg);
@@ -142,20 +125,8 @@ fn build_avoidance_hit_skips_docker_entirely_and_a_change_misses() {
     assert!(err(&o).contains("build skipped"), "{}", err(&o));
 
     // --force-build builds anyway (and docker is needed for that).
-    let o = env.run(
-        &[
-            "--image",
-            &image,
-            "--tags",
-            "1.0.0",
-            "--force-build",
-            "--format",
-            "json",
-        ],
-        app.path(),
-    );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    assert_eq!(json_out(&o)["built"], true);
+    let forced = env.run_json(&["--image", &image, "--tags", "1.0.0", "--force-build"], app.path());
+    assert_eq!(forced["built"], true);
 
     // Uncommitted change in the context: never skipped (the key would not describe what is built).
     app.write("hello.txt", "changed but not committed");
@@ -168,9 +139,7 @@ fn build_avoidance_hit_skips_docker_entirely_and_a_change_misses() {
 
     // Committed change: a new key, a miss, a new digest.
     app.git(&["commit", "-q", "-am", "change"]);
-    let o = env.run(&["--image", &image, "--tags", "1.0.2", "--format", "json"], app.path());
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let miss = json_out(&o);
+    let miss = env.run_json(&["--image", &image, "--tags", "1.0.2"], app.path());
     assert_eq!(miss["built"], true);
     assert_ne!(miss["build_key"], key.as_str());
     assert_ne!(miss["digest"], first["digest"]);
@@ -569,25 +538,12 @@ fn build_avoidance_hit_in_another_registry_copies_the_image_over_without_docker(
     let app = app_repo("hit elsewhere");
     let repo = unique("elsewhere");
     let (here, there) = (format!("{reg}/{repo}"), format!("{}/{repo}", other.addr));
-    let o = Env::with_docker().run(&["--image", &there, "--tags", "1.0.0", "--format", "json"], app.path());
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let first = json_out(&o);
+    let first = Env::with_docker().run_json(&["--image", &there, "--tags", "1.0.0"], app.path());
     // A new first repository in another registry: the build is found in the second one and copied over.
-    let o = Env::without_docker().run(
-        &[
-            "--image",
-            &here,
-            "--image",
-            &there,
-            "--tags",
-            "1.0.0,1.0",
-            "--format",
-            "json",
-        ],
+    let j = Env::without_docker().run_json(
+        &["--image", &here, "--image", &there, "--tags", "1.0.0,1.0"],
         app.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(j["built"], false);
     assert_eq!(j["digest"], first["digest"]);
     assert_eq!(j["image"], format!("{here}@{}", first["digest"].as_str().unwrap()));

@@ -1,9 +1,31 @@
 // install.sh for real: release archives built by `scripts/dist`, served over HTTP on 127.0.0.1,
 // installed with `curl ... | sh -s -- ...` (and wget), verified against SHA256SUMS.
 
-use shipkit_e2e::{release, release_site, Server};
+use shipkit_e2e::{release, release_site, Release, Server};
 use std::path::Path;
 use std::process::{Command, Output};
+
+/// This build's release, its site served over HTTP on 127.0.0.1, and an empty directory to install into.
+/// Bind `_site` by name: it must outlive the server that serves it.
+struct Served {
+    rel: &'static Release,
+    _site: tempfile::TempDir,
+    server: Server,
+    to: tempfile::TempDir,
+}
+
+fn served() -> Served {
+    let rel = release(env!("CARGO_TARGET_TMPDIR"));
+    let site = release_site(rel);
+    let server = Server::start(site.path());
+    let to = tempfile::tempdir().unwrap();
+    Served {
+        rel,
+        _site: site,
+        server,
+        to,
+    }
+}
 
 /// `curl -fsSL <url>/v<version>/install.sh | sh -s -- <args>`, as users run it.
 fn curl_pipe_sh(server: &Server, version: &str, args: &[&str]) -> Output {
@@ -61,10 +83,7 @@ fn installed_version(bin: &Path) -> String {
 
 #[test]
 fn curl_pipe_sh_installs_the_pinned_version_and_a_second_run_downloads_nothing() {
-    let rel = release(env!("CARGO_TARGET_TMPDIR"));
-    let site = release_site(rel);
-    let server = Server::start(site.path());
-    let to = tempfile::tempdir().unwrap();
+    let Served { rel, _site, server, to } = served();
     let bin_dir = to.path().join("bin");
     let args = install_args(&rel.version, &bin_dir, &server.url);
 
@@ -184,10 +203,7 @@ fn archive_without_a_checksum_is_refused() {
 
 #[test]
 fn latest_is_resolved_only_when_asked_and_a_missing_version_is_an_error() {
-    let rel = release(env!("CARGO_TARGET_TMPDIR"));
-    let site = release_site(rel);
-    let server = Server::start(site.path());
-    let to = tempfile::tempdir().unwrap();
+    let Served { rel, _site, server, to } = served();
 
     // no --version: refused before any download
     let out = Command::new("sh")
@@ -220,10 +236,7 @@ fn latest_is_resolved_only_when_asked_and_a_missing_version_is_an_error() {
 
 #[test]
 fn wget_is_used_when_curl_is_missing() {
-    let rel = release(env!("CARGO_TARGET_TMPDIR"));
-    let site = release_site(rel);
-    let server = Server::start(site.path());
-    let to = tempfile::tempdir().unwrap();
+    let Served { rel, _site, server, to } = served();
     // a PATH with every program of this machine but curl
     let path_dir = tempfile::tempdir().unwrap();
     for dir in std::env::var("PATH").unwrap().split(':') {
@@ -290,10 +303,7 @@ fn bad_flags_are_refused_with_a_clear_line_and_no_network() {
 
 #[test]
 fn credentials_in_the_base_url_are_never_printed() {
-    let rel = release(env!("CARGO_TARGET_TMPDIR"));
-    let site = release_site(rel);
-    let server = Server::start(site.path());
-    let to = tempfile::tempdir().unwrap();
+    let Served { rel, _site, server, to } = served();
     let with_creds = server.url.replace("http://", "http://ci-user:S3cret-token@");
     // the release's own installer (it carries the key the release is signed with)
     let installer = rel.dir.join("install.sh");

@@ -75,6 +75,15 @@ impl Env {
         shipkit_testkit::run(BIN, args, dir, &env)
     }
 
+    /// Run with `--format json` appended, expect exit 0 (stderr shown otherwise), and return the JSON report.
+    pub fn run_json(&self, args: &[&str], dir: &Path) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let o = self.run(&all, dir);
+        assert_eq!(code(&o), 0, "{args:?}: {}", err(&o));
+        json_out(&o)
+    }
+
     /// Run with stdin bytes.
     pub fn run_stdin(&self, args: &[&str], dir: &Path, stdin: &str) -> Output {
         use std::io::Write;
