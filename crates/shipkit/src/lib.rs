@@ -53,10 +53,15 @@ pub fn tool(name: &str) -> Option<&'static Tool> {
 
 /// The program's name from `argv[0]`: its file name without directory or `.exe`.
 fn program_name(argv0: &OsString) -> String {
-    let path = std::path::Path::new(argv0);
-    path.file_stem()
+    let name = std::path::Path::new(argv0)
+        .file_name()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // Only Windows' `.exe`: a copy named `notify.bak` or `deploy-ecs.old` is not that tool.
+    match name.len().checked_sub(4) {
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".exe") => name[..cut].to_string(),
+        _ => name,
+    }
 }
 
 /// The whole program: busybox-style dispatch on `argv[0]`, then on the first argument; anything else
@@ -119,6 +124,11 @@ mod tests {
     fn program_names() {
         assert_eq!(program_name(&"/usr/local/bin/version-detect".into()), "version-detect");
         assert_eq!(program_name(&"shipkit.exe".into()), "shipkit");
+        assert_eq!(program_name(&"/opt/bin/notify.EXE".into()), "notify");
+        assert_eq!(program_name(&"notify.bak".into()), "notify.bak");
+        assert_eq!(program_name(&"deploy-ecs.old".into()), "deploy-ecs.old");
+        assert_eq!(program_name(&".exe".into()), "");
+        assert_eq!(program_name(&"é.exe".into()), "é");
         assert_eq!(tool("image").map(|t| t.name), Some("docker-tag-push"));
         assert_eq!(tool("deploy-ecs").map(|t| t.subcommand), Some("deploy"));
         assert!(tool("init").is_none());
