@@ -3,26 +3,12 @@
 //! refusals that change nothing, hostile values, and two runs at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod init_support;
+
+use init_support::{init, text, SHIPKIT};
 use shipkit_testkit::venv_bin;
 use std::path::Path;
-use std::process::{Command, Output};
-
-const SHIPKIT: &str = env!("CARGO_BIN_EXE_shipkit");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn init(dir: &Path, args: &[&str]) -> Output {
-    Command::new(SHIPKIT)
-        .arg("init")
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .unwrap()
-}
+use std::process::Command;
 
 /// A service repository with a Dockerfile.
 fn repo() -> tempfile::TempDir {
