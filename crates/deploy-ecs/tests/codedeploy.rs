@@ -8,11 +8,11 @@ mod common;
 mod engine_support;
 
 use codedeploy_support::{get_deployment, CdService};
-use common::{call, code, json_out, moto_url, show, unique};
+use common::{call, code, json_out, moto_url, show, sigterm_within, unique};
 use engine_support::{run_args, spawn};
 use serde_json::json;
 use shipkit_testkit::stderr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn a_code_deploy_service_is_deployed_through_codedeploy() {
@@ -106,14 +106,7 @@ fn sigterm_mid_deployment_stops_it_with_rollback_and_exits_143() {
     }
     let id = id.expect("deploy-ecs created a CodeDeploy deployment");
     std::thread::sleep(Duration::from_millis(500));
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let started = Instant::now();
-    let o = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let o = sigterm_within(child, Duration::from_secs(5));
     assert_eq!(code(&o), 143, "{}", show(&o));
     assert_eq!(json_out(&o)["services"][0]["status"], "cancelled", "{}", show(&o));
     assert!(

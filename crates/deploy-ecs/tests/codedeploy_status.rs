@@ -11,7 +11,7 @@ mod common;
 mod engine_support;
 
 use codedeploy_support::{cd, CdService};
-use common::{call, code, command, json_out, moto_url, run, run_at, run_in, show};
+use common::{call, code, command, json_out, moto_url, run, run_at, run_in, show, sigterm_within};
 use engine_support::run_args;
 use serde_json::{json, Value};
 use shipkit_core::contract::StatusOutputs;
@@ -297,14 +297,7 @@ fn sigterm_while_codedeploy_hangs_ends_status_at_once_with_143() {
         assert!(Instant::now() < deadline, "status never reached ListDeployments");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let started = Instant::now();
-    let o = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    let o = sigterm_within(child, Duration::from_secs(3));
     assert_eq!(code(&o), 143, "{}", show(&o));
 }
 

@@ -5,6 +5,7 @@
 use super::state::{message, word, Deployment, Event, MAX_EVENTS};
 use crate::aws::sdk_error;
 use crate::engine::api::printable;
+use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
 use aws_sdk_codedeploy::types::{
     AppSpecContent, AutoRollbackConfiguration, AutoRollbackEvent, DeploymentStatus, RevisionLocation,
     RevisionLocationType,
@@ -48,6 +49,12 @@ pub async fn create(client: &Client, application: &str, group: &str, appspec: &s
 
 /// GetDeploymentGroup: the application and deployment group exist (checked before anything is registered).
 pub async fn check_group(client: &Client, application: &str, group: &str) -> Result<()> {
+    deployment_group(client, application, group).await.map_err(missing)?;
+    Ok(())
+}
+
+/// GetDeploymentGroup of `application`/`group`, its error named after both.
+async fn deployment_group(client: &Client, application: &str, group: &str) -> Result<GetDeploymentGroupOutput> {
     client
         .get_deployment_group()
         .application_name(application)
@@ -55,13 +62,7 @@ pub async fn check_group(client: &Client, application: &str, group: &str) -> Res
         .send()
         .boxed()
         .await
-        .map_err(|e| {
-            missing(sdk_error(
-                &format!("CodeDeploy GetDeploymentGroup ({application}/{group})"),
-                &e,
-            ))
-        })?;
-    Ok(())
+        .map_err(|e| sdk_error(&format!("CodeDeploy GetDeploymentGroup ({application}/{group})"), &e))
 }
 
 /// A missing application or deployment group is "not found" (exit 12), with the flags that name them; a
@@ -185,14 +186,7 @@ pub async fn active(client: &Client, application: &str, group: &str) -> Result<O
 
 /// GetDeploymentGroup's lastAttemptedDeployment: the newest deployment of the group, finished or not.
 pub async fn last_attempted(client: &Client, application: &str, group: &str) -> Result<Option<String>> {
-    let r = client
-        .get_deployment_group()
-        .application_name(application)
-        .deployment_group_name(group)
-        .send()
-        .boxed()
-        .await
-        .map_err(|e| sdk_error(&format!("CodeDeploy GetDeploymentGroup ({application}/{group})"), &e))?;
+    let r = deployment_group(client, application, group).await?;
     Ok(r.deployment_group_info()
         .and_then(|g| g.last_attempted_deployment())
         .and_then(|l| l.deployment_id())

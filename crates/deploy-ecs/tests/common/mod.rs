@@ -240,6 +240,20 @@ pub fn show(o: &Output) -> String {
     )
 }
 
+/// SIGTERM `child` (with kill(1), as a CI runner's cancel does), wait for it, and assert it stopped within
+/// `limit`; returns its output.
+pub fn sigterm_within(child: std::process::Child, limit: std::time::Duration) -> Output {
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = std::time::Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+    o
+}
+
 /// A local HTTP proxy in front of moto that throttles like ECS does: a token bucket of `burst` requests
 /// refilled at `per_second`; a request finding it empty gets a 400 ThrottlingException. Counts both.
 pub struct ThrottlingProxy {
