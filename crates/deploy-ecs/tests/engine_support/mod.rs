@@ -145,21 +145,7 @@ pub fn spawn(args: &[String], env: &[(&str, &str)]) -> Child {
         .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/shipkit-test-aws-config"),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/shipkit-test-aws-credentials",
-            ),
-            ("SHIPKIT_POLL_INTERVAL", "0.2s"),
-            ("SHIPKIT_TIMEOUT", "60s"),
-            ("NO_COLOR", "1"),
-        ])
-        .env("AWS_ENDPOINT_URL", moto_url())
+        .envs(crate::common::base_env(&moto_url()))
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
