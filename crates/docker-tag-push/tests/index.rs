@@ -22,7 +22,7 @@ fn merges_two_single_platform_images_into_one_index_with_annotations() {
         r#"{"version":"1.4.0","docker_tags":["1.4.0","1.4","latest"],"labels":{"org.opencontainers.image.version":"1.4.0","org.opencontainers.image.revision":"abc123"}}"#,
     )
     .unwrap();
-    let o = env.run(
+    let j = env.run_json(
         &[
             "index",
             "--image",
@@ -33,13 +33,9 @@ fn merges_two_single_platform_images_into_one_index_with_annotations() {
             input.to_str().unwrap(),
             "--annotation",
             "org.opencontainers.image.source=https://example.test/app",
-            "--format",
-            "json",
         ],
         env.home.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(strs(&j["platforms"]), vec!["linux/amd64", "linux/arm64"]);
     assert_eq!(strs(&j["manifests"]), vec![amd.clone(), arm.clone()]);
     let digest = j["digest"].as_str().unwrap();

@@ -281,7 +281,7 @@ fn promote_carries_the_provenance_across_repositories_and_registries_and_it_stil
     let (key, public) = openssl_key(keys.path(), "ci", &["-algorithm", "ed25519"]);
     let env = Env::with_docker();
     let repo = unique("prov-promote");
-    let o = env.run(
+    let j = env.run_json(
         &[
             "--image",
             &format!("{reg}/{repo}"),
@@ -289,13 +289,9 @@ fn promote_carries_the_provenance_across_repositories_and_registries_and_it_stil
             "1.0.0",
             "--provenance-key",
             key.to_str().unwrap(),
-            "--format",
-            "json",
         ],
         app.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     let (digest, provenance) = (
         j["digest"].as_str().unwrap().to_string(),
         j["provenance_digest"].as_str().unwrap().to_string(),

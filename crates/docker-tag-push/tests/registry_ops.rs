@@ -28,22 +28,10 @@ fn retag_puts_same_bytes_under_new_tags_without_docker() {
     env.set("GITHUB_STEP_SUMMARY", &summary.display().to_string());
     let dir = env.home.path();
     let image = format!("{reg}/{repo}");
-    let o = env.run(
-        &[
-            "retag",
-            "--image",
-            &image,
-            "--from",
-            "1.0.0",
-            "--tags",
-            "stable,prod",
-            "--format",
-            "json",
-        ],
+    let j = env.run_json(
+        &["retag", "--image", &image, "--from", "1.0.0", "--tags", "stable,prod"],
         dir,
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(j["digest"], digest.as_str());
     assert_eq!(j["image"], format!("{image}@{digest}"));
     assert_eq!(
@@ -59,22 +47,10 @@ fn retag_puts_same_bytes_under_new_tags_without_docker() {
         "{md}"
     );
     // A re-run changes nothing and says so (immutable-tag registries do not fail a re-run).
-    let o = env.run(
-        &[
-            "retag",
-            "--image",
-            &image,
-            "--from",
-            &digest,
-            "--tags",
-            "stable,prod",
-            "--format",
-            "json",
-        ],
+    let j = env.run_json(
+        &["retag", "--image", &image, "--from", &digest, "--tags", "stable,prod"],
         dir,
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(strs(&j["pushed"]), Vec::<String>::new());
     assert_eq!(strs(&j["skipped"]).len(), 2);
     // skopeo agrees on the digest.
@@ -111,22 +87,11 @@ fn retag_keeps_every_platform_of_a_multi_arch_index() {
 
     let env = Env::without_docker();
     let image = format!("{reg}/{repo}");
-    let o = env.run(
-        &[
-            "retag",
-            "--image",
-            &image,
-            "--from",
-            "1.0.0",
-            "--tags",
-            "1.0,latest",
-            "--format",
-            "json",
-        ],
+    let report = env.run_json(
+        &["retag", "--image", &image, "--from", "1.0.0", "--tags", "1.0,latest"],
         env.home.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    assert_eq!(json_out(&o)["digest"], index_digest.as_str());
+    assert_eq!(report["digest"], index_digest.as_str());
     let (ct, bytes) = raw.manifest(&repo, "latest");
     assert_eq!(ct, "application/vnd.oci.image.index.v1+json");
     assert_eq!(bytes, index, "the same bytes, so the same digest and both platforms");
@@ -177,7 +142,7 @@ fn promote_across_repositories_and_registries_keeps_the_digest() {
     let env = Env::without_docker();
     let to_same = format!("{reg}/{prod}:1.2.3");
     let to_other = format!("{}/{prod}:1.2.3", other.addr);
-    let o = env.run(
+    let j = env.run_json(
         &[
             "promote",
             "--from",
@@ -186,13 +151,9 @@ fn promote_across_repositories_and_registries_keeps_the_digest() {
             &format!("{to_same},{to_other}"),
             "--to",
             &format!("{reg}/{prod}:stable"),
-            "--format",
-            "json",
         ],
         env.home.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let j = json_out(&o);
     assert_eq!(j["digest"], digest.as_str());
     assert_eq!(
         strs(&j["refs"]),

@@ -188,20 +188,17 @@ fn promote_falls_back_to_upload_when_the_registry_declines_the_mount() {
         None,
     );
     let env = Env::without_docker();
-    let o = env.run(
+    let report = env.run_json(
         &[
             "promote",
             "--from",
             &format!("{host}/a:1"),
             "--to",
             &format!("{host}/b:1"),
-            "--format",
-            "json",
         ],
         env.home.path(),
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    assert_eq!(json_out(&o)["digest"], digest.as_str());
+    assert_eq!(report["digest"], digest.as_str());
     let reqs = sink.requests();
     let mount = reqs.iter().find(|r| r.method == "POST").unwrap();
     assert_eq!(mount.path, format!("/v2/b/blobs/uploads/?mount={blob_digest}&from=a"));
