@@ -5,7 +5,7 @@
 
 mod init_support;
 
-use init_support::{init, text, SHIPKIT};
+use init_support::{init, names_in, text, SHIPKIT};
 use shipkit_testkit::venv_bin;
 use std::path::Path;
 use std::process::Command;
@@ -188,11 +188,7 @@ fn hostile_values_are_refused_before_anything_is_written() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
         assert_eq!(text(&o.stderr).lines().count(), 1, "{}", text(&o.stderr));
     }
-    let names: Vec<_> = std::fs::read_dir(d.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["Dockerfile"]);
+    assert_eq!(names_in(d.path()), ["Dockerfile"]);
 }
 
 #[test]
@@ -203,11 +199,7 @@ fn dry_run_prints_and_writes_nothing() {
     let out = text(&o.stdout);
     assert!(out.starts_with("# shipkit.yml\n"), "{out}");
     assert!(out.contains("# .gitlab-ci.yml\n"), "{out}");
-    let names: Vec<_> = std::fs::read_dir(d.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["Dockerfile"]);
+    assert_eq!(names_in(d.path()), ["Dockerfile"]);
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 mod init_support;
 
-use init_support::{init, text, SHIPKIT};
+use init_support::{init, names_in, text, SHIPKIT};
 use shipkit_testkit::{venv_bin, GitRepo};
 use std::path::Path;
 use std::process::Command;
@@ -416,11 +416,7 @@ sys.stdout.write(out.decode(errors="replace"))
     assert!(out.contains("Which one"), "never asked: {out}{}", text(&o.stderr));
     assert!(out.starts_with("exit=130\n"), "{out}");
     assert!(out.contains("shipkit: error: "), "{out}");
-    let names: Vec<_> = std::fs::read_dir(d.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["Dockerfile"]);
+    assert_eq!(names_in(d.path()), ["Dockerfile"]);
 }
 
 /// CircleCI orbs are published as X.Y.Z only: a pre-release or build version would write an orb reference

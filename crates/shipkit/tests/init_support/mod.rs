@@ -22,3 +22,11 @@ pub fn init(dir: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The names of the entries directly in `dir`, as read_dir lists them.
+pub fn names_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect()
+}
