@@ -317,9 +317,16 @@ fn check_writable(path: &Path, what: &str) -> Result<()> {
     if !parent.is_dir() {
         return fail(format!("directory {} does not exist", parent.display()));
     }
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+    // Probe the directory with a name of our own, never the destination itself: a concurrent run (two
+    // steps of one job writing one $GITHUB_OUTPUT) may create the destination and append to it meanwhile,
+    // and removing a probe made under its name would delete that run's outputs.
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    let probe = parent.join(format!(".{name}.{}.shipkit-probe", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
         Ok(_) => {
-            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&probe);
             Ok(())
         }
         Err(e) => fail(e.to_string()),
@@ -443,6 +450,33 @@ mod tests {
         let e = preflight(&opts(Format::Dotenv, Some(dir.path().join("no/such/dir/x.env")))).unwrap_err();
         assert!(e.message.contains("does not exist"), "{}", e.message);
         preflight(&opts(Format::Text, Some(dir.path().join("missing/x")))).unwrap();
+    }
+
+    #[test]
+    fn preflight_never_touches_a_destination_another_run_is_writing() {
+        // Two steps of one job share one $GITHUB_OUTPUT: one run's preflight of the still-missing file must
+        // neither fail on the other's creating it nor delete what the other appended.
+        for round in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("github_output");
+            let writer = {
+                let path = path.clone();
+                std::thread::spawn(move || append(&path, "delivered=[]\n"))
+            };
+            let checked = check_writable(&path, "$GITHUB_OUTPUT");
+            writer.join().unwrap().unwrap();
+            checked.unwrap_or_else(|e| panic!("round {round}: {}", e.one_line()));
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                "delivered=[]\n",
+                "round {round}"
+            );
+            let names: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["github_output"], "round {round}: a probe was left behind");
+        }
     }
 
     #[test]
