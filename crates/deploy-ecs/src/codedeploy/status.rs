@@ -12,9 +12,8 @@ use crate::aws::Aws;
 use crate::engine::api::printable;
 use crate::model::short_td;
 use shipkit_core::contract::CodeDeployStatus;
-use shipkit_core::time::rfc3339_utc;
+use shipkit_core::time::{deadline_after, rfc3339_utc};
 use shipkit_core::{ExitCode, Result};
-use std::time::Instant;
 
 /// The CodeDeploy view of `service` of `cluster`, which serves task definition `serving`; application and
 /// group as configured (`(app, group)` from shipkit.yml) or by the ECS console's convention. Errs only on
@@ -33,7 +32,7 @@ pub async fn view(
         serving_revision: Some(short_td(serving).to_string()).filter(|s| !s.is_empty()),
         ..CodeDeployStatus::default()
     };
-    let deadline = Instant::now() + aws.call_timeout;
+    let deadline = deadline_after(aws.call_timeout);
     let target = format!("{cluster}:{service}");
     let found = lookup(aws, &n.application, &n.group, &target);
     match crate::phase::bounded("CodeDeploy (status)", Some(deadline), true, found).await {
@@ -74,8 +73,8 @@ fn fill(out: &mut CodeDeployStatus, d: &Deployment) {
     out.deployment_id = Some(d.id.clone());
     out.status = Some(d.status.clone());
     out.lifecycle_event = current_event(d).map(str::to_string);
-    out.events_done = events_done(d) as u64;
-    out.events_total = d.events.len() as u64;
+    out.events_done = u64::try_from(events_done(d)).unwrap_or(u64::MAX);
+    out.events_total = u64::try_from(d.events.len()).unwrap_or(u64::MAX);
     out.summary = Some(summary(d));
     out.revision = d.task_definition.as_deref().map(|t| short_td(t).to_string());
     out.error.clone_from(&d.error);
